@@ -1,0 +1,875 @@
+//! The relational normalizer, columnar.
+//!
+//! Records are flattened the way dlt's `relational` normalizer does it (nested objects become
+//! `parent__child` columns, lists become child tables `parent__field` with `_dlt_parent_id`,
+//! `_dlt_list_idx` and a deterministic `_dlt_id`), but values go straight into typed Arrow
+//! builders per table: no per-row dictionaries. Column names are resolved once per distinct
+//! key path through a path trie, so the hot loop does a hash lookup per key and an append.
+
+pub mod buffer;
+mod coerce;
+pub mod jval;
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_schema::{DataType as ArrowType, Field, Schema as ArrowSchema};
+use base64::Engine as _;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::naming::{NamingConvention, digest128, digest128b};
+use crate::schema::{
+    C_DLT_ID, C_DLT_LIST_IDX, C_DLT_LOAD_ID, C_DLT_PARENT_ID, C_DLT_ROOT_ID, C_VALUE, Column, DataType,
+    MergeStrategy, Schema, Table,
+};
+pub use buffer::{DATA_TYPE_META, TableBuffer, arrow_field, arrow_type};
+pub use jval::JVal;
+
+/// Where normalized batches go (a load package's file writers, a test collector...).
+pub trait BatchSink {
+    /// Receives a batch of rows of `table`. Batches of a table may differ in columns as the
+    /// schema evolves (columns are only ever added).
+    fn write_batch(&mut self, table: &str, batch: RecordBatch) -> Result<()>;
+}
+
+/// Collects batches in memory; for tests and small loads.
+#[derive(Default, Debug)]
+pub struct CollectSink {
+    /// Batches by table, in arrival order.
+    pub batches: Vec<(String, RecordBatch)>,
+}
+
+impl BatchSink for CollectSink {
+    fn write_batch(&mut self, table: &str, batch: RecordBatch) -> Result<()> {
+        self.batches.push((table.to_string(), batch));
+        Ok(())
+    }
+}
+
+impl CollectSink {
+    /// Total rows of a table.
+    pub fn rows(&self, table: &str) -> usize {
+        self.batches.iter().filter(|(t, _)| t == table).map(|(_, b)| b.num_rows()).sum()
+    }
+}
+
+/// Settings of the normalizer.
+#[derive(Debug, Clone)]
+pub struct NormalizerOptions {
+    /// Rows buffered per table before a batch is handed to the sink.
+    pub batch_rows: usize,
+    /// Bytes buffered per table before a batch is handed to the sink.
+    pub batch_bytes: usize,
+    /// Overrides the schema's `max_nesting` (dlt default 1000).
+    pub max_nesting: Option<u32>,
+}
+
+impl Default for NormalizerOptions {
+    fn default() -> Self {
+        NormalizerOptions { batch_rows: 16_384, batch_bytes: 16 << 20, max_nesting: None }
+    }
+}
+
+const NO_COL: u32 = u32::MAX;
+const ROOT_NODE: u32 = 0;
+
+/// A node of the key-path trie: one distinct path of object keys inside a row.
+struct PathNode {
+    children: HashMap<Box<str>, u32>,
+    /// Normalized fragments of the path (`["payload", "issue"]`).
+    fragments: Vec<Arc<str>>,
+    /// Column name of the path (`payload__issue`), shortened as a whole.
+    column: Arc<str>,
+    /// The list key normalized as a table identifier (last fragment for child tables).
+    table_fragment: Arc<str>,
+    /// The schema prefers `json` for this column name.
+    preferred_json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowIdType {
+    Random,
+    KeyHash,
+    RowHash,
+}
+
+struct TableState {
+    name: String,
+    /// Fragments of the table path (`["events", "payload", "commits"]`).
+    path: Vec<Arc<str>>,
+    buf: TableBuffer,
+    /// buffer column by column name
+    by_name: HashMap<Arc<str>, u32>,
+    /// buffer column of a trie node (base column, not variants)
+    col_of_node: Vec<u32>,
+    /// columns that must not be null
+    not_null: Vec<u32>,
+    id_type: RowIdType,
+    primary_key: Vec<String>,
+    propagate_root: bool,
+    max_nesting: u32,
+    rows_total: u64,
+    null_only: HashSet<String>,
+}
+
+/// Rows and columns produced per table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableStats {
+    /// Rows written.
+    pub rows: u64,
+}
+
+/// Normalizes records of one load package into per-table Arrow batches.
+pub struct Normalizer<'a> {
+    schema: Schema,
+    naming: Arc<dyn NamingConvention>,
+    load_id: String,
+    opts: NormalizerOptions,
+    sink: &'a mut dyn BatchSink,
+    nodes: Vec<PathNode>,
+    tables: Vec<TableState>,
+    table_index: HashMap<String, usize>,
+    child_of: HashMap<(usize, u32), usize>,
+    scratch: String,
+    /// Where the current record comes from (`file:line`), for errors.
+    origin: Option<(String, u64)>,
+}
+
+/// A field of a flattened row: trie node and value.
+type RowField<'v> = (u32, &'v JVal<'v>);
+
+impl<'a> Normalizer<'a> {
+    /// A normalizer that evolves `schema` and sends batches to `sink`.
+    pub fn new(
+        schema: Schema,
+        naming: Arc<dyn NamingConvention>,
+        load_id: &str,
+        opts: NormalizerOptions,
+        sink: &'a mut dyn BatchSink,
+    ) -> Self {
+        let root = PathNode {
+            children: HashMap::new(),
+            fragments: Vec::new(),
+            column: Arc::from(""),
+            table_fragment: Arc::from(""),
+            preferred_json: false,
+        };
+        Normalizer {
+            schema,
+            naming,
+            load_id: load_id.to_string(),
+            opts,
+            sink,
+            nodes: vec![root],
+            tables: Vec::new(),
+            table_index: HashMap::new(),
+            child_of: HashMap::new(),
+            scratch: String::new(),
+            origin: None,
+        }
+    }
+
+    /// The schema as evolved so far.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Sets where the next records come from, named in errors (`events.jsonl`, line 12).
+    pub fn set_origin(&mut self, file: &str, line: u64) {
+        match &mut self.origin {
+            Some((f, l)) if f == file => *l = line,
+            _ => self.origin = Some((file.to_string(), line)),
+        }
+    }
+
+    fn located(&self, e: Error) -> Error {
+        match &self.origin {
+            Some((f, l)) => e.with("file", f.clone()).with("line", l.to_string()),
+            None => e,
+        }
+    }
+
+    /// Normalizes a table name the way dlt does for a resource's table.
+    pub fn normalize_table_name(&self, name: &str) -> String {
+        self.naming.normalize_tables_path(name)
+    }
+
+    /// Registers the root table of a resource (its hints must already be in the schema under
+    /// the normalized name) and returns a handle for [`Normalizer::push`].
+    pub fn root_table(&mut self, table: &str) -> Result<usize> {
+        let table = &self.naming.normalize_tables_path(table);
+        if let Some(&i) = self.table_index.get(table) {
+            return Ok(i);
+        }
+        if !self.schema.tables.contains_key(table) {
+            self.schema.update_table(Table::new(table))?;
+        }
+        let t = &self.schema.tables[table];
+        if t.write_disposition.is_none() {
+            let t = self.schema.tables.get_mut(table).expect("present");
+            t.write_disposition = Some(Default::default());
+            t.resource.get_or_insert_with(|| table.to_string());
+        }
+        self.init_table(table, vec![Arc::from(table.as_str())], true)
+    }
+
+    fn init_table(&mut self, name: &str, path: Vec<Arc<str>>, is_root: bool) -> Result<usize> {
+        let root_name = if is_root { name.to_string() } else { self.schema.root_table(name).map(|t| t.name.clone()).unwrap_or_default() };
+        let strategy = self.schema.merge_strategy(&root_name);
+        let wd = self.schema.write_disposition(&root_name);
+        let merge = wd == crate::schema::WriteDisposition::Merge;
+        let root_t = self.schema.tables.get(&root_name);
+        let primary_key: Vec<String> =
+            root_t.map(|t| t.columns_with_hint("primary_key").iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
+        let strategy = if merge { Some(strategy.unwrap_or(MergeStrategy::DeleteInsert)) } else { None };
+        let id_type = match strategy {
+            Some(MergeStrategy::Upsert) | Some(MergeStrategy::InsertOnly) if is_root => RowIdType::KeyHash,
+            Some(MergeStrategy::Scd2) if is_root => {
+                let rv = root_t.and_then(|t| t.columns.values().find(|c| c.extra.contains_key("x-row-version")));
+                if rv.is_none_or(|c| c.name == C_DLT_ID) { RowIdType::RowHash } else { RowIdType::Random }
+            }
+            _ => RowIdType::Random,
+        };
+        if id_type == RowIdType::KeyHash && primary_key.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Schema,
+                format!("merge strategy `{}` needs a primary key", strategy.map(|s| s.as_str()).unwrap_or("")),
+            )
+            .with("table", root_name.clone())
+            .with_hint("declare primary_key on the resource (CLI: --primary-key COL)"));
+        }
+        let root_key_cfg = self
+            .schema
+            .normalizer_config
+            .get("root_key_propagation")
+            .and_then(serde_json::Value::as_bool);
+        let propagate_root = match root_key_cfg {
+            Some(v) => v,
+            None => matches!(
+                strategy,
+                Some(MergeStrategy::DeleteInsert) | Some(MergeStrategy::Upsert) | Some(MergeStrategy::InsertOnly)
+            ),
+        } || self
+            .schema
+            .nested_tables(&root_name)
+            .iter()
+            .any(|t| t.columns.values().any(|c| c.hints.root_key));
+        if propagate_root && is_root {
+            let prop = self
+                .schema
+                .normalizer_config
+                .entry("propagation".to_string())
+                .or_insert_with(|| serde_json::json!({}));
+            if let Some(obj) = prop.as_object_mut() {
+                let tables = obj.entry("tables").or_insert_with(|| serde_json::json!({}));
+                if let Some(tobj) = tables.as_object_mut() {
+                    tobj.insert(root_name.clone(), serde_json::json!({C_DLT_ID: C_DLT_ROOT_ID}));
+                }
+            }
+        }
+        let max_nesting = self
+            .schema
+            .tables
+            .get(&root_name)
+            .and_then(|t| t.extra.get("x-normalizer"))
+            .and_then(|x| x.get("max_nesting"))
+            .and_then(serde_json::Value::as_u64)
+            .map(|v| v as u32)
+            .or(self.opts.max_nesting)
+            .or_else(|| self.schema.normalizer_config.get("max_nesting").and_then(serde_json::Value::as_u64).map(|v| v as u32))
+            .unwrap_or(1000);
+        let mut st = TableState {
+            name: name.to_string(),
+            path,
+            buf: TableBuffer::new(self.opts.batch_rows.min(4096)),
+            by_name: HashMap::new(),
+            col_of_node: Vec::new(),
+            not_null: Vec::new(),
+            id_type,
+            primary_key,
+            propagate_root,
+            max_nesting,
+            rows_total: 0,
+            null_only: HashSet::new(),
+        };
+        if let Some(t) = self.schema.tables.get(name) {
+            for c in t.columns.values().filter(|c| c.is_complete()) {
+                let idx = st.buf.add_column(c)? as u32;
+                st.by_name.insert(Arc::from(c.name.as_str()), idx);
+                if !c.nullable {
+                    st.not_null.push(idx);
+                }
+            }
+        }
+        self.tables.push(st);
+        let i = self.tables.len() - 1;
+        self.table_index.insert(name.to_string(), i);
+        Ok(i)
+    }
+
+    fn child_node(&mut self, parent: u32, key: &str) -> u32 {
+        if let Some(&n) = self.nodes[parent as usize].children.get(key) {
+            return n;
+        }
+        let norm: Arc<str> = if key.is_empty() || crate::naming::is_blank(key) {
+            Arc::from(crate::naming::EMPTY_IDENTIFIER)
+        } else {
+            Arc::from(self.naming.normalize_path(key))
+        };
+        let table_fragment: Arc<str> = if key.is_empty() || crate::naming::is_blank(key) {
+            norm.clone()
+        } else {
+            Arc::from(self.naming.normalize_tables_path(key))
+        };
+        let p = &self.nodes[parent as usize];
+        let mut fragments = p.fragments.clone();
+        fragments.push(norm.clone());
+        let column: Arc<str> = if fragments.len() == 1 {
+            norm.clone()
+        } else {
+            let fr: Vec<&str> = fragments.iter().map(|s| s.as_ref()).collect();
+            Arc::from(self.naming.shorten_fragments(&fr))
+        };
+        let preferred_json = self.schema.preferred_type(&column) == Some(DataType::Json);
+        let id = self.nodes.len() as u32;
+        self.nodes.push(PathNode { children: HashMap::new(), fragments, column, table_fragment, preferred_json });
+        self.nodes[parent as usize].children.insert(key.into(), id);
+        id
+    }
+
+    #[inline]
+    fn node_col(&self, t: usize, node: u32) -> u32 {
+        let st = &self.tables[t];
+        st.col_of_node.get(node as usize).copied().unwrap_or(NO_COL)
+    }
+
+    fn is_nested_type(&mut self, t: usize, node: u32, r_lvl: i64) -> bool {
+        if r_lvl <= 0 {
+            return true;
+        }
+        let c = self.node_col(t, node);
+        if c != NO_COL {
+            return self.tables[t].buf.slots()[c as usize].column.data_type == Some(DataType::Json);
+        }
+        let name = self.nodes[node as usize].column.clone();
+        if let Some(col) = self.schema.tables.get(&self.tables[t].name).and_then(|tb| tb.columns.get(name.as_ref())) {
+            if let Some(dt) = col.data_type {
+                return dt == DataType::Json;
+            }
+        }
+        self.nodes[node as usize].preferred_json
+    }
+
+    /// Normalizes one record into the root table `t` (from [`Normalizer::root_table`]).
+    /// Non-object records are wrapped as `{"value": record}`.
+    pub fn push(&mut self, t: usize, record: &JVal<'_>) -> Result<()> {
+        let wrapped;
+        let items: &[(Cow<'_, str>, JVal<'_>)] = match record {
+            JVal::Obj(m) => m,
+            other => {
+                wrapped = [(Cow::Borrowed(C_VALUE), other.clone())];
+                &wrapped
+            }
+        };
+        let r_lvl = self.tables[t].max_nesting as i64;
+        self.normalize_row(t, items, record, None, None, r_lvl).map_err(|e| self.located(e))
+    }
+
+    fn normalize_row<'v>(
+        &mut self,
+        t: usize,
+        items: &'v [(Cow<'v, str>, JVal<'v>)],
+        original: &'v JVal<'v>,
+        parent: Option<(&str, usize)>,
+        root_id: Option<&str>,
+        r_lvl: i64,
+    ) -> Result<()> {
+        let mut fields: Vec<RowField<'v>> = Vec::with_capacity(items.len() + 8);
+        let mut lists: Vec<(u32, &'v [JVal<'v>])> = Vec::new();
+        let mut stack: Vec<(&'v [(Cow<'v, str>, JVal<'v>)], u32, i64)> = vec![(items, ROOT_NODE, r_lvl)];
+        while let Some((cur, node, lvl)) = stack.pop() {
+            for (k, v) in cur {
+                let child = self.child_node(node, k);
+                match v {
+                    JVal::Obj(m) if !self.is_nested_type(t, child, lvl) => stack.push((m, child, lvl - 1)),
+                    JVal::Arr(a) if !self.is_nested_type(t, child, lvl) => lists.push((child, a)),
+                    _ => fields.push((child, v)),
+                }
+            }
+        }
+
+        // row id
+        let user_id = fields.iter().find(|(n, v)| &*self.nodes[*n as usize].column == C_DLT_ID && !v.is_null());
+        let row_id: String = if let Some((_, v)) = user_id {
+            match v {
+                JVal::Str(s) => s.to_string(),
+                other => other.to_json(),
+            }
+        } else if let Some((pid, idx)) = parent {
+            digest128(&format!("{pid}_{}_{idx}", self.tables[t].name), 10)
+        } else {
+            match self.tables[t].id_type {
+                RowIdType::Random => random_dlt_id(),
+                RowIdType::KeyHash => self.key_hash(t, &fields)?,
+                RowIdType::RowHash => {
+                    self.scratch.clear();
+                    if let JVal::Obj(m) = original {
+                        let filtered: Vec<(Cow<str>, JVal)> =
+                            m.iter().filter(|(k, _)| !k.starts_with(crate::schema::DLT_PREFIX)).cloned().collect();
+                        JVal::Obj(filtered).write_json(&mut self.scratch, true);
+                    } else {
+                        original.write_json(&mut self.scratch, true);
+                    }
+                    digest128b(self.scratch.as_bytes(), 10)
+                }
+            }
+        };
+
+        for (node, v) in &fields {
+            self.write_field(t, *node, v)?;
+        }
+        if let Some(rid) = root_id {
+            self.write_system_str(t, C_DLT_ROOT_ID, rid)?;
+        }
+        if parent.is_none() {
+            let lid = self.load_id.clone();
+            self.write_system_str(t, C_DLT_LOAD_ID, &lid)?;
+        }
+        if let Some((pid, idx)) = parent {
+            self.write_system_str(t, C_DLT_PARENT_ID, pid)?;
+            self.write_system_i64(t, C_DLT_LIST_IDX, idx as i64)?;
+        }
+        if user_id.is_none() {
+            self.write_system_str(t, C_DLT_ID, &row_id)?;
+        }
+        self.end_row(t)?;
+
+        if lists.is_empty() {
+            return Ok(());
+        }
+        let child_root: Option<String> = if self.tables[t].propagate_root || root_id.is_some() {
+            Some(root_id.map(String::from).unwrap_or_else(|| row_id.clone()))
+        } else {
+            None
+        };
+        for (node, seq) in lists {
+            let ct = self.child_table(t, node)?;
+            for (idx, el) in seq.iter().enumerate() {
+                match el {
+                    JVal::Obj(m) => {
+                        self.normalize_row(ct, m, el, Some((&row_id, idx)), child_root.as_deref(), r_lvl - 1)?;
+                    }
+                    JVal::Arr(_) => {
+                        let wrapped = [(Cow::Borrowed("list"), el.clone())];
+                        let w = JVal::Null;
+                        self.normalize_row(ct, &wrapped, &w, Some((&row_id, idx)), child_root.as_deref(), r_lvl - 2)?;
+                    }
+                    scalar => {
+                        let value_node = self.child_node(ROOT_NODE, C_VALUE);
+                        let id = digest128(&format!("{row_id}_{}_{idx}", self.tables[ct].name), 10);
+                        self.write_field(ct, value_node, scalar)?;
+                        if let Some(rid) = child_root.as_deref() {
+                            self.write_system_str(ct, C_DLT_ROOT_ID, rid)?;
+                        }
+                        self.write_system_str(ct, C_DLT_PARENT_ID, &row_id)?;
+                        self.write_system_i64(ct, C_DLT_LIST_IDX, idx as i64)?;
+                        self.write_system_str(ct, C_DLT_ID, &id)?;
+                        self.end_row(ct)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn key_hash(&mut self, t: usize, fields: &[RowField<'_>]) -> Result<String> {
+        let pk = self.tables[t].primary_key.clone();
+        let mut parts: Vec<(&str, &JVal)> = Vec::with_capacity(pk.len());
+        for k in &pk {
+            let v = fields.iter().find(|(n, _)| &*self.nodes[*n as usize].column == k.as_str()).map(|(_, v)| *v);
+            match v {
+                Some(v) => parts.push((k.as_str(), v)),
+                None => {
+                    return Err(Error::invalid_data(format!("primary key column `{k}` is missing in a record"))
+                        .with("table", self.tables[t].name.clone())
+                        .with("column", k.clone())
+                        .with_hint("every record of a merge table with a primary key must carry the key"));
+                }
+            }
+        }
+        parts.sort_by(|a, b| a.0.cmp(b.0));
+        self.scratch.clear();
+        self.scratch.push('{');
+        for (i, (k, v)) in parts.iter().enumerate() {
+            if i > 0 {
+                self.scratch.push(',');
+            }
+            jval::write_json_str(&mut self.scratch, k);
+            self.scratch.push(':');
+            v.write_json(&mut self.scratch, true);
+        }
+        self.scratch.push('}');
+        Ok(digest128b(self.scratch.as_bytes(), 10))
+    }
+
+    fn child_table(&mut self, t: usize, node: u32) -> Result<usize> {
+        if let Some(&c) = self.child_of.get(&(t, node)) {
+            return Ok(c);
+        }
+        let mut path = self.tables[t].path.clone();
+        let n = &self.nodes[node as usize];
+        path.extend(n.fragments[..n.fragments.len() - 1].iter().cloned());
+        path.push(n.table_fragment.clone());
+        let fr: Vec<&str> = path.iter().map(|s| s.as_ref()).collect();
+        let name = self.naming.shorten_fragments(&fr);
+        let parent_name = self.tables[t].name.clone();
+        let ct = match self.table_index.get(&name) {
+            Some(&i) => i,
+            None => {
+                if !self.schema.tables.contains_key(&name) {
+                    self.schema.update_table(Table::nested(&name, &parent_name))?;
+                }
+                self.init_table(&name, path, false)?
+            }
+        };
+        self.child_of.insert((t, node), ct);
+        Ok(ct)
+    }
+
+    fn write_system_str(&mut self, t: usize, name: &str, v: &str) -> Result<()> {
+        let idx = self.system_col(t, name, DataType::Text)?;
+        if let Some(buffer::ColBuf::Str(b)) = self.tables[t].buf.cell(idx) {
+            b.append_value(v);
+        }
+        Ok(())
+    }
+
+    fn write_system_i64(&mut self, t: usize, name: &str, v: i64) -> Result<()> {
+        let idx = self.system_col(t, name, DataType::Bigint)?;
+        if let Some(buffer::ColBuf::I64(b)) = self.tables[t].buf.cell(idx) {
+            b.append_value(v);
+        }
+        Ok(())
+    }
+
+    fn system_col(&mut self, t: usize, name: &str, dt: DataType) -> Result<usize> {
+        if let Some(&i) = self.tables[t].by_name.get(name) {
+            return Ok(i as usize);
+        }
+        let mut col = Column::new(name, dt);
+        self.schema.apply_default_hints(&mut col);
+        self.add_column(t, col)
+    }
+
+    fn add_column(&mut self, t: usize, mut col: Column) -> Result<usize> {
+        let tname = self.tables[t].name.clone();
+        let table = self.schema.tables.get_mut(&tname).expect("table registered");
+        if let Some(existing) = table.columns.get(&col.name) {
+            // user hints declared before data win
+            let mut merged = existing.clone();
+            let inferred_type = col.data_type;
+            merged.merge_from(&Column { data_type: None, ..col.clone() });
+            if merged.data_type.is_none() {
+                merged.data_type = inferred_type;
+            }
+            if existing.nullable && !col.nullable {
+                merged.nullable = false;
+            }
+            col = merged;
+        }
+        table.add_column(col.clone());
+        let col = table.columns[&col.name].clone();
+        let st = &mut self.tables[t];
+        let idx = st.buf.add_column(&col)?;
+        st.by_name.insert(Arc::from(col.name.as_str()), idx as u32);
+        if !col.nullable {
+            st.not_null.push(idx as u32);
+        }
+        Ok(idx)
+    }
+
+    fn write_field(&mut self, t: usize, node: u32, v: &JVal<'_>) -> Result<()> {
+        let mut col = self.node_col(t, node);
+        if col == NO_COL {
+            let name = self.nodes[node as usize].column.clone();
+            if let Some(&i) = self.tables[t].by_name.get(&name) {
+                col = i;
+                let st = &mut self.tables[t];
+                if st.col_of_node.len() <= node as usize {
+                    st.col_of_node.resize(node as usize + 1, NO_COL);
+                }
+                st.col_of_node[node as usize] = i;
+            }
+        }
+        if v.is_null() {
+            return self.write_null(t, node, col);
+        }
+        if col != NO_COL {
+            let dt = self.tables[t].buf.slots()[col as usize].column.data_type.unwrap_or(DataType::Text);
+            match self.tables[t].buf.cell(col as usize) {
+                None => return Ok(()), // two keys normalized to the same column: first value wins
+                Some(cell) => {
+                    if coerce::append(cell, dt, v) {
+                        return Ok(());
+                    }
+                }
+            }
+            return self.write_variant(t, node, v);
+        }
+        // a new column
+        let name = self.nodes[node as usize].column.clone();
+        let inferred = self.infer_type(&name, v);
+        let mut c = Column::new(name.as_ref(), inferred);
+        self.schema.apply_default_hints(&mut c);
+        let idx = self.add_column(t, c)?;
+        let st = &mut self.tables[t];
+        if st.col_of_node.len() <= node as usize {
+            st.col_of_node.resize(node as usize + 1, NO_COL);
+        }
+        st.col_of_node[node as usize] = idx as u32;
+        let dt = st.buf.slots()[idx].column.data_type.unwrap_or(inferred);
+        let cell = st.buf.cell(idx).expect("new column is empty in this row");
+        if coerce::append(cell, dt, v) {
+            Ok(())
+        } else {
+            // a declared or preferred type the value does not fit
+            self.write_variant(t, node, v)
+        }
+    }
+
+    fn write_null(&mut self, t: usize, node: u32, col: u32) -> Result<()> {
+        let name = self.nodes[node as usize].column.clone();
+        if col != NO_COL {
+            if !self.tables[t].buf.slots()[col as usize].column.nullable {
+                return Err(Error::invalid_data(format!("column `{name}` is not nullable but received null"))
+                    .with("table", self.tables[t].name.clone())
+                    .with("column", name.to_string())
+                    .with_hint("send a value for this column, or drop its not-null hint"));
+            }
+            return Ok(());
+        }
+        let declared = self.schema.tables.get(&self.tables[t].name).and_then(|tb| tb.columns.get(name.as_ref()));
+        if declared.is_some_and(|c| !c.nullable) || self.schema.is_not_null_by_hint(&name) {
+            return Err(Error::invalid_data(format!("column `{name}` is not nullable but received null"))
+                .with("table", self.tables[t].name.clone())
+                .with("column", name.to_string()));
+        }
+        if self.tables[t].null_only.len() < 10_000 {
+            self.tables[t].null_only.insert(name.to_string());
+        }
+        Ok(())
+    }
+
+    fn write_variant(&mut self, t: usize, node: u32, v: &JVal<'_>) -> Result<()> {
+        let base = self.nodes[node as usize].column.clone();
+        let py = coerce::py_type(v);
+        let vname = self.naming.shorten_fragments(&[&base, &format!("v_{}", py.as_str())]);
+        let idx = match self.tables[t].by_name.get(vname.as_str()) {
+            Some(&i) => i as usize,
+            None => {
+                let mut c = Column::new(&vname, py);
+                c.hints.variant = true;
+                self.add_column(t, c)?
+            }
+        };
+        let dt = self.tables[t].buf.slots()[idx].column.data_type.unwrap_or(py);
+        let Some(cell) = self.tables[t].buf.cell(idx) else { return Ok(()) };
+        if coerce::append(cell, dt, v) {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::Schema,
+                format!("value of type {py} cannot be stored in column `{base}` nor in its variant `{vname}` ({dt})"),
+            )
+            .with("table", self.tables[t].name.clone())
+            .with("column", base.to_string()))
+        }
+    }
+
+    fn infer_type(&self, name: &str, v: &JVal<'_>) -> DataType {
+        let mut dt = coerce::py_type(v);
+        for d in &self.schema.settings.detections {
+            let hit = match (d.as_str(), v) {
+                ("iso_timestamp", JVal::Str(s)) => crate::time::parse_iso_datetime(s).map(|_| DataType::Timestamp),
+                ("iso_date", JVal::Str(s)) => crate::time::parse_iso_date(s).map(|_| DataType::Date),
+                ("large_integer", JVal::UInt(_)) => Some(DataType::Wei),
+                ("timestamp", JVal::Int(_) | JVal::Float(_)) => {
+                    let secs = match v {
+                        JVal::Int(i) => *i as f64,
+                        JVal::Float(f) => *f,
+                        _ => 0.0,
+                    };
+                    let now = chrono::Utc::now().timestamp() as f64;
+                    let five_years = 5.0 * 365.25 * 86400.0;
+                    ((now - five_years)..=(now + five_years)).contains(&secs).then_some(DataType::Timestamp)
+                }
+                _ => None,
+            };
+            if let Some(h) = hit {
+                dt = h;
+                break;
+            }
+        }
+        if let Some(p) = self.schema.preferred_type(name) {
+            dt = p;
+        }
+        dt
+    }
+
+    fn end_row(&mut self, t: usize) -> Result<()> {
+        let st = &mut self.tables[t];
+        let rows = st.buf.rows();
+        for &c in &st.not_null {
+            if st.buf.slots()[c as usize].buf.len() <= rows {
+                let col = st.buf.slots()[c as usize].column.name.clone();
+                return Err(Error::invalid_data(format!("column `{col}` is not nullable but a record has no value for it"))
+                    .with("table", st.name.clone())
+                    .with("column", col)
+                    .with_hint("send a value for this column in every record, or drop its not-null hint"));
+            }
+        }
+        st.buf.end_row();
+        st.rows_total += 1;
+        if st.buf.rows() >= self.opts.batch_rows || (st.buf.rows() % 1024 == 0 && st.buf.bytes_estimate() >= self.opts.batch_bytes) {
+            self.flush_table(t)?;
+        }
+        Ok(())
+    }
+
+    fn flush_table(&mut self, t: usize) -> Result<()> {
+        if self.tables[t].buf.rows() == 0 {
+            return Ok(());
+        }
+        let batch = self.tables[t].buf.take_batch()?;
+        let name = self.tables[t].name.clone();
+        if let Some(tb) = self.schema.tables.get_mut(&name) {
+            if !tb.seen_data() {
+                tb.mark_seen_data();
+            }
+        }
+        self.sink.write_batch(&name, batch)
+    }
+
+    /// Normalizes an Arrow batch into root table `t`: names are normalized, types mapped to
+    /// dlt's, `_dlt_load_id` and `_dlt_id` added. No flattening.
+    pub fn push_arrow(&mut self, t: usize, batch: &RecordBatch) -> Result<()> {
+        self.flush_table(t)?;
+        let tname = self.tables[t].name.clone();
+        let mut inputs: HashMap<String, ArrayRef> = HashMap::new();
+        for (f, a) in batch.schema().fields().iter().zip(batch.columns()) {
+            let name = self.naming.normalize_path(f.name());
+            let dt = dlt_type_of_arrow(f.data_type()).ok_or_else(|| {
+                Error::new(ErrorKind::Unsupported, format!("Arrow type {} of column `{}` is not supported", f.data_type(), f.name()))
+                    .with("table", tname.clone())
+                    .with("column", f.name().to_string())
+                    .with_hint("nested Arrow types (struct, list, map) are not loaded yet: flatten them or load the data as JSON records")
+            })?;
+            if !self.tables[t].by_name.contains_key(name.as_str()) {
+                if a.null_count() == a.len() && !self.schema.tables[&tname].columns.contains_key(&name) {
+                    continue; // a column seen only as null is not created
+                }
+                let mut c = Column::new(&name, dt);
+                if let ArrowType::Decimal128(p, s) = f.data_type() {
+                    c.precision = Some(*p as u32);
+                    c.scale = Some(*s as u32);
+                }
+                if let ArrowType::Timestamp(_, None) = f.data_type() {
+                    c.timezone = Some(false);
+                }
+                self.schema.apply_default_hints(&mut c);
+                self.add_column(t, c)?;
+            }
+            inputs.insert(name, a.clone());
+        }
+        self.system_col(t, C_DLT_LOAD_ID, DataType::Text)?;
+        self.system_col(t, C_DLT_ID, DataType::Text)?;
+        let n = batch.num_rows();
+        let schema = self.tables[t].buf.arrow_schema();
+        let mut cols: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+        for f in schema.fields() {
+            let arr: ArrayRef = match f.name().as_str() {
+                C_DLT_LOAD_ID if !inputs.contains_key(C_DLT_LOAD_ID) => Arc::new(StringArray::from(vec![self.load_id.as_str(); n])),
+                C_DLT_ID if !inputs.contains_key(C_DLT_ID) => {
+                    Arc::new(StringArray::from_iter_values((0..n).map(|_| random_dlt_id())))
+                }
+                name => match inputs.get(name) {
+                    Some(a) if a.data_type() == f.data_type() => a.clone(),
+                    Some(a) => arrow_cast::cast(a, f.data_type()).map_err(|e| {
+                        Error::invalid_data(format!("column `{name}` of type {} cannot be cast to {}: {e}", a.data_type(), f.data_type()))
+                            .with("table", tname.clone())
+                            .with("column", name.to_string())
+                    })?,
+                    None => arrow_array::new_null_array(f.data_type(), n),
+                },
+            };
+            if !f.is_nullable() && arr.null_count() > 0 {
+                return Err(Error::invalid_data(format!("column `{}` is not nullable but has nulls", f.name()))
+                    .with("table", tname.clone())
+                    .with("column", f.name().to_string()));
+            }
+            cols.push(arr);
+        }
+        let out = RecordBatch::try_new(schema, cols)?;
+        self.tables[t].rows_total += n as u64;
+        if n > 0 {
+            if let Some(tb) = self.schema.tables.get_mut(&tname) {
+                tb.mark_seen_data();
+            }
+            self.sink.write_batch(&tname, out)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes every buffer and returns the evolved schema and rows per table.
+    /// Columns seen only as null are reported in the log and not created.
+    pub fn finish(mut self) -> Result<(Schema, HashMap<String, TableStats>)> {
+        for t in 0..self.tables.len() {
+            self.flush_table(t)?;
+        }
+        let mut stats = HashMap::new();
+        for st in &self.tables {
+            let tb = &self.schema.tables[&st.name];
+            let null_only: Vec<&String> = st.null_only.iter().filter(|c| !tb.columns.contains_key(c.as_str())).collect();
+            if !null_only.is_empty() {
+                tracing::info!(table = %st.name, columns = ?null_only, "columns seen only with null values were not created");
+            }
+            stats.insert(st.name.clone(), TableStats { rows: st.rows_total });
+        }
+        Ok((self.schema, stats))
+    }
+}
+
+/// The dlt type of an Arrow type, for Arrow input.
+pub fn dlt_type_of_arrow(t: &ArrowType) -> Option<DataType> {
+    Some(match t {
+        ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View => DataType::Text,
+        ArrowType::Boolean => DataType::Bool,
+        ArrowType::Int8 | ArrowType::Int16 | ArrowType::Int32 | ArrowType::Int64 => DataType::Bigint,
+        ArrowType::UInt8 | ArrowType::UInt16 | ArrowType::UInt32 | ArrowType::UInt64 => DataType::Bigint,
+        ArrowType::Float16 | ArrowType::Float32 | ArrowType::Float64 => DataType::Double,
+        ArrowType::Timestamp(_, _) => DataType::Timestamp,
+        ArrowType::Date32 | ArrowType::Date64 => DataType::Date,
+        ArrowType::Time32(_) | ArrowType::Time64(_) => DataType::Time,
+        ArrowType::Decimal128(_, _) | ArrowType::Decimal256(_, _) => DataType::Decimal,
+        ArrowType::Binary | ArrowType::LargeBinary | ArrowType::BinaryView | ArrowType::FixedSizeBinary(_) => DataType::Binary,
+        ArrowType::Null => DataType::Text,
+        _ => return None,
+    })
+}
+
+/// A random row id as dlt makes it: 10 random bytes, standard base64 without padding.
+pub fn random_dlt_id() -> String {
+    let mut b = [0u8; 10];
+    fastrand::fill(&mut b);
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(b)
+}
+
+/// Arrow schema of a schema table (complete columns in order).
+pub fn table_arrow_schema(t: &Table) -> Arc<ArrowSchema> {
+    Arc::new(ArrowSchema::new(t.columns.values().filter(|c| c.is_complete()).map(arrow_field).collect::<Vec<Field>>()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,196 @@
+use super::*;
+use crate::naming::SnakeCase;
+use crate::schema::WriteDisposition;
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+
+fn run(schema: Schema, table: &str, lines: &[&str]) -> (Schema, CollectSink) {
+    let mut sink = CollectSink::default();
+    let schema = {
+        let mut n = Normalizer::new(schema, Arc::new(SnakeCase::new(None)), "1700000000.1", NormalizerOptions::default(), &mut sink);
+        let t = n.root_table(table).unwrap();
+        for l in lines {
+            n.push(t, &JVal::parse(l).unwrap()).unwrap();
+        }
+        n.finish().unwrap().0
+    };
+    (schema, sink)
+}
+
+fn cols(s: &Schema, t: &str) -> Vec<String> {
+    s.tables[t].columns.keys().cloned().collect()
+}
+
+fn strings(sink: &CollectSink, table: &str, col: &str) -> Vec<Option<String>> {
+    let mut out = Vec::new();
+    for (t, b) in &sink.batches {
+        if t == table {
+            let a = b.column_by_name(col).unwrap().as_string::<i32>();
+            out.extend(a.iter().map(|x| x.map(String::from)));
+        }
+    }
+    out
+}
+
+#[test]
+fn flattens_like_dlt_order_and_names() {
+    let (s, sink) = run(
+        Schema::new("s"),
+        "Events",
+        &[r#"{"id": 1, "Actor": {"Login": "a", "ID": 2}, "repo": {"name": "r"}, "public": true, "tags": ["x", "y"]}"#],
+    );
+    // scalars first, then nested objects last-in first-out (dlt's stack), then system columns
+    assert_eq!(cols(&s, "events"), vec!["id", "public", "repo__name", "actor__login", "actor__id", "_dlt_load_id", "_dlt_id"]);
+    assert_eq!(cols(&s, "events__tags"), vec!["value", "_dlt_parent_id", "_dlt_list_idx", "_dlt_id"]);
+    assert_eq!(s.tables["events__tags"].parent.as_deref(), Some("events"));
+    assert_eq!(sink.rows("events"), 1);
+    assert_eq!(sink.rows("events__tags"), 2);
+    let id = &s.tables["events"].columns["_dlt_id"];
+    assert!(!id.nullable && id.hints.unique && id.hints.row_key);
+    assert!(s.tables["events__tags"].columns["_dlt_parent_id"].hints.parent_key);
+    assert!(s.tables["events"].seen_data());
+}
+
+#[test]
+fn child_ids_are_dlts_deterministic_hash() {
+    let (_, sink) = run(Schema::new("s"), "t", &[r#"{"items": [{"x": 1}, {"x": 2}]}"#]);
+    let parent = strings(&sink, "t", "_dlt_id")[0].clone().unwrap();
+    let ids = strings(&sink, "t__items", "_dlt_id");
+    assert_eq!(ids[0].as_deref(), Some(digest128(&format!("{parent}_t__items_0"), 10).as_str()));
+    assert_eq!(ids[1].as_deref(), Some(digest128(&format!("{parent}_t__items_1"), 10).as_str()));
+    assert_eq!(ids[0].as_ref().unwrap().len(), 14);
+    assert_eq!(strings(&sink, "t__items", "_dlt_parent_id"), vec![Some(parent.clone()), Some(parent)]);
+}
+
+#[test]
+fn variants_for_values_that_do_not_fit() {
+    let (s, sink) = run(
+        Schema::new("s"),
+        "t",
+        &[r#"{"a": 1, "b": "2024-01-01T00:00:00Z"}"#, r#"{"a": "x", "b": "not a date"}"#, r#"{"a": "7", "b": true}"#],
+    );
+    assert_eq!(s.tables["t"].columns["a"].data_type, Some(DataType::Bigint));
+    assert_eq!(s.tables["t"].columns["b"].data_type, Some(DataType::Timestamp));
+    let v = &s.tables["t"].columns["a__v_text"];
+    assert!(v.hints.variant);
+    assert_eq!(v.data_type, Some(DataType::Text));
+    assert!(s.tables["t"].columns.contains_key("b__v_text"));
+    assert!(s.tables["t"].columns.contains_key("b__v_bool"));
+    // "7" coerces into the bigint column
+    let batch = &sink.batches[0].1;
+    let a = batch.column_by_name("a").unwrap().as_primitive::<Int64Type>();
+    assert_eq!(a.iter().collect::<Vec<_>>(), vec![Some(1), None, Some(7)]);
+}
+
+#[test]
+fn bool_into_bigint_is_a_variant() {
+    let (s, _) = run(Schema::new("s"), "t", &[r#"{"a": 1}"#, r#"{"a": true}"#]);
+    assert!(s.tables["t"].columns.contains_key("a__v_bool"));
+}
+
+#[test]
+fn null_only_columns_are_not_created() {
+    let (s, sink) = run(Schema::new("s"), "t", &[r#"{"a": null, "b": 1}"#, r#"{"a": null, "b": 2}"#]);
+    assert!(!s.tables["t"].columns.contains_key("a"));
+    // a column that gets a value later is created then, earlier rows are null
+    let (s, sink2) = run(Schema::new("s"), "t", &[r#"{"a": null, "b": 1}"#, r#"{"a": "v", "b": 2}"#]);
+    assert_eq!(s.tables["t"].columns["a"].data_type, Some(DataType::Text));
+    assert_eq!(strings(&sink2, "t", "a"), vec![None, Some("v".into())]);
+    assert_eq!(sink.rows("t"), 2);
+}
+
+#[test]
+fn list_of_lists_and_scalars() {
+    let (s, sink) = run(Schema::new("s"), "t", &[r#"{"webpath": [[{"a": 1}, 2], [3]]}"#]);
+    assert!(s.tables.contains_key("t__webpath"));
+    assert!(s.tables.contains_key("t__webpath__list"));
+    assert_eq!(sink.rows("t__webpath"), 2);
+    assert_eq!(sink.rows("t__webpath__list"), 3);
+    assert_eq!(s.tables["t__webpath__list"].parent.as_deref(), Some("t__webpath"));
+}
+
+#[test]
+fn max_nesting_keeps_json() {
+    let mut schema = Schema::new("s");
+    schema.normalizer_config.insert("max_nesting".into(), serde_json::json!(1));
+    let (s, sink) = run(schema, "t", &[r#"{"a": {"b": {"c": 1}}, "l": [{"x": [1]}]}"#]);
+    assert_eq!(s.tables["t"].columns["a__b"].data_type, Some(DataType::Json));
+    assert_eq!(strings(&sink, "t", "a__b"), vec![Some(r#"{"c":1}"#.into())]);
+    assert_eq!(s.tables["t__l"].columns["x"].data_type, Some(DataType::Json));
+}
+
+#[test]
+fn empty_keys_and_scalars_at_root() {
+    let (s, _) = run(Schema::new("s"), "t", &[r#"{"": 1, "b": {"": 2}}"#, r#"5"#]);
+    assert!(s.tables["t"].columns.contains_key("_empty"));
+    assert!(s.tables["t"].columns.contains_key("b___empty"));
+    assert!(s.tables["t"].columns.contains_key("value"));
+}
+
+#[test]
+fn upsert_uses_key_hash_and_root_key() {
+    let mut schema = Schema::new("s");
+    let mut t = Table::new("t");
+    t.write_disposition = Some(WriteDisposition::Merge);
+    t.extra.insert("x-merge-strategy".into(), serde_json::json!("upsert"));
+    t.add_column(Column::incomplete("id").hint("primary_key"));
+    schema.update_table(t).unwrap();
+    let (s, sink) = run(schema.clone(), "t", &[r#"{"id": 1, "c": [1]}"#]);
+    let (_, sink2) = run(schema, "t", &[r#"{"id": 1, "c": [2]}"#]);
+    let a = strings(&sink, "t", "_dlt_id");
+    assert_eq!(a, strings(&sink2, "t", "_dlt_id"), "key hash is deterministic");
+    assert_eq!(a[0].as_deref(), Some(digest128b(br#"{"id":1}"#, 10).as_str()));
+    assert!(s.tables["t__c"].columns["_dlt_root_id"].hints.root_key);
+    assert_eq!(strings(&sink, "t__c", "_dlt_root_id"), a);
+    assert!(s.tables["t"].columns["id"].hints.primary_key);
+}
+
+#[test]
+fn not_null_violations_name_table_and_column() {
+    let mut schema = Schema::new("s");
+    let mut t = Table::new("t");
+    t.add_column(Column::new("id", DataType::Bigint).not_null());
+    schema.update_table(t).unwrap();
+    let mut sink = CollectSink::default();
+    let mut n = Normalizer::new(schema, Arc::new(SnakeCase::new(None)), "1", NormalizerOptions::default(), &mut sink);
+    let t = n.root_table("t").unwrap();
+    n.set_origin("in.jsonl", 3);
+    let e = n.push(t, &JVal::parse(r#"{"x": 1}"#).unwrap()).unwrap_err();
+    assert_eq!(e.context_value("column"), Some("id"));
+    assert_eq!(e.context_value("line"), Some("3"));
+    let e = n.push(t, &JVal::parse(r#"{"id": null}"#).unwrap()).unwrap_err();
+    assert_eq!(e.context_value("table"), Some("t"));
+}
+
+#[test]
+fn batches_rotate_by_rows_and_schema_grows() {
+    let mut sink = CollectSink::default();
+    let opts = NormalizerOptions { batch_rows: 2, ..Default::default() };
+    let mut n = Normalizer::new(Schema::new("s"), Arc::new(SnakeCase::new(None)), "1", opts, &mut sink);
+    let t = n.root_table("t").unwrap();
+    for l in [r#"{"a":1}"#, r#"{"a":2}"#, r#"{"a":3,"b":"x"}"#] {
+        n.push(t, &JVal::parse(l).unwrap()).unwrap();
+    }
+    n.finish().unwrap();
+    assert_eq!(sink.batches.len(), 2);
+    assert_eq!(sink.batches[0].1.num_columns() + 1, sink.batches[1].1.num_columns());
+}
+
+#[test]
+fn arrow_passthrough_adds_system_columns() {
+    use arrow_array::Int32Array;
+    let b = RecordBatch::try_new(
+        Arc::new(ArrowSchema::new(vec![Field::new("Some Id", ArrowType::Int32, true)])),
+        vec![Arc::new(Int32Array::from(vec![1, 2]))],
+    )
+    .unwrap();
+    let mut sink = CollectSink::default();
+    let mut n = Normalizer::new(Schema::new("s"), Arc::new(SnakeCase::new(None)), "9", NormalizerOptions::default(), &mut sink);
+    let t = n.root_table("t").unwrap();
+    n.push_arrow(t, &b).unwrap();
+    let (s, _) = n.finish().unwrap();
+    assert_eq!(cols(&s, "t"), vec!["some_id", "_dlt_load_id", "_dlt_id"]);
+    let out = &sink.batches[0].1;
+    assert_eq!(out.column(0).data_type(), &ArrowType::Int64);
+    assert_eq!(strings(&sink, "t", "_dlt_load_id"), vec![Some("9".into()), Some("9".into())]);
+}
