@@ -1,1 +1,235 @@
-fn main() {}
+//! The `stevedore` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use stevedore::{Config, FileFormat, Pipeline, Progress, Registry, Resource, WriteDisposition};
+
+#[derive(Parser, Debug)]
+#[command(name = "stevedore", version, about = "Load data into files, buckets and warehouses, the dlt way")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Load JSON lines, CSV or Parquet files (or `-` for JSON lines on stdin) into a table.
+    Load(LoadArgs),
+    /// Print a pipeline's stored schema as dlt's YAML.
+    Schema {
+        /// Pipeline name.
+        pipeline: String,
+        /// Folder holding pipeline working folders (default ~/.stevedore/pipelines).
+        #[arg(long)]
+        pipelines_dir: Option<PathBuf>,
+    },
+    /// Show a pipeline's last load.
+    Info {
+        /// Pipeline name.
+        pipeline: String,
+        /// Folder holding pipeline working folders (default ~/.stevedore/pipelines).
+        #[arg(long)]
+        pipelines_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Parquet,
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Disposition {
+    Append,
+    Replace,
+    Merge,
+}
+
+#[derive(clap::Args, Debug)]
+struct LoadArgs {
+    /// Input files (.jsonl, .ndjson, .json, .csv, each optionally .gz, or .parquet); `-` reads JSON lines from stdin.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Table to load into.
+    #[arg(long)]
+    table: String,
+    /// Pipeline name.
+    #[arg(long, default_value = "stevedore")]
+    pipeline: String,
+    /// Dataset name (default <pipeline>_dataset).
+    #[arg(long)]
+    dataset: Option<String>,
+    /// Destination.
+    #[arg(long)]
+    destination: Option<String>,
+    /// Bucket URL of the filesystem destination (default ./stevedore_data).
+    #[arg(long)]
+    bucket_url: Option<String>,
+    /// Loader file format (default: the destination's, jsonl for the filesystem).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Write disposition.
+    #[arg(long, value_enum)]
+    write_disposition: Option<Disposition>,
+    /// Primary key column (repeat for a compound key).
+    #[arg(long = "primary-key")]
+    primary_key: Vec<String>,
+    /// Merge key column (repeat for a compound key).
+    #[arg(long = "merge-key")]
+    merge_key: Vec<String>,
+    /// File layout of the filesystem destination.
+    #[arg(long)]
+    layout: Option<String>,
+    /// Folder holding pipeline working folders (default ~/.stevedore/pipelines).
+    #[arg(long)]
+    pipelines_dir: Option<PathBuf>,
+}
+
+fn init_logging(config: Option<&Config>) {
+    let level = std::env::var("RUST_LOG").ok().or_else(|| {
+        config.and_then(|c| c.get_str(&[&["runtime"]], "log_level").ok().flatten()).map(|l| l.to_lowercase())
+    });
+    let filter = tracing_subscriber::EnvFilter::try_new(level.unwrap_or_else(|| "warn".into()))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let r = rt.block_on(run(cli));
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn pipelines_dir(arg: Option<PathBuf>, config: &Config) -> stevedore::Result<PathBuf> {
+    if let Some(p) = arg {
+        return Ok(p);
+    }
+    if let Some(p) = config.get_str(&[&["pipeline"]], "pipelines_dir")? {
+        return Ok(PathBuf::from(p));
+    }
+    stevedore::pipeline::default_pipelines_dir()
+}
+
+async fn run(cli: Cli) -> stevedore::Result<()> {
+    match cli.command {
+        Command::Load(args) => load(args).await,
+        Command::Schema { pipeline, pipelines_dir: dir } => {
+            let config = Config::from_env()?;
+            init_logging(Some(&config));
+            let dir = pipelines_dir(dir, &config)?;
+            match stevedore::pipeline::stored_schema(&dir, &pipeline)? {
+                Some(s) => {
+                    print!("{}", s.to_yaml());
+                    Ok(())
+                }
+                None => Err(stevedore::Error::new(
+                    stevedore::ErrorKind::NotFound,
+                    format!("pipeline `{pipeline}` has no stored schema in {}", dir.display()),
+                )
+                .with_hint("run `stevedore load` first, or pass the right --pipelines-dir")),
+            }
+        }
+        Command::Info { pipeline, pipelines_dir: dir } => {
+            let config = Config::from_env()?;
+            init_logging(Some(&config));
+            let dir = pipelines_dir(dir, &config)?;
+            let last = stevedore::pipeline::last_load(&dir, &pipeline)?.ok_or_else(|| {
+                stevedore::Error::new(stevedore::ErrorKind::NotFound, format!("pipeline `{pipeline}` has no loads in {}", dir.display()))
+                    .with_hint("run `stevedore load` first, or pass the right --pipelines-dir")
+            })?;
+            let (pending, loaded, aborted) = stevedore::pipeline::package_counts(&dir, &pipeline)?;
+            println!("pipeline: {pipeline}");
+            println!("working folder: {}", dir.join(&pipeline).display());
+            println!("packages: {loaded} loaded, {pending} pending, {aborted} aborted");
+            println!("last load:");
+            println!("{}", serde_json::to_string_pretty(&last).unwrap_or_default());
+            Ok(())
+        }
+    }
+}
+
+async fn load(args: LoadArgs) -> stevedore::Result<()> {
+    let mut config = Config::from_env()?.with_pipeline_name(&args.pipeline);
+    init_logging(Some(&config));
+    let registry = Registry::with_builtins();
+    config.validate(&registry.specs())?;
+    let destination_name = match &args.destination {
+        Some(d) => d.clone(),
+        None => "filesystem".to_string(),
+    };
+    if let Some(u) = &args.bucket_url {
+        config.set_explicit("destination.filesystem.bucket_url", toml::Value::String(u.clone()));
+    }
+    if let Some(l) = &args.layout {
+        config.set_explicit("destination.filesystem.layout", toml::Value::String(l.clone()));
+    }
+    let destination = registry.destination(&destination_name, &config)?;
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("template"));
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let bar2 = bar.clone();
+    let jobs = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut builder = Pipeline::builder(&args.pipeline)
+        .destination(destination)
+        .config(config)
+        .progress(move |p| match p {
+            Progress::Extracted { records } => bar2.set_message(format!("{records} records normalized")),
+            Progress::Job(m) => {
+                let n = jobs.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                bar2.set_message(format!("{n} jobs loaded (last: {} {})", m.table, m.state));
+            }
+        });
+    if let Some(d) = &args.dataset {
+        builder = builder.dataset_name(d);
+    }
+    if let Some(p) = &args.pipelines_dir {
+        builder = builder.pipelines_dir(p);
+    }
+    if let Some(f) = args.format {
+        builder = builder.loader_file_format(match f {
+            Format::Parquet => FileFormat::Parquet,
+            Format::Jsonl => FileFormat::Jsonl,
+            Format::Csv => FileFormat::Csv,
+        });
+    }
+    let pipeline = builder.build()?;
+    let mut resource = Resource::from_files(&args.table, args.files.clone());
+    if let Some(wd) = args.write_disposition {
+        resource = resource.with_write_disposition(match wd {
+            Disposition::Append => WriteDisposition::Append,
+            Disposition::Replace => WriteDisposition::Replace,
+            Disposition::Merge => WriteDisposition::Merge,
+        });
+    }
+    if !args.primary_key.is_empty() {
+        resource = resource.with_primary_key(args.primary_key.clone());
+    }
+    if !args.merge_key.is_empty() {
+        resource = resource.with_merge_key(args.merge_key.clone());
+    }
+    let result = pipeline.run(resource).await;
+    bar.finish_and_clear();
+    let info = result?;
+    println!("{info}");
+    Ok(())
+}

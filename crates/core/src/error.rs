@@ -188,3 +188,9 @@ impl From<serde_json::Error> for Error {
         Error::new(ErrorKind::InvalidData, format!("json: {e}")).with_source(e)
     }
 }
+
+impl From<crate::config::ConfigError> for Error {
+    fn from(e: crate::config::ConfigError) -> Self {
+        Error::new(ErrorKind::Config, e.to_string())
+    }
+}

@@ -5,10 +5,18 @@
 
 #![warn(missing_docs)]
 
+pub mod config;
+pub mod destination;
 pub mod error;
+pub mod loader;
 pub mod naming;
 pub mod normalize;
+pub mod package;
+pub mod pipeline;
 pub mod schema;
+pub mod source;
+pub mod state;
 pub mod time;
+pub mod writers;
 
 pub use error::{Error, ErrorKind, Result};

@@ -1,1 +1,103 @@
-//! placeholder
+//! stevedore: load data into files, buckets and warehouses the dlt way, in Rust.
+//!
+//! This facade re-exports the core and one module per enabled destination crate, and keeps
+//! a [`Registry`] that builds destinations by name from layered configuration.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use stevedore::{Pipeline, Resource, filesystem::Filesystem};
+//!
+//! # async fn demo() -> stevedore::Result<()> {
+//! let destination = Filesystem::builder().bucket_url("./lake").build()?;
+//! let pipeline = Pipeline::builder("events").destination(Arc::new(destination)).build()?;
+//! let info = pipeline
+//!     .run(Resource::from_values("events", vec![serde_json::json!({"id": 1, "tags": ["a", "b"]})]))
+//!     .await?;
+//! println!("{info}");
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use stevedore_core::config::{self, Config};
+pub use stevedore_core::destination::{self, Destination, DestinationClient};
+pub use stevedore_core::pipeline::{self, LoadInfo, Pipeline, PipelineBuilder, Progress};
+pub use stevedore_core::schema::{self, Column, DataType, MergeStrategy, Schema, TableFormat, WriteDisposition};
+pub use stevedore_core::source::{self, Resource, Source};
+pub use stevedore_core::writers::{self, FileFormat};
+pub use stevedore_core::{Error, ErrorKind, Result, loader, naming, normalize, package, state, time};
+pub use stevedore_core;
+pub use serde_json;
+
+/// The filesystem destination (local disk in this build).
+#[cfg(feature = "filesystem")]
+pub mod filesystem {
+    pub use stevedore_filesystem::*;
+}
+
+type Factory = Arc<dyn Fn(&Config) -> Result<Arc<dyn Destination>> + Send + Sync>;
+
+/// Destination factories by name. Build one with [`Registry::with_builtins`] (every enabled
+/// destination crate registered) or start empty and [`Registry::register`] your own.
+#[derive(Clone, Default)]
+pub struct Registry {
+    factories: BTreeMap<String, Factory>,
+    specs: Vec<&'static config::SectionSpec>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").field("destinations", &self.names()).finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A registry with every destination enabled by features.
+    pub fn with_builtins() -> Self {
+        #[allow(unused_mut)]
+        let mut r = Self::new();
+        #[cfg(feature = "filesystem")]
+        r.register(stevedore_filesystem::NAME, &stevedore_filesystem::FILESYSTEM_SPEC, stevedore_filesystem::from_config);
+        r
+    }
+
+    /// Registers a destination factory and the config section it reads.
+    pub fn register(
+        &mut self,
+        name: &str,
+        spec: &'static config::SectionSpec,
+        factory: impl Fn(&Config) -> Result<Arc<dyn Destination>> + Send + Sync + 'static,
+    ) {
+        self.factories.insert(name.to_string(), Arc::new(factory));
+        self.specs.push(spec);
+    }
+
+    /// Registered names.
+    pub fn names(&self) -> Vec<&str> {
+        self.factories.keys().map(String::as_str).collect()
+    }
+
+    /// Config sections known to the core and the registered destinations (for validation).
+    pub fn specs(&self) -> Vec<&'static config::SectionSpec> {
+        let mut v = stevedore_core::pipeline::core_specs();
+        v.extend(self.specs.iter().copied());
+        v
+    }
+
+    /// Builds a destination by name from configuration.
+    pub fn destination(&self, name: &str, config: &Config) -> Result<Arc<dyn Destination>> {
+        let f = self.factories.get(name).ok_or_else(|| {
+            Error::config(format!("unknown destination `{name}`"))
+                .with_hint(format!("destinations in this build: {}", self.names().join(", ")))
+        })?;
+        f(config)
+    }
+}

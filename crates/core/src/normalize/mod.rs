@@ -455,6 +455,9 @@ impl<'a> Normalizer<'a> {
             None
         };
         for (node, seq) in lists {
+            if seq.is_empty() {
+                continue; // an empty list makes no rows and no table
+            }
             let ct = self.child_table(t, node)?;
             for (idx, el) in seq.iter().enumerate() {
                 match el {

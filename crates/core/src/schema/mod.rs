@@ -8,6 +8,7 @@ mod types;
 use indexmap::IndexMap;
 use serde_json::Value;
 
+pub use stored::canonical_json;
 pub use types::{DataType, MergeStrategy, ReplaceStrategy, SortOrder, TableFormat, WriteDisposition};
 
 use crate::error::{Error, ErrorKind, Result};

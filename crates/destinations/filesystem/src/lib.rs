@@ -1,1 +1,165 @@
-//! placeholder
+//! stevedore-filesystem: the filesystem destination (dlt's `filesystem`).
+//!
+//! Files land under `<bucket_url>/<dataset_name>/` following the layout (default
+//! `{table_name}/{load_id}.{file_id}.{ext}`), as jsonl (gzip by default), parquet or csv.
+//! `append` adds files, `replace` removes a table's earlier files once the new ones landed,
+//! `merge` falls back to append (as in dlt). dlt's state folders are written too, and
+//! `_dlt_loads/<schema>__<load_id>.jsonl` marks a complete load, written last.
+//!
+//! ```no_run
+//! # fn demo() -> stevedore_core::Result<()> {
+//! use stevedore_filesystem::Filesystem;
+//! let destination = Filesystem::builder().bucket_url("file:///tmp/lake").build()?;
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+mod client;
+pub mod config;
+pub mod layout;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use stevedore_core::config::Config;
+use stevedore_core::destination::{Capabilities, Destination, DestinationClient};
+use stevedore_core::schema::ReplaceStrategy;
+use stevedore_core::writers::FileFormat;
+use stevedore_core::{Error, Result};
+
+pub use client::{CLEANUP_FORMAT, FilesystemClient};
+pub use config::{CurrentDatetime, DEFAULT_BUCKET_URL, FILESYSTEM_SPEC, FilesystemConfig};
+pub use layout::{DEFAULT_LAYOUT, ExtraPlaceholder, Layout};
+
+/// URL schemes this destination serves in this build.
+pub const SCHEMES: &[&str] = stevedore_object_store::SCHEMES;
+
+/// Destination name.
+pub const NAME: &str = "filesystem";
+
+/// The filesystem destination.
+#[derive(Debug, Clone)]
+pub struct Filesystem {
+    config: FilesystemConfig,
+    layout: Layout,
+    bucket: stevedore_object_store::BucketUrl,
+}
+
+/// Builds a [`Filesystem`] destination.
+#[derive(Debug, Clone, Default)]
+pub struct FilesystemBuilder {
+    config: FilesystemConfig,
+    cwd: Option<PathBuf>,
+}
+
+impl FilesystemBuilder {
+    /// Starts from layered configuration (`[destination.filesystem]`).
+    pub fn from_config(config: &Config) -> Result<Self> {
+        Ok(FilesystemBuilder { config: FilesystemConfig::from_config(config)?, cwd: None })
+    }
+    /// Sets the bucket URL.
+    pub fn bucket_url(mut self, u: &str) -> Self {
+        self.config.bucket_url = u.into();
+        self
+    }
+    /// Sets the layout.
+    pub fn layout(mut self, l: &str) -> Self {
+        self.config.layout = l.into();
+        self
+    }
+    /// Adds an extra placeholder (static value or callback).
+    pub fn extra_placeholder(mut self, name: &str, v: impl Into<ExtraPlaceholder>) -> Self {
+        self.config.extra_placeholders.insert(name.into(), v.into());
+        self
+    }
+    /// Replaces all extra placeholders.
+    pub fn extra_placeholders(mut self, m: BTreeMap<String, ExtraPlaceholder>) -> Self {
+        self.config.extra_placeholders = m;
+        self
+    }
+    /// Overrides the datetime used by date/time placeholders.
+    pub fn current_datetime(mut self, d: CurrentDatetime) -> Self {
+        self.config.current_datetime = Some(d);
+        self
+    }
+    /// State files kept per pipeline.
+    pub fn max_state_files(mut self, n: i64) -> Self {
+        self.config.max_state_files = n;
+        self
+    }
+    /// Folder relative bucket paths are resolved against (default: the current folder).
+    pub fn cwd(mut self, p: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(p.into());
+        self
+    }
+    /// Validates the layout and bucket URL; nothing is written yet.
+    pub fn build(self) -> Result<Filesystem> {
+        let layout = self.config.parsed_layout()?;
+        let cwd = match self.cwd {
+            Some(c) => c,
+            None => std::env::current_dir().map_err(|e| Error::config(format!("cannot read the current folder: {e}")))?,
+        };
+        let bucket = self.config.bucket(&cwd)?;
+        if !SCHEMES.contains(&bucket.scheme()) {
+            return Err(stevedore_object_store::open(&bucket).expect_err("unsupported scheme"));
+        }
+        Ok(Filesystem { config: self.config, layout, bucket })
+    }
+}
+
+impl Filesystem {
+    /// A builder with dlt's defaults.
+    pub fn builder() -> FilesystemBuilder {
+        FilesystemBuilder::default()
+    }
+    /// The layout in use.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+    /// The resolved bucket URL.
+    pub fn bucket_url(&self) -> &stevedore_object_store::BucketUrl {
+        &self.bucket
+    }
+}
+
+#[async_trait]
+impl Destination for Filesystem {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let mut c = Capabilities::new(FileFormat::Jsonl);
+        c.supported_loader_file_formats = vec![FileFormat::Jsonl, FileFormat::Parquet, FileFormat::Csv];
+        c.supported_replace_strategies = vec![ReplaceStrategy::TruncateAndInsert];
+        c.state_as_table = false;
+        c
+    }
+
+    async fn client(&self, dataset_name: &str, pipeline_name: &str) -> Result<Box<dyn DestinationClient>> {
+        if dataset_name.is_empty() || dataset_name.contains('/') || dataset_name.contains("..") {
+            return Err(Error::config(format!("invalid dataset name `{dataset_name}` for the filesystem"))
+                .with_hint("a dataset name is one folder name: letters, digits, `_`"));
+        }
+        let bucket = stevedore_object_store::open(&self.bucket)?;
+        Ok(Box::new(FilesystemClient {
+            bucket,
+            dataset: dataset_name.to_string(),
+            layout: self.layout.clone(),
+            config: self.config.clone(),
+            pipeline_name: pipeline_name.to_string(),
+        }))
+    }
+
+    fn display_location(&self) -> String {
+        self.bucket.display()
+    }
+}
+
+/// The destination built from layered config, as the facade's registry does it.
+pub fn from_config(config: &Config) -> Result<Arc<dyn Destination>> {
+    Ok(Arc::new(FilesystemBuilder::from_config(config)?.build()?))
+}

@@ -1,0 +1,203 @@
+//! The plugin traits a destination crate implements: [`Destination`] (a factory with
+//! capabilities) and [`DestinationClient`] (one connected client per load package).
+//!
+//! Contract, in the order the loader calls it for a package:
+//! 1. [`DestinationClient::initialize_storage`] creates the dataset if missing (idempotent);
+//! 2. [`DestinationClient::migrate_schema`] adds new tables and columns (idempotent: called
+//!    again when a package is resumed);
+//! 3. [`DestinationClient::run_job`] for every job file, in parallel; a job must be idempotent:
+//!    a job that ran before a crash may run again and must not duplicate rows;
+//! 4. [`DestinationClient::create_followup_jobs`] once all data jobs finished; the followups
+//!    (merge SQL, replace cleanup...) then run through `run_job` too;
+//! 5. [`DestinationClient::complete_load`] writes the load marker (`_dlt_loads`) last: data of a
+//!    load id is valid only once this marker exists.
+//!
+//! Optional abilities are declared in [`Capabilities`], never discovered by downcasting.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::schema::{MergeStrategy, ReplaceStrategy, Schema, WriteDisposition};
+use crate::writers::FileFormat;
+
+/// What a destination can do.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// Format written when the user does not choose.
+    pub preferred_loader_file_format: FileFormat,
+    /// Formats the destination accepts.
+    pub supported_loader_file_formats: Vec<FileFormat>,
+    /// Maximum table identifier length (naming shortens longer names).
+    pub max_identifier_length: Option<usize>,
+    /// Maximum column identifier length.
+    pub max_column_identifier_length: Option<usize>,
+    /// Supported merge strategies; empty means merge falls back to append.
+    pub supported_merge_strategies: Vec<MergeStrategy>,
+    /// Supported replace strategies; the first is the default.
+    pub supported_replace_strategies: Vec<ReplaceStrategy>,
+    /// Recommended maximum job file size (rotation), if any.
+    pub recommended_file_size: Option<u64>,
+    /// Upper bound of parallel jobs, if the destination has one.
+    pub max_parallel_load_jobs: Option<usize>,
+    /// Whether `_dlt_pipeline_state` rows are loaded as a table (SQL) or kept as files.
+    pub state_as_table: bool,
+}
+
+impl Capabilities {
+    /// Capabilities with a preferred format and nothing else.
+    pub fn new(preferred: FileFormat) -> Self {
+        Capabilities {
+            preferred_loader_file_format: preferred,
+            supported_loader_file_formats: vec![preferred],
+            max_identifier_length: None,
+            max_column_identifier_length: None,
+            supported_merge_strategies: Vec::new(),
+            supported_replace_strategies: vec![ReplaceStrategy::TruncateAndInsert],
+            recommended_file_size: None,
+            max_parallel_load_jobs: None,
+            state_as_table: true,
+        }
+    }
+}
+
+/// One job file of a load package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobInfo {
+    /// Table the rows belong to.
+    pub table: String,
+    /// 10 hex chars, unique in the package.
+    pub file_id: String,
+    /// Retries so far (part of the file name).
+    pub retry_count: u32,
+    /// Extension without compression (`parquet`, `jsonl`, `csv`, `sql`, `reference`, ...).
+    pub format: String,
+    /// Gzip-compressed (`.gz` suffix).
+    pub compressed: bool,
+    /// Path of the file on local disk.
+    pub path: PathBuf,
+    /// Where a completed job put its data (kept in `<job file>.remote_url` beside the job).
+    pub remote_url: Option<String>,
+}
+
+impl JobInfo {
+    /// Parses `<table>.<file_id>.<retry>.<ext>[.gz]`.
+    pub fn parse(path: PathBuf) -> Option<JobInfo> {
+        let name = path.file_name()?.to_str()?.to_string();
+        let parts: Vec<&str> = name.split('.').collect();
+        let (parts, compressed) = match parts.last() {
+            Some(&"gz") => (&parts[..parts.len() - 1], true),
+            _ => (&parts[..], false),
+        };
+        if parts.len() != 4 {
+            return None;
+        }
+        Some(JobInfo {
+            table: parts[0].to_string(),
+            file_id: parts[1].to_string(),
+            retry_count: parts[2].parse().ok()?,
+            format: parts[3].to_string(),
+            compressed,
+            path,
+            remote_url: None,
+        })
+    }
+    /// The file name for these fields.
+    pub fn file_name(&self) -> String {
+        format!(
+            "{}.{}.{}.{}{}",
+            self.table,
+            self.file_id,
+            self.retry_count,
+            self.format,
+            if self.compressed { ".gz" } else { "" }
+        )
+    }
+    /// Stable id across retries: `<table>.<file_id>.<ext>`.
+    pub fn job_id(&self) -> String {
+        format!("{}.{}.{}", self.table, self.file_id, self.extension())
+    }
+    /// Extension including compression (`jsonl.gz`).
+    pub fn extension(&self) -> String {
+        if self.compressed { format!("{}.gz", self.format) } else { self.format.clone() }
+    }
+    /// Whether this is a data job (not a followup).
+    pub fn is_data(&self) -> bool {
+        FileFormat::parse(&self.format).is_some()
+    }
+}
+
+/// What the client gets to know about the package being loaded.
+#[derive(Debug, Clone)]
+pub struct PackageInfo {
+    /// Load id.
+    pub load_id: String,
+    /// Pipeline name.
+    pub pipeline_name: String,
+    /// Schema of the package (frozen).
+    pub schema: Schema,
+    /// When the package was created.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Tables with jobs in this package and their dispositions.
+    pub tables: Vec<(String, WriteDisposition)>,
+    /// Tables (root and nested) replaced by this package, even those with no rows.
+    pub replace_tables: Vec<String>,
+    /// The pipeline state document to store with this load, if it changed.
+    pub state: Option<serde_json::Value>,
+}
+
+/// A followup job produced by the destination (merge SQL, replace cleanup...).
+#[derive(Debug, Clone)]
+pub struct FollowupJob {
+    /// Table it concerns.
+    pub table: String,
+    /// Extension (e.g. `sql`, `cleanup`); must not be a data format.
+    pub format: String,
+    /// File content.
+    pub content: Vec<u8>,
+}
+
+/// Result of a job.
+#[derive(Debug, Clone, Default)]
+pub struct JobOutcome {
+    /// Where the data landed (URL or path), if it has a location.
+    pub remote_url: Option<String>,
+}
+
+/// A destination factory: name, capabilities and a client per load.
+#[async_trait]
+pub trait Destination: Send + Sync + fmt::Debug {
+    /// Destination type (`filesystem`, `postgres`).
+    fn name(&self) -> &str;
+    /// What it can do.
+    fn capabilities(&self) -> Capabilities;
+    /// A client for `dataset_name`. Configuration problems should surface here, before any
+    /// data is written (preflight).
+    async fn client(&self, dataset_name: &str, pipeline_name: &str) -> Result<Box<dyn DestinationClient>>;
+    /// A displayable location, never containing secrets (e.g. `file:///data/x`).
+    fn display_location(&self) -> String;
+}
+
+/// A client bound to one dataset, used for one load package.
+#[async_trait]
+pub trait DestinationClient: Send + Sync {
+    /// Creates the dataset if missing. Idempotent.
+    async fn initialize_storage(&self) -> Result<()>;
+    /// Brings the destination schema up to `package.schema` (new tables and columns). Idempotent.
+    async fn migrate_schema(&self, package: &PackageInfo) -> Result<()>;
+    /// Runs one job. Must be idempotent (a job may run again after a crash).
+    async fn run_job(&self, package: &PackageInfo, job: &JobInfo) -> Result<JobOutcome>;
+    /// Followups to run after all data jobs completed (default: none).
+    async fn create_followup_jobs(&self, _package: &PackageInfo, _completed: &[JobInfo]) -> Result<Vec<FollowupJob>> {
+        Ok(Vec::new())
+    }
+    /// Writes the load marker. Called once, last. Idempotent.
+    async fn complete_load(&self, package: &PackageInfo) -> Result<()>;
+    /// The newest pipeline state stored by a completed load, if the destination keeps one.
+    async fn stored_state(&self, _pipeline_name: &str) -> Result<Option<serde_json::Value>> {
+        Ok(None)
+    }
+}

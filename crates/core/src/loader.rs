@@ -1,0 +1,290 @@
+//! The loader: runs a committed load package against a destination client.
+//!
+//! Jobs run with bounded parallelism. A transient (retryable) error is retried with
+//! exponential backoff; a job that keeps failing goes back to `new_jobs` with its retry count
+//! raised, the package stays pending and the next run resumes it. A terminal error moves the
+//! job to `failed_jobs` (its reason kept in `<job>.exception`), stops new jobs, and aborts the
+//! package: no load marker is written. Jobs found in `started_jobs` (a crash or kill while
+//! they ran) are run again: destination jobs are idempotent, so this never duplicates rows.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+
+use crate::destination::{DestinationClient, JobInfo, PackageInfo};
+use crate::error::{Error, ErrorKind, Result};
+use crate::package::{COMPLETED_JOBS, FAILED_JOBS, LoadStorage, NEW_JOBS, Package, PackageStatus, STARTED_JOBS};
+
+/// Environment variable: abort the process (as a crash would) after this many jobs completed
+/// in this process. A deterministic fault hook for resume tests.
+pub const FAULT_ABORT_AFTER_JOBS: &str = "STEVEDORE_FAULT_ABORT_AFTER_JOBS";
+
+/// Loader settings (`[load]` section).
+#[derive(Debug, Clone)]
+pub struct LoaderOptions {
+    /// Parallel jobs (`[load] workers`).
+    pub workers: usize,
+    /// Attempts per job within one run for retryable errors (`[load] raise_on_max_retries`).
+    pub max_attempts: u32,
+    /// First backoff delay; doubles per attempt.
+    pub backoff: Duration,
+    /// Abort the package when a job fails for good (`[load] raise_on_failed_jobs`).
+    pub raise_on_failed_jobs: bool,
+    /// Delete completed job files after the load (`[load] delete_completed_jobs`).
+    pub delete_completed_jobs: bool,
+}
+
+impl Default for LoaderOptions {
+    fn default() -> Self {
+        LoaderOptions {
+            workers: 20,
+            max_attempts: 5,
+            backoff: Duration::from_millis(200),
+            raise_on_failed_jobs: true,
+            delete_completed_jobs: false,
+        }
+    }
+}
+
+/// What happened to one job.
+#[derive(Debug, Clone)]
+pub struct JobMetrics {
+    /// `<table>.<file_id>.<ext>`.
+    pub job_id: String,
+    /// Table.
+    pub table: String,
+    /// Final state: `completed`, `failed` or `retry`.
+    pub state: String,
+    /// Attempts made in this run.
+    pub attempts: u32,
+    /// Size of the job file.
+    pub file_size: u64,
+    /// Time spent.
+    pub elapsed: Duration,
+    /// Where the data went.
+    pub remote_url: Option<String>,
+    /// Why it failed.
+    pub failed_message: Option<String>,
+}
+
+/// The result of loading one package.
+#[derive(Debug, Clone)]
+pub struct PackageLoad {
+    /// Load id.
+    pub load_id: String,
+    /// `loaded` or `aborted`.
+    pub status: PackageStatus,
+    /// Per job.
+    pub jobs: Vec<JobMetrics>,
+    /// Time spent.
+    pub elapsed: Duration,
+}
+
+static JOBS_DONE_IN_PROCESS: AtomicUsize = AtomicUsize::new(0);
+
+fn fault_hook() {
+    if let Some(n) = std::env::var(FAULT_ABORT_AFTER_JOBS).ok().and_then(|v| v.parse::<usize>().ok()) {
+        let done = JOBS_DONE_IN_PROCESS.fetch_add(1, Ordering::SeqCst) + 1;
+        if done >= n {
+            eprintln!("stevedore: fault injection: aborting after {done} completed jobs ({FAULT_ABORT_AFTER_JOBS}={n})");
+            std::process::abort();
+        }
+    }
+}
+
+/// Runs one package to completion (or to a clean stop that a later run resumes).
+pub async fn load_package(
+    storage: &LoadStorage,
+    pkg: &Package,
+    client: &dyn DestinationClient,
+    opts: &LoaderOptions,
+    progress: &(dyn Fn(&JobMetrics) + Send + Sync),
+) -> Result<PackageLoad> {
+    let started = Instant::now();
+    let info = pkg.info()?;
+
+    // jobs interrupted by a crash run again
+    for j in pkg.jobs(STARTED_JOBS)? {
+        pkg.move_job(&j, NEW_JOBS, None)?;
+    }
+
+    if !pkg.has_marker("applied_schema_updates.json") {
+        client.initialize_storage().await?;
+        client.migrate_schema(&info).await?;
+        let tables: Vec<&str> = info.tables.iter().map(|(t, _)| t.as_str()).collect();
+        pkg.write_marker("applied_schema_updates.json", &serde_json::to_vec(&tables)?)?;
+    }
+
+    let mut metrics = Vec::new();
+    let aborted = Arc::new(AtomicBool::new(false));
+    // phase 1: data jobs; phase 2: followups created once all data jobs completed
+    for phase in 0..2 {
+        if phase == 1 {
+            if aborted.load(Ordering::SeqCst) {
+                break;
+            }
+            if !pkg.has_marker("followups.json") {
+                let completed = pkg.jobs(COMPLETED_JOBS)?;
+                let followups = client.create_followup_jobs(&info, &completed).await?;
+                let existing: BTreeSet<String> = [NEW_JOBS, STARTED_JOBS, COMPLETED_JOBS, FAILED_JOBS]
+                    .iter()
+                    .map(|f| pkg.jobs(f))
+                    .collect::<Result<Vec<_>>>()?
+                    .into_iter()
+                    .flatten()
+                    .map(|j| j.job_id())
+                    .collect();
+                let mut names = Vec::new();
+                for (i, f) in followups.iter().enumerate() {
+                    let job = JobInfo {
+                        table: f.table.clone(),
+                        file_id: format!("f{i:09}"),
+                        retry_count: 0,
+                        format: f.format.clone(),
+                        compressed: false,
+                        path: pkg.new_jobs_dir(),
+                        remote_url: None,
+                    };
+                    names.push(job.file_name());
+                    if existing.contains(&job.job_id()) {
+                        continue; // created before a crash
+                    }
+                    crate::package::write_atomic(&pkg.new_jobs_dir().join(job.file_name()), &f.content)?;
+                }
+                pkg.write_marker("followups.json", &serde_json::to_vec(&names)?)?;
+            }
+        }
+        let jobs: Vec<JobInfo> = pkg.jobs(NEW_JOBS)?.into_iter().filter(|j| (phase == 0) == j.is_data()).collect();
+        let workers = opts.workers.max(1);
+        let results: Vec<Result<JobMetrics>> = futures::stream::iter(jobs.into_iter().map(|job| {
+            let aborted = aborted.clone();
+            let info = &info;
+            async move {
+                if aborted.load(Ordering::SeqCst) {
+                    return Ok(None);
+                }
+                let m = run_one(pkg, client, info, job, opts).await?;
+                if m.state == "failed" && opts.raise_on_failed_jobs {
+                    aborted.store(true, Ordering::SeqCst);
+                }
+                progress(&m);
+                Ok(Some(m))
+            }
+        }))
+        .buffer_unordered(workers)
+        .filter_map(|r: Result<Option<JobMetrics>>| async move { r.transpose() })
+        .collect()
+        .await;
+        for r in results {
+            metrics.push(r?);
+        }
+        if let Some(m) = metrics.iter().find(|m| m.state == "retry") {
+            return Err(Error::new(
+                ErrorKind::Destination,
+                format!(
+                    "job {} did not succeed after {} attempts: {}",
+                    m.job_id,
+                    m.attempts,
+                    m.failed_message.as_deref().unwrap_or("")
+                ),
+            )
+            .retryable(true)
+            .with("load_id", info.load_id.clone())
+            .with_hint("the package is kept; run the same command again to resume the load"));
+        }
+    }
+
+    if aborted.load(Ordering::SeqCst) {
+        storage.finish(pkg, PackageStatus::Aborted)?;
+        let failed: Vec<String> = metrics
+            .iter()
+            .filter(|m| m.state == "failed")
+            .map(|m| format!("{}: {}", m.job_id, m.failed_message.as_deref().unwrap_or("")))
+            .collect();
+        return Err(Error::new(ErrorKind::Destination, format!("load package aborted, failed jobs: {}", failed.join("; ")))
+            .with("load_id", info.load_id.clone())
+            .with_hint("no load marker was written for this load id; fix the cause and run again"));
+    }
+
+    client.complete_load(&info).await?;
+    let done = storage.finish(pkg, PackageStatus::Loaded)?;
+    if opts.delete_completed_jobs {
+        let _ = std::fs::remove_dir_all(done.dir.join(COMPLETED_JOBS));
+    }
+    Ok(PackageLoad { load_id: info.load_id, status: PackageStatus::Loaded, jobs: metrics, elapsed: started.elapsed() })
+}
+
+async fn run_one(
+    pkg: &Package,
+    client: &dyn DestinationClient,
+    info: &PackageInfo,
+    job: JobInfo,
+    opts: &LoaderOptions,
+) -> Result<JobMetrics> {
+    let started = Instant::now();
+    let file_size = std::fs::metadata(&job.path).map(|m| m.len()).unwrap_or(0);
+    let job = pkg.move_job(&job, STARTED_JOBS, None)?;
+    let mut attempts = 0;
+    let mut delay = opts.backoff;
+    loop {
+        attempts += 1;
+        match client.run_job(info, &job).await {
+            Ok(outcome) => {
+                if let Some(url) = &outcome.remote_url {
+                    let side = pkg.dir.join(COMPLETED_JOBS).join(format!("{}.remote_url", job.file_name()));
+                    crate::package::write_atomic(&side, url.as_bytes())?;
+                }
+                pkg.move_job(&job, COMPLETED_JOBS, None)?;
+                fault_hook();
+                return Ok(JobMetrics {
+                    job_id: job.job_id(),
+                    table: job.table.clone(),
+                    state: "completed".into(),
+                    attempts,
+                    file_size,
+                    elapsed: started.elapsed(),
+                    remote_url: outcome.remote_url,
+                    failed_message: None,
+                });
+            }
+            Err(e) if e.is_retryable() && attempts < opts.max_attempts.max(1) => {
+                tracing::warn!(job = %job.job_id(), attempt = attempts, error = %e, "transient job failure, retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+            Err(e) if e.is_retryable() => {
+                let msg = e.to_string();
+                pkg.move_job(&job, NEW_JOBS, Some(job.retry_count + 1))?;
+                return Ok(JobMetrics {
+                    job_id: job.job_id(),
+                    table: job.table.clone(),
+                    state: "retry".into(),
+                    attempts,
+                    file_size,
+                    elapsed: started.elapsed(),
+                    remote_url: None,
+                    failed_message: Some(msg),
+                });
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                let failed = pkg.move_job(&job, FAILED_JOBS, None)?;
+                let exc = failed.path.with_file_name(format!("{}.exception", failed.file_name()));
+                crate::package::write_atomic(&exc, msg.as_bytes())?;
+                return Ok(JobMetrics {
+                    job_id: job.job_id(),
+                    table: job.table.clone(),
+                    state: "failed".into(),
+                    attempts,
+                    file_size,
+                    elapsed: started.elapsed(),
+                    remote_url: None,
+                    failed_message: Some(msg),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Load packages on disk.
+//!
+//! ```text
+//! <working dir>/load/
+//!   new/<load_id>/           being written by extract+normalize; never loaded
+//!   normalized/<load_id>/    complete and loadable (moved here by one atomic rename)
+//!   loaded/<load_id>/        done: package_completed.json says `loaded` or `aborted`
+//! <package>/
+//!   package.json             manifest: load id, schema name, tables, replace set, state
+//!   schema.json              the schema frozen for this package
+//!   new_jobs/ started_jobs/ completed_jobs/ failed_jobs/   job files move between these
+//!   failed_jobs/<job>.exception                              why a job failed
+//!   applied_schema_updates.json                              migration done (resume skips it)
+//!   followups.json                                           followup jobs created
+//! ```
+//! Job files are named like dlt's: `<table>.<file_id>.<retry_count>.<ext>[.gz]`.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::destination::{JobInfo, PackageInfo};
+use crate::error::{Error, ErrorKind, Result};
+use crate::schema::{Schema, WriteDisposition};
+
+/// Job folders in the order a job moves through them.
+pub const NEW_JOBS: &str = "new_jobs";
+/// Jobs being run.
+pub const STARTED_JOBS: &str = "started_jobs";
+/// Jobs done.
+pub const COMPLETED_JOBS: &str = "completed_jobs";
+/// Jobs failed for good.
+pub const FAILED_JOBS: &str = "failed_jobs";
+
+/// Status of a package, from where it is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PackageStatus {
+    /// Being written.
+    New,
+    /// Complete, waiting to be loaded (or partly loaded).
+    Normalized,
+    /// Loaded.
+    Loaded,
+    /// Stopped by a failed job; no load marker was written.
+    Aborted,
+}
+
+/// A table entry of the manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ManifestTable {
+    /// Table name.
+    pub name: String,
+    /// Effective write disposition.
+    pub write_disposition: WriteDisposition,
+    /// Rows written.
+    pub rows: u64,
+}
+
+/// `package.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Load id.
+    pub load_id: String,
+    /// Pipeline that made it.
+    pub pipeline_name: String,
+    /// Schema name.
+    pub schema_name: String,
+    /// Creation time.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Tables with rows.
+    pub tables: Vec<ManifestTable>,
+    /// Tables replaced by this package (root and nested), with or without rows.
+    pub replace_tables: Vec<String>,
+    /// Pipeline state document to store with the load, when it changed.
+    pub state: Option<serde_json::Value>,
+}
+
+/// Writes `bytes` to `path` through a temporary file, fsync and rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut f = fs::File::create(&tmp).map_err(|e| Error::io("create file", &tmp, e))?;
+    f.write_all(bytes).map_err(|e| Error::io("write file", &tmp, e))?;
+    f.sync_all().map_err(|e| Error::io("sync file", &tmp, e))?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(|e| Error::io("rename file", path, e))?;
+    Ok(())
+}
+
+fn sync_dir(p: &Path) {
+    if let Ok(d) = fs::File::open(p) {
+        let _ = d.sync_all();
+    }
+}
+
+/// The `load/` folder of a pipeline.
+#[derive(Debug, Clone)]
+pub struct LoadStorage {
+    root: PathBuf,
+}
+
+impl LoadStorage {
+    /// Opens (creating) `<working dir>/load`.
+    pub fn open(working_dir: &Path) -> Result<Self> {
+        let root = working_dir.join("load");
+        for d in ["new", "normalized", "loaded"] {
+            let p = root.join(d);
+            fs::create_dir_all(&p).map_err(|e| Error::io("create folder", &p, e))?;
+        }
+        Ok(LoadStorage { root })
+    }
+
+    /// Starts a new package in `load/new/<load_id>` (removing leftovers of a crashed attempt).
+    pub fn create(&self, load_id: &str) -> Result<Package> {
+        let dir = self.root.join("new").join(load_id);
+        if dir.exists() {
+            fs::remove_dir_all(&dir).map_err(|e| Error::io("remove folder", &dir, e))?;
+        }
+        for d in [NEW_JOBS, STARTED_JOBS, COMPLETED_JOBS, FAILED_JOBS] {
+            let p = dir.join(d);
+            fs::create_dir_all(&p).map_err(|e| Error::io("create folder", &p, e))?;
+        }
+        Ok(Package { dir, load_id: load_id.to_string() })
+    }
+
+    /// Removes packages left in `new/` by an interrupted extract (they were never loadable).
+    pub fn discard_unfinished(&self) -> Result<usize> {
+        let mut n = 0;
+        for id in list_dirs(&self.root.join("new"))? {
+            let p = self.root.join("new").join(&id);
+            fs::remove_dir_all(&p).map_err(|e| Error::io("remove folder", &p, e))?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Commits a package written in `new/`: manifest and schema are written, everything
+    /// fsynced, and the folder renamed into `normalized/` in one step.
+    pub fn commit(&self, pkg: Package, manifest: &Manifest, schema: &Schema) -> Result<Package> {
+        write_atomic(&pkg.dir.join("schema.json"), schema.to_json_pretty().as_bytes())?;
+        write_atomic(&pkg.dir.join("package.json"), &serde_json::to_vec_pretty(manifest)?)?;
+        sync_dir(&pkg.dir.join(NEW_JOBS));
+        sync_dir(&pkg.dir);
+        let dest = self.root.join("normalized").join(&pkg.load_id);
+        fs::rename(&pkg.dir, &dest).map_err(|e| Error::io("commit package", &dest, e))?;
+        sync_dir(&self.root.join("normalized"));
+        Ok(Package { dir: dest, load_id: pkg.load_id })
+    }
+
+    /// Loadable packages, oldest first (load ids sort in creation order).
+    pub fn pending(&self) -> Result<Vec<Package>> {
+        let mut ids = list_dirs(&self.root.join("normalized"))?;
+        ids.sort();
+        Ok(ids.into_iter().map(|id| Package { dir: self.root.join("normalized").join(&id), load_id: id }).collect())
+    }
+
+    /// Loaded (or aborted) packages, oldest first.
+    pub fn loaded(&self) -> Result<Vec<Package>> {
+        let mut ids = list_dirs(&self.root.join("loaded"))?;
+        ids.sort();
+        Ok(ids.into_iter().map(|id| Package { dir: self.root.join("loaded").join(&id), load_id: id }).collect())
+    }
+
+    /// Moves a finished package to `loaded/` with its status.
+    pub fn finish(&self, pkg: &Package, status: PackageStatus) -> Result<Package> {
+        let marker = serde_json::to_vec(&serde_json::json!({
+            "status": status,
+            "completed_at": chrono::Utc::now(),
+        }))?;
+        write_atomic(&pkg.dir.join("package_completed.json"), &marker)?;
+        let dest = self.root.join("loaded").join(&pkg.load_id);
+        if dest.exists() {
+            fs::remove_dir_all(&dest).map_err(|e| Error::io("remove folder", &dest, e))?;
+        }
+        fs::rename(&pkg.dir, &dest).map_err(|e| Error::io("move package", &dest, e))?;
+        Ok(Package { dir: dest, load_id: pkg.load_id.clone() })
+    }
+}
+
+fn list_dirs(p: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let rd = match fs::read_dir(p) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(Error::io("list folder", p, e)),
+    };
+    for e in rd {
+        let e = e.map_err(|e| Error::io("list folder", p, e))?;
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            if let Some(n) = e.file_name().to_str() {
+                out.push(n.to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One load package folder.
+#[derive(Debug, Clone)]
+pub struct Package {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Load id.
+    pub load_id: String,
+}
+
+impl Package {
+    /// Folder where job files are written.
+    pub fn new_jobs_dir(&self) -> PathBuf {
+        self.dir.join(NEW_JOBS)
+    }
+    /// Reads the manifest.
+    pub fn manifest(&self) -> Result<Manifest> {
+        let p = self.dir.join("package.json");
+        let text = fs::read(&p).map_err(|e| Error::io("read package manifest", &p, e))?;
+        serde_json::from_slice(&text).map_err(|e| {
+            Error::new(ErrorKind::State, format!("package manifest is corrupted: {e}")).with("path", p.display().to_string())
+        })
+    }
+    /// Reads the schema.
+    pub fn schema(&self) -> Result<Schema> {
+        let p = self.dir.join("schema.json");
+        let text = fs::read_to_string(&p).map_err(|e| Error::io("read package schema", &p, e))?;
+        Schema::from_json(&text).map_err(|e| e.with("path", p.display().to_string()))
+    }
+    /// What a destination client gets to know.
+    pub fn info(&self) -> Result<PackageInfo> {
+        let m = self.manifest()?;
+        let schema = self.schema()?;
+        Ok(PackageInfo {
+            load_id: m.load_id,
+            pipeline_name: m.pipeline_name,
+            schema,
+            created_at: m.created_at,
+            tables: m.tables.iter().map(|t| (t.name.clone(), t.write_disposition)).collect(),
+            replace_tables: m.replace_tables,
+            state: m.state,
+        })
+    }
+    /// Jobs in a folder, sorted by name.
+    pub fn jobs(&self, folder: &str) -> Result<Vec<JobInfo>> {
+        let p = self.dir.join(folder);
+        let mut out = Vec::new();
+        let rd = match fs::read_dir(&p) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(Error::io("list jobs", &p, e)),
+        };
+        for e in rd {
+            let e = e.map_err(|e| Error::io("list jobs", &p, e))?;
+            if let Some(mut j) = JobInfo::parse(e.path()) {
+                if folder == COMPLETED_JOBS {
+                    j.remote_url = fs::read_to_string(p.join(format!("{}.remote_url", j.file_name()))).ok();
+                }
+                out.push(j);
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+    /// Moves a job file to another folder, optionally with a new retry count.
+    pub fn move_job(&self, job: &JobInfo, folder: &str, retry_count: Option<u32>) -> Result<JobInfo> {
+        let mut j = job.clone();
+        if let Some(r) = retry_count {
+            j.retry_count = r;
+        }
+        let dest = self.dir.join(folder).join(j.file_name());
+        fs::rename(&job.path, &dest).map_err(|e| Error::io("move job file", &dest, e))?;
+        j.path = dest;
+        Ok(j)
+    }
+    /// Whether a marker file exists.
+    pub fn has_marker(&self, name: &str) -> bool {
+        self.dir.join(name).exists()
+    }
+    /// Writes a marker file atomically.
+    pub fn write_marker(&self, name: &str, content: &[u8]) -> Result<()> {
+        write_atomic(&self.dir.join(name), content)
+    }
+    /// Status of a loaded package (`loaded` or `aborted`).
+    pub fn completed_status(&self) -> Option<PackageStatus> {
+        let text = fs::read(self.dir.join("package_completed.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
+        serde_json::from_value(v.get("status")?.clone()).ok()
+    }
+}

@@ -1,0 +1,805 @@
+//! The pipeline: extract and normalize a source into a load package, then load it.
+//!
+//! ```no_run
+//! # async fn demo() -> stevedore_core::Result<()> {
+//! use stevedore_core::pipeline::Pipeline;
+//! use stevedore_core::source::Resource;
+//! # let destination: std::sync::Arc<dyn stevedore_core::destination::Destination> = unimplemented!();
+//! let pipeline = Pipeline::builder("events").destination(destination).build()?;
+//! let info = pipeline
+//!     .run(Resource::from_values("events", vec![serde_json::json!({"id": 1, "tags": ["a"]})]))
+//!     .await?;
+//! println!("{info}");
+//! # Ok(()) }
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow_array::RecordBatch;
+use serde_json::{Value, json};
+
+use crate::config::{Config, KeySpec, SectionSpec, ValueKind};
+use crate::destination::Destination;
+use crate::error::{Error, ErrorKind, Result};
+use crate::loader::{JobMetrics, LoaderOptions, PackageLoad, load_package};
+use crate::naming::{NamingConvention, SnakeCase};
+use crate::normalize::{BatchSink, JVal, Normalizer, NormalizerOptions};
+use crate::package::{LoadStorage, Manifest, ManifestTable, Package, PackageStatus};
+use crate::schema::{Column, Schema, Table, WriteDisposition};
+use crate::source::{InputKind, ResourceData, Source, input_kind, open_maybe_gzip, read_csv, read_parquet};
+use crate::state::{PipelineState, state_row};
+use crate::writers::{FileFormat, TableWriter, WriterConfig};
+
+/// `[data_writer]` / `[normalize.data_writer]` keys.
+pub static DATA_WRITER_SPEC: SectionSpec = SectionSpec {
+    path: &["normalize", "data_writer"],
+    alt_paths: &[&["data_writer"]],
+    keys: &[
+        KeySpec::new("disable_compression", ValueKind::Bool, "write jsonl/csv without gzip"),
+        KeySpec::new("buffer_max_items", ValueKind::Integer, "rows buffered per table before a batch is written"),
+        KeySpec::new("file_max_items", ValueKind::Integer, "rotate job files after this many rows"),
+        KeySpec::new("file_max_bytes", ValueKind::Integer, "rotate job files at this size"),
+    ],
+    children: &[],
+};
+
+/// `[load]` keys.
+pub static LOAD_SPEC: SectionSpec = SectionSpec {
+    path: &["load"],
+    alt_paths: &[],
+    keys: &[
+        KeySpec::new("workers", ValueKind::Integer, "parallel load jobs"),
+        KeySpec::new("raise_on_failed_jobs", ValueKind::Bool, "abort the package when a job fails"),
+        KeySpec::new("raise_on_max_retries", ValueKind::Integer, "attempts per job and run for transient errors"),
+        KeySpec::new("delete_completed_jobs", ValueKind::Bool, "delete job files of loaded packages"),
+        KeySpec::new("truncate_staging_dataset", ValueKind::Bool, "empty staging tables after a load"),
+    ],
+    children: &[],
+};
+
+/// `[normalize]` keys.
+pub static NORMALIZE_SPEC: SectionSpec = SectionSpec {
+    path: &["normalize"],
+    alt_paths: &[],
+    keys: &[KeySpec::new("max_nesting", ValueKind::Integer, "nesting depth below which nested data stays JSON")],
+    children: &[&DATA_WRITER_SPEC_CHILD],
+};
+
+static DATA_WRITER_SPEC_CHILD: SectionSpec = SectionSpec { path: &["data_writer"], ..DATA_WRITER_SPEC };
+
+/// `[pipeline]` keys.
+pub static PIPELINE_SPEC: SectionSpec = SectionSpec {
+    path: &["pipeline"],
+    alt_paths: &[],
+    keys: &[
+        KeySpec::new("pipelines_dir", ValueKind::String, "where pipeline working folders live (default ~/.stevedore/pipelines)"),
+        KeySpec::new("dataset_name", ValueKind::String, "dataset name (default <pipeline>_dataset)"),
+    ],
+    children: &[],
+};
+
+/// `[runtime]` keys.
+pub static RUNTIME_SPEC: SectionSpec = SectionSpec {
+    path: &["runtime"],
+    alt_paths: &[],
+    keys: &[KeySpec::new("log_level", ValueKind::String, "log level (error, warn, info, debug)")],
+    children: &[],
+};
+
+/// The config sections the core reads; destinations add their own.
+pub fn core_specs() -> Vec<&'static SectionSpec> {
+    vec![&DATA_WRITER_SPEC, &LOAD_SPEC, &NORMALIZE_SPEC, &PIPELINE_SPEC, &RUNTIME_SPEC]
+}
+
+/// Progress events for a progress bar.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// Records normalized so far.
+    Extracted {
+        /// Records so far.
+        records: u64,
+    },
+    /// A job finished.
+    Job(JobMetrics),
+}
+
+type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// Builds a [`Pipeline`].
+pub struct PipelineBuilder {
+    name: String,
+    destination: Option<Arc<dyn Destination>>,
+    dataset_name: Option<String>,
+    pipelines_dir: Option<PathBuf>,
+    config: Option<Config>,
+    format: Option<FileFormat>,
+    progress: Option<ProgressFn>,
+}
+
+impl PipelineBuilder {
+    /// Sets the destination.
+    pub fn destination(mut self, d: Arc<dyn Destination>) -> Self {
+        self.destination = Some(d);
+        self
+    }
+    /// Sets the dataset name (default `<pipeline>_dataset`).
+    pub fn dataset_name(mut self, n: &str) -> Self {
+        self.dataset_name = Some(n.into());
+        self
+    }
+    /// Folder holding pipeline working folders (default `~/.stevedore/pipelines`).
+    pub fn pipelines_dir(mut self, p: impl Into<PathBuf>) -> Self {
+        self.pipelines_dir = Some(p.into());
+        self
+    }
+    /// Configuration (default: discovered from the current folder and environment).
+    pub fn config(mut self, c: Config) -> Self {
+        self.config = Some(c);
+        self
+    }
+    /// Loader file format for all tables (default: the destination's preferred format).
+    pub fn loader_file_format(mut self, f: FileFormat) -> Self {
+        self.format = Some(f);
+        self
+    }
+    /// A progress callback.
+    pub fn progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+    /// Builds the pipeline; reads settings and validates them.
+    pub fn build(self) -> Result<Pipeline> {
+        crate::schema::Schema::validate_name(&self.name).map_err(|e| {
+            Error::config(format!("invalid pipeline name `{}`", self.name)).with_hint(e.hint().unwrap_or_default().to_string())
+        })?;
+        let destination = self
+            .destination
+            .ok_or_else(|| Error::config("no destination set").with_hint("call .destination(...) on the builder"))?;
+        let config = match self.config {
+            Some(c) => c,
+            None => Config::from_env()?,
+        }
+        .with_pipeline_name(&self.name);
+        let pipelines_dir = match self.pipelines_dir {
+            Some(p) => p,
+            None => match config.get_str(&[&["pipeline"]], "pipelines_dir")? {
+                Some(p) => PathBuf::from(p),
+                None => default_pipelines_dir()?,
+            },
+        };
+        let dataset_name = match self.dataset_name {
+            Some(d) => d,
+            None => config.get_str(&[&["pipeline"]], "dataset_name")?.unwrap_or_else(|| format!("{}_dataset", self.name)),
+        };
+        let dw: &[&[&str]] = &[&["normalize", "data_writer"], &["data_writer"]];
+        let compression = !config.get_bool(dw, "disable_compression")?.unwrap_or(false);
+        let buffer_max_items = config.get_u64(dw, "buffer_max_items")?.map(|v| v as usize);
+        let file_max_items = config.get_u64(dw, "file_max_items")?.map(|v| v as usize);
+        let file_max_bytes = config.get_u64(dw, "file_max_bytes")?;
+        let load: &[&[&str]] = &[&["load"]];
+        let mut loader = LoaderOptions::default();
+        if let Some(w) = config.get_u64(load, "workers")? {
+            loader.workers = w.max(1) as usize;
+        }
+        if let Some(r) = config.get_bool(load, "raise_on_failed_jobs")? {
+            loader.raise_on_failed_jobs = r;
+        }
+        if let Some(r) = config.get_u64(load, "raise_on_max_retries")? {
+            loader.max_attempts = r.max(1) as u32;
+        }
+        if let Some(r) = config.get_bool(load, "delete_completed_jobs")? {
+            loader.delete_completed_jobs = r;
+        }
+        if let Some(w) = destination.capabilities().max_parallel_load_jobs {
+            loader.workers = loader.workers.min(w);
+        }
+        let mut normalizer = NormalizerOptions::default();
+        if let Some(b) = buffer_max_items {
+            normalizer.batch_rows = b.max(1);
+        }
+        if let Some(m) = config.get_u64(&[&["normalize"]], "max_nesting")? {
+            normalizer.max_nesting = Some(m as u32);
+        }
+        Ok(Pipeline {
+            working_dir: pipelines_dir.join(&self.name),
+            name: self.name,
+            destination,
+            dataset_name,
+            config,
+            format: self.format,
+            compression,
+            file_max_items,
+            file_max_bytes,
+            loader,
+            normalizer,
+            progress: self.progress,
+        })
+    }
+}
+
+/// `~/.stevedore/pipelines`.
+pub fn default_pipelines_dir() -> Result<PathBuf> {
+    let home = std::env::var_os("HOME")
+        .ok_or_else(|| Error::config("HOME is not set").with_hint("pass a pipelines folder (--pipelines-dir)"))?;
+    Ok(PathBuf::from(home).join(".stevedore").join("pipelines"))
+}
+
+/// A named pipeline with a working folder, a destination and a dataset.
+pub struct Pipeline {
+    name: String,
+    working_dir: PathBuf,
+    destination: Arc<dyn Destination>,
+    dataset_name: String,
+    config: Config,
+    format: Option<FileFormat>,
+    compression: bool,
+    file_max_items: Option<usize>,
+    file_max_bytes: Option<u64>,
+    loader: LoaderOptions,
+    normalizer: NormalizerOptions,
+    progress: Option<ProgressFn>,
+}
+
+impl fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("name", &self.name)
+            .field("working_dir", &self.working_dir)
+            .field("destination", &self.destination)
+            .field("dataset_name", &self.dataset_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Rows, files and bytes per table of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableMetrics {
+    /// Rows.
+    pub rows: u64,
+    /// Job files.
+    pub files: u64,
+    /// Bytes of job files.
+    pub bytes: u64,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct LoadInfo {
+    /// Pipeline name.
+    pub pipeline_name: String,
+    /// Destination type.
+    pub destination_name: String,
+    /// Displayable destination location (no secrets).
+    pub destination_location: String,
+    /// Dataset.
+    pub dataset_name: String,
+    /// Packages loaded in this run (resumed ones first).
+    pub packages: Vec<PackageLoad>,
+    /// Per table of the new package.
+    pub tables: BTreeMap<String, TableMetrics>,
+    /// Records read from the source.
+    pub records: u64,
+    /// Time spent extracting and normalizing.
+    pub normalize_elapsed: Duration,
+    /// Time spent loading.
+    pub load_elapsed: Duration,
+}
+
+impl LoadInfo {
+    /// Rows of all tables.
+    pub fn rows(&self) -> u64 {
+        self.tables.values().map(|t| t.rows).sum()
+    }
+    /// Bytes of all job files.
+    pub fn bytes(&self) -> u64 {
+        self.tables.values().map(|t| t.bytes).sum()
+    }
+    /// Load ids in this run.
+    pub fn load_ids(&self) -> Vec<&str> {
+        self.packages.iter().map(|p| p.load_id.as_str()).collect()
+    }
+}
+
+impl fmt::Display for LoadInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Pipeline {} loaded {} package(s) to {} at {} (dataset {})",
+            self.pipeline_name,
+            self.packages.len(),
+            self.destination_name,
+            self.destination_location,
+            self.dataset_name
+        )?;
+        for p in &self.packages {
+            let failed = p.jobs.iter().filter(|j| j.state == "failed").count();
+            writeln!(f, "  load {}: {} jobs, {} failed, {:?}", p.load_id, p.jobs.len(), failed, p.status)?;
+        }
+        for (t, m) in &self.tables {
+            writeln!(f, "  {t}: {} rows in {} file(s), {} bytes", m.rows, m.files, m.bytes)?;
+        }
+        write!(
+            f,
+            "  {} records, {} rows; normalize {:.2?}, load {:.2?}",
+            self.records,
+            self.rows(),
+            self.normalize_elapsed,
+            self.load_elapsed
+        )
+    }
+}
+
+struct PackageSink<'a> {
+    dir: PathBuf,
+    writers: HashMap<String, TableWriter>,
+    config_for: &'a dyn Fn(&str) -> WriterConfig,
+}
+
+impl BatchSink for PackageSink<'_> {
+    fn write_batch(&mut self, table: &str, batch: RecordBatch) -> Result<()> {
+        if !self.writers.contains_key(table) {
+            let cfg = (self.config_for)(table);
+            self.writers.insert(table.to_string(), TableWriter::new(&self.dir, table, cfg));
+        }
+        let w = self.writers.get_mut(table).expect("inserted");
+        w.write(&batch).map_err(|e| Error::new(ErrorKind::Io, e.to_string()).with("table", table.to_string()))
+    }
+}
+
+impl Pipeline {
+    /// A builder for a pipeline named `name`.
+    pub fn builder(name: &str) -> PipelineBuilder {
+        PipelineBuilder {
+            name: name.into(),
+            destination: None,
+            dataset_name: None,
+            pipelines_dir: None,
+            config: None,
+            format: None,
+            progress: None,
+        }
+    }
+    /// Name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Working folder (`<pipelines_dir>/<name>`).
+    pub fn working_dir(&self) -> &Path {
+        &self.working_dir
+    }
+    /// Dataset name.
+    pub fn dataset_name(&self) -> &str {
+        &self.dataset_name
+    }
+    /// Configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    /// Default schema name (the pipeline name).
+    pub fn schema_name(&self) -> &str {
+        &self.name
+    }
+
+    fn schema_path(&self) -> PathBuf {
+        self.working_dir.join("schemas").join(format!("{}.schema.json", self.schema_name()))
+    }
+
+    /// The stored schema, if the pipeline ran before.
+    pub fn schema(&self) -> Result<Option<Schema>> {
+        read_schema(&self.schema_path())
+    }
+
+    fn naming(&self) -> Arc<dyn NamingConvention> {
+        let caps = self.destination.capabilities();
+        Arc::new(SnakeCase::new(caps.max_identifier_length))
+    }
+
+    fn emit(&self, p: Progress) {
+        if let Some(f) = &self.progress {
+            f(&p);
+        }
+    }
+
+    /// Loads packages left pending by an earlier run (after a crash or a transient failure).
+    pub async fn load_pending(&self) -> Result<Vec<PackageLoad>> {
+        let storage = LoadStorage::open(&self.working_dir)?;
+        let dropped = storage.discard_unfinished()?;
+        if dropped > 0 {
+            tracing::info!(count = dropped, "discarded unfinished (never loadable) packages");
+        }
+        let mut out = Vec::new();
+        for pkg in storage.pending()? {
+            out.push(self.load_one(&storage, &pkg).await?);
+        }
+        Ok(out)
+    }
+
+    async fn load_one(&self, storage: &LoadStorage, pkg: &Package) -> Result<PackageLoad> {
+        let client = self.destination.client(&self.dataset_name, &self.name).await?;
+        let progress = |m: &JobMetrics| self.emit(Progress::Job(m.clone()));
+        let r = load_package(storage, pkg, client.as_ref(), &self.loader, &progress).await;
+        let record = match &r {
+            Ok(p) => json!({"load_id": p.load_id, "status": p.status, "finished_at": chrono::Utc::now(),
+                "jobs": p.jobs.len(), "elapsed_s": p.elapsed.as_secs_f64()}),
+            Err(e) => json!({"load_id": pkg.load_id, "status": "failed", "finished_at": chrono::Utc::now(), "error": e.to_string()}),
+        };
+        let mut last = record;
+        if let Ok(m) = storage.loaded().and_then(|l| {
+            l.into_iter().find(|p| p.load_id == pkg.load_id).map(|p| p.manifest()).transpose()
+        }) {
+            if let Some(m) = m {
+                last["tables"] = json!(m.tables);
+            }
+        }
+        last["destination"] = json!(self.destination.name());
+        last["location"] = json!(self.destination.display_location());
+        last["dataset_name"] = json!(self.dataset_name);
+        crate::package::write_atomic(&self.working_dir.join("last_load.json"), &serde_json::to_vec_pretty(&last)?)?;
+        r
+    }
+
+    /// Extracts and normalizes `source` into a new load package, then loads every pending
+    /// package (older ones first). On bad input nothing of the new package becomes visible.
+    pub async fn run(&self, source: impl Into<Source>) -> Result<LoadInfo> {
+        let source = source.into();
+        std::fs::create_dir_all(&self.working_dir).map_err(|e| Error::io("create working folder", &self.working_dir, e))?;
+        let load_started_pending = Instant::now();
+        let mut packages = self.load_pending().await?;
+        let mut load_elapsed = load_started_pending.elapsed();
+
+        let t0 = Instant::now();
+        let storage = LoadStorage::open(&self.working_dir)?;
+        let (pkg, tables, records) = self.extract_normalize(&storage, source)?;
+        let normalize_elapsed = t0.elapsed();
+
+        let t1 = Instant::now();
+        packages.push(self.load_one(&storage, &pkg).await?);
+        load_elapsed += t1.elapsed();
+        Ok(LoadInfo {
+            pipeline_name: self.name.clone(),
+            destination_name: self.destination.name().to_string(),
+            destination_location: self.destination.display_location(),
+            dataset_name: self.dataset_name.clone(),
+            packages,
+            tables,
+            records,
+            normalize_elapsed,
+            load_elapsed,
+        })
+    }
+
+    fn writer_config(&self, schema: &Schema, table: &str) -> WriterConfig {
+        let caps = self.destination.capabilities();
+        let hinted = schema.file_format(table).and_then(FileFormat::parse);
+        let format = if table == crate::schema::STATE_TABLE {
+            caps.preferred_loader_file_format
+        } else {
+            hinted.or(self.format).unwrap_or(caps.preferred_loader_file_format)
+        };
+        let mut cfg = WriterConfig::new(format);
+        cfg.compression = self.compression;
+        cfg.file_max_items = self.file_max_items;
+        cfg.file_max_bytes = self.file_max_bytes.or(caps.recommended_file_size);
+        cfg
+    }
+
+    fn extract_normalize(&self, storage: &LoadStorage, source: Source) -> Result<(Package, BTreeMap<String, TableMetrics>, u64)> {
+        let caps = self.destination.capabilities();
+        if let Some(f) = self.format {
+            if !caps.supported_loader_file_formats.contains(&f) {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!("destination {} does not accept {} files", self.destination.name(), f.extension()),
+                ));
+            }
+        }
+        let previous_ids: Vec<String> = storage
+            .loaded()?
+            .into_iter()
+            .chain(storage.pending()?)
+            .map(|p| p.load_id)
+            .collect();
+        let last_id = previous_ids.iter().max().cloned();
+        let now = chrono::Utc::now();
+        let load_id = crate::time::new_load_id(now, last_id.as_deref());
+        let pkg = storage.create(&load_id)?;
+        let result = self.normalize_into(&pkg, &load_id, now, source);
+        match result {
+            Ok((manifest, schema, tables, records)) => {
+                let pkg = storage.commit(pkg, &manifest, &schema)?;
+                save_schema(&self.schema_path(), &schema)?;
+                if manifest.state.is_some() {
+                    let state_path = self.working_dir.join("state.json");
+                    if let Some(mut st) = PipelineState::read(&state_path)? {
+                        let h = st.content_hash();
+                        st.set_local("_last_extracted_hash", json!(h));
+                        st.set_local("first_run", json!(false));
+                        st.write(&state_path)?;
+                    }
+                }
+                Ok((pkg, tables, records))
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&pkg.dir);
+                Err(e)
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn normalize_into(
+        &self,
+        pkg: &Package,
+        load_id: &str,
+        created_at: chrono::DateTime<chrono::Utc>,
+        source: Source,
+    ) -> Result<(Manifest, Schema, BTreeMap<String, TableMetrics>, u64)> {
+        let naming = self.naming();
+        let mut schema = self.schema()?.unwrap_or_else(|| Schema::new(self.schema_name()));
+
+        // apply resource hints before data, so declared types and keys win
+        let mut roots = Vec::new();
+        for r in &source.resources {
+            let table = naming.normalize_tables_path(r.hints.table_name.as_deref().unwrap_or(&r.name));
+            apply_hints(&mut schema, &table, &r.name, &r.hints, naming.as_ref())?;
+            roots.push(table);
+        }
+
+        // state
+        let state_path = self.working_dir.join("state.json");
+        let mut state = PipelineState::read(&state_path)?.unwrap_or_else(|| PipelineState::new(&self.name, &self.dataset_name));
+        state.set("dataset_name", json!(self.dataset_name));
+        state.set("default_schema_name", json!(self.schema_name()));
+        state.set("schema_names", json!([self.schema_name()]));
+        state.set("destination_name", json!(self.destination.name()));
+        state.set("destination_type", json!(self.destination.name()));
+        let h = state.bump_version();
+        state.write(&state_path)?;
+        let state_changed = state.local("_last_extracted_hash").and_then(Value::as_str) != Some(h.as_str());
+        let state_doc = state_changed.then(|| state.synced_doc());
+        if state_doc.is_some() {
+            schema.ensure_state_table();
+        }
+
+        let snapshot = schema.clone();
+        let config_for = |t: &str| self.writer_config(&snapshot, t);
+        let mut sink = PackageSink { dir: pkg.new_jobs_dir(), writers: HashMap::new(), config_for: &config_for };
+        let mut records: u64 = 0;
+        let (schema, stats) = {
+            let mut n = Normalizer::new(schema, naming.clone(), load_id, self.normalizer.clone(), &mut sink);
+            for (r, table) in source.resources.into_iter().zip(roots.iter()) {
+                let t = n.root_table(table)?;
+                self.push_resource(&mut n, t, r.data, &mut records)?;
+            }
+            if let Some(doc) = &state_doc {
+                let t = n.root_table(crate::schema::STATE_TABLE)?;
+                let row = state_row(doc, load_id, created_at);
+                n.push(t, &JVal::from_value(&row))?;
+            }
+            n.finish()?
+        };
+        let mut tables: BTreeMap<String, TableMetrics> = BTreeMap::new();
+        for (name, w) in sink.writers {
+            let files = w.finish().map_err(|e| Error::new(ErrorKind::Io, e.to_string()).with("table", name.clone()))?;
+            let m = tables.entry(name).or_default();
+            for f in files {
+                m.files += 1;
+                m.bytes += f.bytes;
+            }
+        }
+        for (name, st) in &stats {
+            if st.rows > 0 {
+                tables.entry(name.clone()).or_default().rows = st.rows;
+            }
+        }
+        let mut schema = schema;
+        schema.bump_version();
+        let mut replace_tables = Vec::new();
+        for root in &roots {
+            if schema.write_disposition(root) == WriteDisposition::Replace {
+                replace_tables.push(root.clone());
+                replace_tables.extend(schema.nested_tables(root).into_iter().map(|t| t.name.clone()));
+            }
+        }
+        let manifest = Manifest {
+            load_id: load_id.to_string(),
+            pipeline_name: self.name.clone(),
+            schema_name: schema.name.clone(),
+            created_at,
+            tables: tables
+                .iter()
+                .filter(|(_, m)| m.rows > 0)
+                .map(|(n, m)| ManifestTable { name: n.clone(), write_disposition: schema.write_disposition(n), rows: m.rows })
+                .collect(),
+            replace_tables,
+            state: state_doc,
+        };
+        Ok((manifest, schema, tables, records))
+    }
+
+    fn push_resource(&self, n: &mut Normalizer<'_>, t: usize, data: ResourceData, records: &mut u64) -> Result<()> {
+        match data {
+            ResourceData::Values(it) => {
+                for v in it {
+                    let v = v?;
+                    n.push(t, &JVal::from_value(&v))?;
+                    self.count(records);
+                }
+            }
+            ResourceData::JsonLines { origin, reader } => self.push_jsonl(n, t, &origin, reader, records)?,
+            ResourceData::Arrow(it) => {
+                for b in it {
+                    let b = b?;
+                    *records += b.num_rows() as u64;
+                    n.push_arrow(t, &b)?;
+                }
+            }
+            ResourceData::Files(files) => {
+                for f in files {
+                    if f.as_os_str() == "-" {
+                        let reader: Box<dyn BufRead + Send> = Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin()));
+                        self.push_jsonl(n, t, "-", reader, records)?;
+                        continue;
+                    }
+                    match input_kind(&f)? {
+                        InputKind::JsonLines => {
+                            let r = open_maybe_gzip(&f)?;
+                            self.push_jsonl(n, t, &f.display().to_string(), r, records)?;
+                        }
+                        InputKind::Csv => {
+                            for b in read_csv(&f, self.normalizer.batch_rows)? {
+                                let b = b?;
+                                *records += b.num_rows() as u64;
+                                n.push_arrow(t, &b)?;
+                            }
+                        }
+                        InputKind::Parquet => {
+                            for b in read_parquet(&f, self.normalizer.batch_rows)? {
+                                let b = b?;
+                                *records += b.num_rows() as u64;
+                                n.push_arrow(t, &b)?;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn count(&self, records: &mut u64) {
+        *records += 1;
+        if *records % 50_000 == 0 {
+            self.emit(Progress::Extracted { records: *records });
+        }
+    }
+
+    fn push_jsonl(
+        &self,
+        n: &mut Normalizer<'_>,
+        t: usize,
+        origin: &str,
+        mut reader: Box<dyn BufRead + Send>,
+        records: &mut u64,
+    ) -> Result<()> {
+        let mut line = String::with_capacity(4096);
+        let mut lineno: u64 = 0;
+        loop {
+            line.clear();
+            let read = reader.read_line(&mut line).map_err(|e| {
+                Error::new(ErrorKind::Io, format!("reading input failed: {e}")).with("file", origin.to_string()).with("line", (lineno + 1).to_string())
+            })?;
+            if read == 0 {
+                break;
+            }
+            lineno += 1;
+            let text = line.trim_end_matches(['\n', '\r']);
+            if text.trim().is_empty() {
+                continue;
+            }
+            let v = JVal::parse(text).map_err(|e| {
+                Error::invalid_data(format!("malformed JSON: {e}"))
+                    .with("file", origin.to_string())
+                    .with("line", lineno.to_string())
+                    .with_hint("fix or remove that line and run again; nothing of this load was written")
+            })?;
+            n.set_origin(origin, lineno);
+            n.push(t, &v)?;
+            self.count(records);
+        }
+        Ok(())
+    }
+}
+
+fn apply_hints(
+    schema: &mut Schema,
+    table: &str,
+    resource: &str,
+    h: &crate::source::TableHints,
+    naming: &dyn NamingConvention,
+) -> Result<()> {
+    let mut t = Table::new(table);
+    t.resource = Some(resource.to_string());
+    t.write_disposition = h.write_disposition.or_else(|| schema.table(table).and_then(|t| t.write_disposition)).or(Some(WriteDisposition::Append));
+    t.table_format = h.table_format;
+    t.file_format = h.file_format.map(|f| f.extension().to_string());
+    if let Some(s) = h.merge_strategy {
+        t.extra.insert("x-merge-strategy".into(), json!(s.as_str()));
+    }
+    if let Some(m) = h.max_nesting {
+        t.extra.insert("x-normalizer".into(), json!({"max_nesting": m}));
+    }
+    for c in &h.columns {
+        let mut c = c.clone();
+        c.name = naming.normalize_path(&c.name);
+        t.add_column(c);
+    }
+    for k in &h.primary_key {
+        t.add_column(Column::incomplete(naming.normalize_path(k)).hint("primary_key").not_null());
+    }
+    for k in &h.merge_key {
+        t.add_column(Column::incomplete(naming.normalize_path(k)).hint("merge_key"));
+    }
+    if let Some(existing) = schema.table(table) {
+        if existing.is_nested() {
+            return Err(Error::new(ErrorKind::Schema, format!("table `{table}` is a nested table and cannot take resource rows"))
+                .with_hint("choose another table name"));
+        }
+        // re-declared keys replace the old ones
+        let mut ex = existing.clone();
+        for hint in ["primary_key", "merge_key"] {
+            if t.columns.values().any(|c| c.hints.get(hint) == Some(true)) {
+                for c in ex.columns.values_mut() {
+                    c.hints.set(hint, false);
+                }
+            }
+        }
+        schema.tables.insert(table.to_string(), ex);
+    }
+    schema.update_table(t)
+}
+
+/// Reads a schema file saved by [`save_schema`].
+pub fn read_schema(path: &Path) -> Result<Option<Schema>> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(Some(Schema::from_json(&t).map_err(|e| e.with("path", path.display().to_string()))?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("read schema", path, e)),
+    }
+}
+
+/// Saves a schema as JSON (atomically).
+pub fn save_schema(path: &Path, schema: &Schema) -> Result<()> {
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).map_err(|e| Error::io("create folder", p, e))?;
+    }
+    crate::package::write_atomic(path, schema.to_json_pretty().as_bytes())
+}
+
+/// What `stevedore info` shows: the last load of a pipeline in `pipelines_dir`.
+pub fn last_load(pipelines_dir: &Path, pipeline: &str) -> Result<Option<Value>> {
+    let p = pipelines_dir.join(pipeline).join("last_load.json");
+    match std::fs::read(&p) {
+        Ok(b) => Ok(Some(serde_json::from_slice(&b)?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("read last load", &p, e)),
+    }
+}
+
+/// The stored schema of a pipeline in `pipelines_dir`.
+pub fn stored_schema(pipelines_dir: &Path, pipeline: &str) -> Result<Option<Schema>> {
+    read_schema(&pipelines_dir.join(pipeline).join("schemas").join(format!("{pipeline}.schema.json")))
+}
+
+/// Status of the packages of a pipeline: (pending, loaded, aborted) counts.
+pub fn package_counts(pipelines_dir: &Path, pipeline: &str) -> Result<(usize, usize, usize)> {
+    let s = LoadStorage::open(&pipelines_dir.join(pipeline))?;
+    let loaded = s.loaded()?;
+    let aborted = loaded.iter().filter(|p| p.completed_status() == Some(PackageStatus::Aborted)).count();
+    Ok((s.pending()?.len(), loaded.len() - aborted, aborted))
+}

@@ -1,0 +1,277 @@
+//! Sources and resources: what a pipeline loads, and the per-resource table hints.
+//!
+//! A [`Resource`] is one stream of records that lands in one root table (plus the child tables
+//! its nested lists produce). Records come from iterators of `serde_json::Value` or of any
+//! `Serialize` type, from Arrow record batches, or from files: JSON lines (`.jsonl`,
+//! `.ndjson`, also gzip-compressed), CSV and Parquet.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use arrow_array::RecordBatch;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::schema::{Column, DataType, MergeStrategy, TableFormat, WriteDisposition};
+use crate::writers::FileFormat;
+
+/// Table hints of a resource (dlt's `apply_hints`).
+#[derive(Debug, Clone, Default)]
+pub struct TableHints {
+    /// Table name; defaults to the resource name.
+    pub table_name: Option<String>,
+    /// Write disposition; default append.
+    pub write_disposition: Option<WriteDisposition>,
+    /// Merge strategy for merge tables.
+    pub merge_strategy: Option<MergeStrategy>,
+    /// Primary key columns.
+    pub primary_key: Vec<String>,
+    /// Merge key columns.
+    pub merge_key: Vec<String>,
+    /// Declared columns (types and hints), applied before data.
+    pub columns: Vec<Column>,
+    /// Table format (e.g. delta).
+    pub table_format: Option<TableFormat>,
+    /// File format for this table's job files.
+    pub file_format: Option<FileFormat>,
+    /// Nesting depth below which nested data stays JSON.
+    pub max_nesting: Option<u32>,
+}
+
+/// Where a resource's records come from.
+pub enum ResourceData {
+    /// JSON values.
+    Values(Box<dyn Iterator<Item = Result<serde_json::Value>> + Send>),
+    /// A JSON-lines stream; `origin` names it in errors.
+    JsonLines {
+        /// Name used in errors (`-` for standard input).
+        origin: String,
+        /// The stream.
+        reader: Box<dyn BufRead + Send>,
+    },
+    /// Files, format detected from the extension.
+    Files(Vec<PathBuf>),
+    /// Arrow record batches.
+    Arrow(Box<dyn Iterator<Item = Result<RecordBatch>> + Send>),
+}
+
+impl std::fmt::Debug for ResourceData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResourceData::Values(_) => f.write_str("Values(..)"),
+            ResourceData::JsonLines { origin, .. } => write!(f, "JsonLines({origin})"),
+            ResourceData::Files(p) => write!(f, "Files({p:?})"),
+            ResourceData::Arrow(_) => f.write_str("Arrow(..)"),
+        }
+    }
+}
+
+/// One stream of records and its table hints.
+#[derive(Debug)]
+pub struct Resource {
+    /// Resource name (the table name unless hinted otherwise).
+    pub name: String,
+    /// Hints.
+    pub hints: TableHints,
+    /// Data.
+    pub data: ResourceData,
+}
+
+impl Resource {
+    /// From JSON values.
+    pub fn from_values<I>(name: &str, values: I) -> Resource
+    where
+        I: IntoIterator<Item = serde_json::Value>,
+        I::IntoIter: Send + 'static,
+    {
+        Resource {
+            name: name.into(),
+            hints: TableHints::default(),
+            data: ResourceData::Values(Box::new(values.into_iter().map(Ok))),
+        }
+    }
+    /// From any serializable records (structs with `#[derive(Serialize)]`).
+    pub fn from_serialize<T, I>(name: &str, items: I) -> Resource
+    where
+        T: serde::Serialize,
+        I: IntoIterator<Item = T>,
+        I::IntoIter: Send + 'static,
+    {
+        let it = items.into_iter().map(|x| serde_json::to_value(&x).map_err(Error::from));
+        Resource { name: name.into(), hints: TableHints::default(), data: ResourceData::Values(Box::new(it)) }
+    }
+    /// From Arrow record batches.
+    pub fn from_arrow<I>(name: &str, batches: I) -> Resource
+    where
+        I: IntoIterator<Item = RecordBatch>,
+        I::IntoIter: Send + 'static,
+    {
+        Resource {
+            name: name.into(),
+            hints: TableHints::default(),
+            data: ResourceData::Arrow(Box::new(batches.into_iter().map(Ok))),
+        }
+    }
+    /// From files (`.jsonl`, `.ndjson`, `.json`, `.jsonl.gz`, `.csv`, `.csv.gz`, `.parquet`).
+    pub fn from_files<P: Into<PathBuf>>(name: &str, files: impl IntoIterator<Item = P>) -> Resource {
+        Resource {
+            name: name.into(),
+            hints: TableHints::default(),
+            data: ResourceData::Files(files.into_iter().map(Into::into).collect()),
+        }
+    }
+    /// From a JSON-lines stream (e.g. standard input); `origin` names it in errors.
+    pub fn from_jsonl_reader(name: &str, origin: &str, reader: impl BufRead + Send + 'static) -> Resource {
+        Resource {
+            name: name.into(),
+            hints: TableHints::default(),
+            data: ResourceData::JsonLines { origin: origin.into(), reader: Box::new(reader) },
+        }
+    }
+    /// Sets the table name.
+    pub fn with_table_name(mut self, t: &str) -> Self {
+        self.hints.table_name = Some(t.into());
+        self
+    }
+    /// Sets the write disposition.
+    pub fn with_write_disposition(mut self, wd: WriteDisposition) -> Self {
+        self.hints.write_disposition = Some(wd);
+        self
+    }
+    /// Sets the merge strategy (implies merge).
+    pub fn with_merge_strategy(mut self, s: MergeStrategy) -> Self {
+        self.hints.write_disposition = Some(WriteDisposition::Merge);
+        self.hints.merge_strategy = Some(s);
+        self
+    }
+    /// Sets the primary key.
+    pub fn with_primary_key<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
+        self.hints.primary_key = cols.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets the merge key.
+    pub fn with_merge_key<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
+        self.hints.merge_key = cols.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Declares a column (type and hints).
+    pub fn with_column(mut self, c: Column) -> Self {
+        self.hints.columns.push(c);
+        self
+    }
+    /// Declares a column's type.
+    pub fn with_column_type(self, name: &str, t: DataType) -> Self {
+        self.with_column(Column::new(name, t))
+    }
+    /// Sets the table format.
+    pub fn with_table_format(mut self, f: TableFormat) -> Self {
+        self.hints.table_format = Some(f);
+        self
+    }
+    /// Sets the file format of this table's job files.
+    pub fn with_file_format(mut self, f: FileFormat) -> Self {
+        self.hints.file_format = Some(f);
+        self
+    }
+    /// Sets max nesting for this table.
+    pub fn with_max_nesting(mut self, n: u32) -> Self {
+        self.hints.max_nesting = Some(n);
+        self
+    }
+}
+
+/// A set of resources loaded together in one package.
+#[derive(Debug, Default)]
+pub struct Source {
+    /// Resources in order.
+    pub resources: Vec<Resource>,
+}
+
+impl From<Resource> for Source {
+    fn from(r: Resource) -> Self {
+        Source { resources: vec![r] }
+    }
+}
+
+impl From<Vec<Resource>> for Source {
+    fn from(resources: Vec<Resource>) -> Self {
+        Source { resources }
+    }
+}
+
+/// Kind of an input file, from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// JSON lines (maybe gzip).
+    JsonLines,
+    /// CSV with header (maybe gzip).
+    Csv,
+    /// Parquet.
+    Parquet,
+}
+
+/// Detects the kind of an input file from its extension; `-` is JSON lines on stdin.
+pub fn input_kind(path: &Path) -> Result<InputKind> {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    if name == "-" || name.ends_with(".jsonl") || name.ends_with(".ndjson") || name.ends_with(".json") {
+        Ok(InputKind::JsonLines)
+    } else if name.ends_with(".csv") {
+        Ok(InputKind::Csv)
+    } else if name.ends_with(".parquet") || name.ends_with(".pq") {
+        Ok(InputKind::Parquet)
+    } else {
+        Err(Error::new(ErrorKind::Unsupported, format!("cannot tell the format of `{}`", path.display()))
+            .with_hint("input files must end in .jsonl, .ndjson, .json, .csv (each optionally .gz) or .parquet"))
+    }
+}
+
+/// Opens a file for reading, transparently decompressing gzip (by magic bytes).
+pub fn open_maybe_gzip(path: &Path) -> Result<Box<dyn BufRead + Send>> {
+    let f = File::open(path).map_err(|e| {
+        Error::io("open input file", path, e).with_hint("check the path; use `-` to read standard input")
+    })?;
+    let mut r = BufReader::with_capacity(1 << 20, f);
+    let head = r.fill_buf().map_err(|e| Error::io("read input file", path, e))?;
+    if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+        Ok(Box::new(BufReader::with_capacity(1 << 20, flate2::bufread::MultiGzDecoder::new(r))))
+    } else {
+        Ok(Box::new(r))
+    }
+}
+
+/// Reads CSV into Arrow batches with types inferred from the first 1000 rows.
+pub fn read_csv(path: &Path, batch_rows: usize) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send>> {
+    use arrow_csv::reader::Format;
+    let fmt = Format::default().with_header(true);
+    let mut sample = open_maybe_gzip(path)?;
+    let (schema, _) = fmt.infer_schema(&mut sample, Some(1000)).map_err(|e| {
+        Error::invalid_data(format!("cannot read CSV header and first rows: {e}")).with("file", path.display().to_string())
+    })?;
+    let reader: Box<dyn Read + Send> = open_maybe_gzip(path)?;
+    let r = arrow_csv::ReaderBuilder::new(std::sync::Arc::new(schema))
+        .with_format(fmt)
+        .with_batch_size(batch_rows)
+        .build(reader)
+        .map_err(|e| Error::invalid_data(format!("cannot read CSV: {e}")).with("file", path.display().to_string()))?;
+    let file = path.display().to_string();
+    Ok(Box::new(r.map(move |b| {
+        b.map_err(|e| {
+            Error::invalid_data(format!("malformed CSV: {e}"))
+                .with("file", file.clone())
+                .with_hint("fix the row named above (line numbers count the header as line 1)")
+        })
+    })))
+}
+
+/// Reads a Parquet file as Arrow batches.
+pub fn read_parquet(path: &Path, batch_rows: usize) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send>> {
+    let f = File::open(path).map_err(|e| Error::io("open input file", path, e))?;
+    let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .and_then(|b| b.with_batch_size(batch_rows).build())
+        .map_err(|e| Error::invalid_data(format!("cannot read Parquet: {e}")).with("file", path.display().to_string()))?;
+    let file = path.display().to_string();
+    Ok(Box::new(r.map(move |b| {
+        b.map_err(|e| Error::invalid_data(format!("cannot read Parquet: {e}")).with("file", file.clone()))
+    })))
+}

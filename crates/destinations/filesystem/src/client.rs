@@ -1,0 +1,303 @@
+//! The filesystem client: uploads job files under the layout, replaces tables, writes dlt's
+//! state folders (`_dlt_loads`, `_dlt_pipeline_state`, `_dlt_version`) and the `init` file.
+//!
+//! Order of writes, so that a reader trusting `_dlt_loads` never sees a partial load:
+//! data files (each written under a temporary name and renamed by the store), then, for
+//! replaced tables, removal of the files that are not part of this load, then the state file,
+//! and the `_dlt_loads/<schema>__<load_id>.jsonl` marker last.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use serde_json::{Value, json};
+use stevedore_core::destination::{DestinationClient, FollowupJob, JobInfo, JobOutcome, PackageInfo};
+use stevedore_core::schema::{LOADS_TABLE, STATE_TABLE, VERSION_TABLE};
+use stevedore_core::{Error, ErrorKind, Result};
+use stevedore_object_store::Bucket;
+
+use crate::config::{CurrentDatetime, FilesystemConfig};
+use crate::layout::{Layout, PathParams};
+
+/// Format of the followup job that removes a replaced table's old files.
+pub const CLEANUP_FORMAT: &str = "replace_cleanup";
+/// Files larger than this are uploaded in parts (streamed, bounded memory).
+const MULTIPART_THRESHOLD: u64 = 8 << 20;
+const PART_SIZE: usize = 8 << 20;
+
+/// A client bound to one dataset folder.
+pub struct FilesystemClient {
+    pub(crate) bucket: Bucket,
+    pub(crate) dataset: String,
+    pub(crate) layout: Layout,
+    pub(crate) config: FilesystemConfig,
+    pub(crate) pipeline_name: String,
+}
+
+fn store_err(what: &str, key: &str, e: object_store::Error) -> Error {
+    let retryable = !matches!(
+        e,
+        object_store::Error::NotFound { .. }
+            | object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. }
+            | object_store::Error::NotSupported { .. }
+            | object_store::Error::InvalidPath { .. }
+    );
+    let kind = match e {
+        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => ErrorKind::Auth,
+        object_store::Error::NotFound { .. } => ErrorKind::NotFound,
+        _ => ErrorKind::Destination,
+    };
+    Error::new(kind, format!("{what} failed: {e}")).with("path", key.to_string()).retryable(retryable)
+}
+
+fn hex_of_b64(h: &str) -> String {
+    match base64::engine::general_purpose::STANDARD.decode(h) {
+        Ok(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+        Err(_) => h.chars().filter(|c| c.is_ascii_alphanumeric()).collect(),
+    }
+}
+
+impl FilesystemClient {
+    fn rel(&self, path: &str) -> String {
+        format!("{}/{}", self.dataset, path)
+    }
+
+    async fn put_bytes(&self, rel: &str, bytes: Vec<u8>) -> Result<()> {
+        let key = self.bucket.key(rel);
+        self.bucket
+            .store
+            .put(&key, PutPayload::from(Bytes::from(bytes)))
+            .await
+            .map_err(|e| store_err("write", rel, e))?;
+        Ok(())
+    }
+
+    async fn list(&self, dir_rel: &str) -> Result<Vec<String>> {
+        let key = self.bucket.key(dir_rel.trim_end_matches('/'));
+        let base = if self.bucket.prefix.is_empty() { String::new() } else { format!("{}/", self.bucket.prefix) };
+        let items: Vec<object_store::ObjectMeta> =
+            self.bucket.store.list(Some(&key)).try_collect().await.map_err(|e| store_err("list", dir_rel, e))?;
+        Ok(items
+            .into_iter()
+            .map(|m| m.location.as_ref().strip_prefix(base.as_str()).unwrap_or(m.location.as_ref()).to_string())
+            .collect())
+    }
+
+    async fn upload_file(&self, local: &std::path::Path, rel: &str) -> Result<()> {
+        let key = self.bucket.key(rel);
+        let size = tokio::fs::metadata(local).await.map_err(|e| Error::io("read job file", local, e))?.len();
+        if size <= MULTIPART_THRESHOLD {
+            let data = tokio::fs::read(local).await.map_err(|e| Error::io("read job file", local, e))?;
+            self.bucket
+                .store
+                .put(&key, PutPayload::from(Bytes::from(data)))
+                .await
+                .map_err(|e| store_err("upload", rel, e))?;
+            return Ok(());
+        }
+        use tokio::io::AsyncReadExt;
+        let upload = self.bucket.store.put_multipart(&key).await.map_err(|e| store_err("start upload", rel, e))?;
+        let mut w = object_store::WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut f = tokio::fs::File::open(local).await.map_err(|e| Error::io("open job file", local, e))?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = f.read(&mut buf).await.map_err(|e| Error::io("read job file", local, e))?;
+            if n == 0 {
+                break;
+            }
+            w.wait_for_capacity(4).await.map_err(|e| store_err("upload part", rel, e))?;
+            w.write(&buf[..n]);
+        }
+        w.finish().await.map_err(|e| store_err("finish upload", rel, e))?;
+        Ok(())
+    }
+
+    fn current_datetime(&self, package: &PackageInfo) -> chrono::DateTime<chrono::Utc> {
+        match &self.config.current_datetime {
+            Some(CurrentDatetime::Fixed(d)) => *d,
+            Some(CurrentDatetime::Callback(f)) => f(),
+            None => package.created_at,
+        }
+    }
+
+    /// Relative path (under the dataset) of a job's file.
+    pub fn job_path(&self, package: &PackageInfo, job: &JobInfo) -> String {
+        let ext = job.extension();
+        self.layout.render(&PathParams {
+            schema_name: &package.schema.name,
+            table_name: &job.table,
+            load_id: &package.load_id,
+            file_id: &job.file_id,
+            ext: &ext,
+            current_datetime: self.current_datetime(package),
+            load_package_timestamp: package.created_at,
+        })
+    }
+
+    async fn cleanup_replaced(&self, content: &[u8]) -> Result<()> {
+        let v: Value = serde_json::from_slice(content)
+            .map_err(|e| Error::new(ErrorKind::State, format!("corrupted replace cleanup job: {e}")))?;
+        let table = v["table"].as_str().unwrap_or_default().to_string();
+        let schema = v["schema_name"].as_str().unwrap_or_default().to_string();
+        let keep: HashSet<String> =
+            v["keep"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
+        let prefix = self.rel(&self.layout.table_prefix(&schema, &table).map_err(|e| Error::config(e.to_string()))?);
+        let dir = self.rel(&self.layout.table_dir(&schema, &table).map_err(|e| Error::config(e.to_string()))?);
+        let mut removed = 0usize;
+        for rel in self.list(&dir).await? {
+            if !rel.starts_with(&prefix) || keep.contains(&rel) || rel.ends_with("/init") || rel == format!("{}/init", self.dataset)
+            {
+                continue;
+            }
+            match self.bucket.store.delete(&self.bucket.key(&rel)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => removed += 1,
+                Err(e) => return Err(store_err("delete", &rel, e)),
+            }
+        }
+        tracing::debug!(table = %table, removed, "replace: removed files of earlier loads");
+        Ok(())
+    }
+
+    async fn cleanup_state_files(&self) -> Result<()> {
+        if self.config.max_state_files <= 0 {
+            return Ok(());
+        }
+        let mut mine: Vec<(f64, String)> = Vec::new();
+        for rel in self.list(&self.rel(STATE_TABLE)).await? {
+            let name = rel.rsplit('/').next().unwrap_or_default();
+            let base = name.strip_suffix(".jsonl").unwrap_or(name);
+            let parts: Vec<&str> = base.rsplitn(3, "__").collect();
+            if parts.len() == 3 && parts[2] == self.pipeline_name {
+                if let Ok(lid) = parts[1].parse::<f64>() {
+                    mine.push((lid, rel));
+                }
+            }
+        }
+        mine.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (_, rel) in mine.into_iter().skip(self.config.max_state_files as usize) {
+            match self.bucket.store.delete(&self.bucket.key(&rel)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(store_err("delete", &rel, e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DestinationClient for FilesystemClient {
+    async fn initialize_storage(&self) -> Result<()> {
+        let init = self.rel("init");
+        match self.bucket.store.head(&self.bucket.key(&init)).await {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::NotFound { .. }) => {
+                self.put_bytes(&init, br#"{"initial_version":2,"current_version":2}"#.to_vec()).await
+            }
+            Err(e) => Err(store_err("check", &init, e)),
+        }
+    }
+
+    async fn migrate_schema(&self, package: &PackageInfo) -> Result<()> {
+        let schema = &package.schema;
+        let hex = hex_of_b64(&schema.version_hash);
+        let existing = self.list(&self.rel(VERSION_TABLE)).await?;
+        let suffix = format!("__{hex}.jsonl");
+        if existing.iter().any(|p| p.rsplit('/').next().is_some_and(|n| n.starts_with(&format!("{}__", schema.name)) && n.ends_with(&suffix))) {
+            return Ok(());
+        }
+        let now = chrono::Utc::now();
+        let ts = format!("{}.{:06}", now.timestamp(), now.timestamp_subsec_micros());
+        let doc = json!({
+            "version_hash": schema.version_hash,
+            "schema_name": schema.name,
+            "version": schema.version,
+            "engine_version": stevedore_core::schema::ENGINE_VERSION,
+            "inserted_at": now.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+            "schema": serde_json::to_string(&schema.to_value())?,
+        });
+        self.put_bytes(&self.rel(&format!("{VERSION_TABLE}/{}__{ts}__{hex}.jsonl", schema.name)), serde_json::to_vec(&doc)?).await
+    }
+
+    async fn run_job(&self, package: &PackageInfo, job: &JobInfo) -> Result<JobOutcome> {
+        if job.format == CLEANUP_FORMAT {
+            let content = tokio::fs::read(&job.path).await.map_err(|e| Error::io("read job file", &job.path, e))?;
+            self.cleanup_replaced(&content).await?;
+            return Ok(JobOutcome::default());
+        }
+        if job.table == STATE_TABLE {
+            // the state goes to `_dlt_pipeline_state/` at complete_load, like dlt does
+            return Ok(JobOutcome::default());
+        }
+        if !job.is_data() {
+            return Err(Error::new(ErrorKind::Unsupported, format!("filesystem cannot run `{}` jobs", job.format))
+                .with("job", job.job_id()));
+        }
+        let rel = self.rel(&self.job_path(package, job));
+        self.upload_file(&job.path, &rel).await.map_err(|e| e.with("table", job.table.clone()))?;
+        Ok(JobOutcome { remote_url: Some(self.bucket.url_of(&rel)) })
+    }
+
+    async fn create_followup_jobs(&self, package: &PackageInfo, completed: &[JobInfo]) -> Result<Vec<FollowupJob>> {
+        let mut out = Vec::new();
+        for table in &package.replace_tables {
+            let keep: Vec<String> = completed
+                .iter()
+                .filter(|j| &j.table == table && j.is_data())
+                .map(|j| match &j.remote_url {
+                    Some(u) => u.strip_prefix(&format!("{}/", self.bucket.url.display().trim_end_matches('/'))).unwrap_or(u).to_string(),
+                    None => self.rel(&self.job_path(package, j)),
+                })
+                .collect();
+            let content = json!({"table": table, "schema_name": package.schema.name, "keep": keep});
+            out.push(FollowupJob { table: table.clone(), format: CLEANUP_FORMAT.into(), content: serde_json::to_vec(&content)? });
+        }
+        Ok(out)
+    }
+
+    async fn complete_load(&self, package: &PackageInfo) -> Result<()> {
+        let schema = &package.schema;
+        let hex = hex_of_b64(&schema.version_hash);
+        if let Some(doc) = &package.state {
+            let row = stevedore_core::state::state_row(doc, &package.load_id, package.created_at);
+            let rel = self.rel(&format!("{STATE_TABLE}/{}__{}__{hex}.jsonl", package.pipeline_name, package.load_id));
+            self.put_bytes(&rel, serde_json::to_vec(&row)?).await?;
+            self.cleanup_state_files().await?;
+        }
+        let marker = json!({
+            "load_id": package.load_id,
+            "schema_name": schema.name,
+            "status": 0,
+            "inserted_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+            "schema_version_hash": schema.version_hash,
+        });
+        self.put_bytes(&self.rel(&format!("{LOADS_TABLE}/{}__{}.jsonl", schema.name, package.load_id)), serde_json::to_vec(&marker)?)
+            .await
+    }
+
+    async fn stored_state(&self, pipeline_name: &str) -> Result<Option<Value>> {
+        let mut best: Option<(f64, String)> = None;
+        for rel in self.list(&self.rel(STATE_TABLE)).await? {
+            let name = rel.rsplit('/').next().unwrap_or_default();
+            let base = name.strip_suffix(".jsonl").unwrap_or(name);
+            let parts: Vec<&str> = base.rsplitn(3, "__").collect();
+            if parts.len() == 3 && parts[2] == pipeline_name {
+                if let Ok(l) = parts[1].parse::<f64>() {
+                    if best.as_ref().is_none_or(|(b, _)| l > *b) {
+                        best = Some((l, rel));
+                    }
+                }
+            }
+        }
+        let Some((_, rel)) = best else { return Ok(None) };
+        let data = self.bucket.store.get(&self.bucket.key(&rel)).await.map_err(|e| store_err("read", &rel, e))?;
+        let bytes = data.bytes().await.map_err(|e| store_err("read", &rel, e))?;
+        let row: Value = serde_json::from_slice(&bytes)?;
+        let state = row["state"].as_str().ok_or_else(|| Error::invalid_data("state file has no `state`").with("path", rel.clone()))?;
+        Ok(Some(stevedore_core::state::decompress_state(state)?))
+    }
+}
+

@@ -1,0 +1,150 @@
+//! `[destination.filesystem]` configuration, with dlt's key names.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use stevedore_core::config::{Config, KeySpec, SectionSpec, ValueKind};
+use stevedore_core::{Error, Result};
+
+use crate::layout::{DEFAULT_LAYOUT, ExtraPlaceholder, Layout};
+
+/// Credentials keys dlt accepts for the filesystem (used by the remote schemes).
+pub static CREDENTIALS_SPEC: SectionSpec = SectionSpec {
+    path: &["credentials"],
+    alt_paths: &[],
+    keys: &[
+        KeySpec::secret("aws_access_key_id", ValueKind::String, "S3 access key id"),
+        KeySpec::secret("aws_secret_access_key", ValueKind::String, "S3 secret access key"),
+        KeySpec::secret("aws_session_token", ValueKind::String, "S3 session token"),
+        KeySpec::new("profile_name", ValueKind::String, "AWS profile"),
+        KeySpec::new("region_name", ValueKind::String, "AWS region"),
+        KeySpec::new("endpoint_url", ValueKind::String, "S3-compatible endpoint"),
+        KeySpec::new("project_id", ValueKind::String, "GCP project"),
+        KeySpec::secret("private_key", ValueKind::String, "GCP service account private key"),
+        KeySpec::new("client_email", ValueKind::String, "GCP service account email"),
+        KeySpec::new("azure_storage_account_name", ValueKind::String, "Azure storage account"),
+        KeySpec::secret("azure_storage_account_key", ValueKind::String, "Azure account key"),
+        KeySpec::secret("azure_storage_sas_token", ValueKind::String, "Azure SAS token"),
+        KeySpec::new("azure_client_id", ValueKind::String, "Azure service principal client id"),
+        KeySpec::secret("azure_client_secret", ValueKind::String, "Azure service principal secret"),
+        KeySpec::new("azure_tenant_id", ValueKind::String, "Azure tenant"),
+    ],
+    children: &[],
+};
+
+/// `[destination.filesystem]` keys.
+pub static FILESYSTEM_SPEC: SectionSpec = SectionSpec {
+    path: &["destination", "filesystem"],
+    alt_paths: &[],
+    keys: &[
+        KeySpec::new("bucket_url", ValueKind::String, "where files go: file:///abs/path, a native path, s3://, gs://, az://"),
+        KeySpec::new("layout", ValueKind::String, "file path template under <bucket>/<dataset>/"),
+        KeySpec::new("extra_placeholders", ValueKind::Table, "static values for custom layout placeholders"),
+        KeySpec::new("current_datetime", ValueKind::String, "fixed ISO datetime for date/time placeholders"),
+        KeySpec::new("max_state_files", ValueKind::Integer, "state files kept per pipeline (<=0 keeps all)"),
+        KeySpec::new("kwargs", ValueKind::Any, "extra filesystem options (JSON); auto_mkdir is always on for local folders"),
+        KeySpec::new("client_kwargs", ValueKind::Any, "extra client options (JSON)"),
+        KeySpec::new("always_refresh_views", ValueKind::Bool, "dlt SQL-client option; accepted and ignored"),
+        KeySpec::new("deltalake_storage_options", ValueKind::Any, "options passed to the Delta writer"),
+        KeySpec::new("replace_strategy", ValueKind::String, "only truncate-and-insert applies to plain files"),
+    ],
+    children: &[&CREDENTIALS_SPEC],
+};
+
+/// Default bucket when nothing is configured (the embedded default).
+pub const DEFAULT_BUCKET_URL: &str = "./stevedore_data";
+
+/// A `current_datetime` override: a fixed value or a callback.
+#[derive(Clone)]
+pub enum CurrentDatetime {
+    /// A fixed datetime.
+    Fixed(DateTime<Utc>),
+    /// Called for each file.
+    Callback(std::sync::Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>),
+}
+
+impl std::fmt::Debug for CurrentDatetime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CurrentDatetime::Fixed(d) => write!(f, "Fixed({d})"),
+            CurrentDatetime::Callback(_) => f.write_str("Callback(<callback>)"),
+        }
+    }
+}
+
+/// Resolved filesystem settings.
+#[derive(Debug, Clone)]
+pub struct FilesystemConfig {
+    /// Bucket URL as given.
+    pub bucket_url: String,
+    /// Layout template.
+    pub layout: String,
+    /// Extra placeholders.
+    pub extra_placeholders: BTreeMap<String, ExtraPlaceholder>,
+    /// Override of the datetime used by date/time placeholders.
+    pub current_datetime: Option<CurrentDatetime>,
+    /// State files kept per pipeline.
+    pub max_state_files: i64,
+}
+
+impl Default for FilesystemConfig {
+    fn default() -> Self {
+        FilesystemConfig {
+            bucket_url: DEFAULT_BUCKET_URL.into(),
+            layout: DEFAULT_LAYOUT.into(),
+            extra_placeholders: BTreeMap::new(),
+            current_datetime: None,
+            max_state_files: 100,
+        }
+    }
+}
+
+impl FilesystemConfig {
+    /// Reads `[destination.filesystem]` (with dlt's fallbacks) from layered config.
+    pub fn from_config(config: &Config) -> Result<Self> {
+        let paths: &[&[&str]] = &[&["destination", "filesystem"]];
+        let mut c = FilesystemConfig::default();
+        if let Some(u) = config.get_str(paths, "bucket_url")? {
+            c.bucket_url = u;
+        }
+        if let Some(l) = config.get_str(paths, "layout")? {
+            c.layout = l;
+        }
+        if let Some(t) = config.get_table(paths, "extra_placeholders")? {
+            for (k, v) in t {
+                let s = match v {
+                    toml::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                c.extra_placeholders.insert(k, ExtraPlaceholder::Static(s));
+            }
+        }
+        if let Some(d) = config.get_str(paths, "current_datetime")? {
+            let dt = DateTime::parse_from_rfc3339(&d)
+                .map_err(|e| {
+                    Error::config(format!("current_datetime `{d}` is not an RFC 3339 datetime: {e}"))
+                        .with_hint("write it like 2024-04-14T08:32:00Z")
+                })?
+                .with_timezone(&Utc);
+            c.current_datetime = Some(CurrentDatetime::Fixed(dt));
+        }
+        if let Some(n) = config.get_i64(paths, "max_state_files")? {
+            c.max_state_files = n;
+        }
+        Ok(c)
+    }
+
+    /// Parses and checks the layout (placeholders, and the table-prefix rule replace needs).
+    pub fn parsed_layout(&self) -> Result<Layout> {
+        let l = Layout::new(&self.layout, self.extra_placeholders.clone())
+            .map_err(|e| Error::config(e.to_string()).with("layout", self.layout.clone()))?;
+        l.check_table_prefix().map_err(|e| Error::config(e.to_string()).with("layout", self.layout.clone()))?;
+        Ok(l)
+    }
+
+    /// The bucket URL parsed against `cwd`.
+    pub fn bucket(&self, cwd: &Path) -> Result<stevedore_object_store::BucketUrl> {
+        stevedore_object_store::BucketUrl::parse(&self.bucket_url, cwd)
+    }
+}
