@@ -139,7 +139,7 @@ async fn run(cli: Cli) -> stevedore::Result<()> {
             let dir = pipelines_dir(dir, &config)?;
             match stevedore::pipeline::stored_schema(&dir, &pipeline)? {
                 Some(s) => {
-                    print!("{}", s.to_yaml());
+                    out(&s.to_yaml());
                     Ok(())
                 }
                 None => Err(stevedore::Error::new(
@@ -158,11 +158,11 @@ async fn run(cli: Cli) -> stevedore::Result<()> {
                     .with_hint("run `stevedore load` first, or pass the right --pipelines-dir")
             })?;
             let (pending, loaded, aborted) = stevedore::pipeline::package_counts(&dir, &pipeline)?;
-            println!("pipeline: {pipeline}");
-            println!("working folder: {}", dir.join(&pipeline).display());
-            println!("packages: {loaded} loaded, {pending} pending, {aborted} aborted");
-            println!("last load:");
-            println!("{}", serde_json::to_string_pretty(&last).unwrap_or_default());
+            out(&format!(
+                "pipeline: {pipeline}\nworking folder: {}\npackages: {loaded} loaded, {pending} pending, {aborted} aborted\nlast load:\n{}\n",
+                dir.join(&pipeline).display(),
+                serde_json::to_string_pretty(&last).unwrap_or_default()
+            ));
             Ok(())
         }
     }
@@ -230,6 +230,13 @@ async fn load(args: LoadArgs) -> stevedore::Result<()> {
     let result = pipeline.run(resource).await;
     bar.finish_and_clear();
     let info = result?;
-    println!("{info}");
+    out(&format!("{info}\n"));
     Ok(())
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+fn out(text: &str) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes()).and_then(|_| o.flush());
 }

@@ -106,6 +106,8 @@ struct TableState {
     col_of_node: Vec<u32>,
     /// columns that must not be null
     not_null: Vec<u32>,
+    /// per trie node: 0 unknown, 1 object/list flattens, 2 stays JSON (static per table)
+    nested_json: Vec<u8>,
     id_type: RowIdType,
     primary_key: Vec<String>,
     propagate_root: bool,
@@ -287,6 +289,7 @@ impl<'a> Normalizer<'a> {
             by_name: HashMap::new(),
             col_of_node: Vec::new(),
             not_null: Vec::new(),
+            nested_json: Vec::new(),
             id_type,
             primary_key,
             propagate_root,
@@ -349,6 +352,21 @@ impl<'a> Normalizer<'a> {
         if r_lvl <= 0 {
             return true;
         }
+        match self.tables[t].nested_json.get(node as usize) {
+            Some(1) => return false,
+            Some(2) => return true,
+            _ => {}
+        }
+        let r = self.is_nested_type_slow(t, node);
+        let st = &mut self.tables[t];
+        if st.nested_json.len() <= node as usize {
+            st.nested_json.resize(node as usize + 1, 0);
+        }
+        st.nested_json[node as usize] = if r { 2 } else { 1 };
+        r
+    }
+
+    fn is_nested_type_slow(&mut self, t: usize, node: u32) -> bool {
         let c = self.node_col(t, node);
         if c != NO_COL {
             return self.tables[t].buf.slots()[c as usize].column.data_type == Some(DataType::Json);
