@@ -255,13 +255,27 @@ pub fn read_csv(path: &Path, batch_rows: usize) -> Result<Box<dyn Iterator<Item 
         .build(reader)
         .map_err(|e| Error::invalid_data(format!("cannot read CSV: {e}")).with("file", path.display().to_string()))?;
     let file = path.display().to_string();
-    Ok(Box::new(r.map(move |b| {
-        b.map_err(|e| {
-            Error::invalid_data(format!("malformed CSV: {e}"))
-                .with("file", file.clone())
-                .with_hint("fix the row named above (line numbers count the header as line 1)")
-        })
-    })))
+    Ok(Box::new(r.map(move |b| b.map_err(|e| csv_error(&file, e)))))
+}
+
+/// An arrow-csv error with the file's real line number as context. arrow-csv counts lines of
+/// data for value errors (so the header is not counted) but file lines for field-count errors.
+fn csv_error(file: &str, e: arrow_schema::ArrowError) -> Error {
+    static LINE: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"(at|for) line (\d+)").expect("regex"));
+    let mut msg = e.to_string();
+    let mut line = None;
+    if let Some(c) = LINE.captures(&msg) {
+        let n: u64 = c[2].parse().unwrap_or(0);
+        let n = if msg.contains("Error while parsing value") { n + 1 } else { n };
+        line = Some(n);
+        msg = LINE.replace(&msg, format!("$1 line {n}").as_str()).into_owned();
+    }
+    let mut err = Error::invalid_data(format!("malformed CSV: {msg}")).with("file", file.to_string());
+    if let Some(n) = line {
+        err = err.with("line", n.to_string());
+    }
+    err.with_hint("fix that row and run again; nothing of this load was written")
 }
 
 /// Reads a Parquet file as Arrow batches.

@@ -77,3 +77,254 @@ pub fn gen_events(n: usize, out: &Path) {
 pub fn test_data(rel: &str) -> PathBuf {
     workspace_root().join("tests").join("data").join(rel)
 }
+
+// ---------------------------------------------------------------------------------------------
+// End-to-end helpers: isolated CLI projects, file listings, expected row counts, Python readers.
+// ---------------------------------------------------------------------------------------------
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Output;
+
+/// Environment variables kept when a command is isolated from the user's environment (none of
+/// them is a configuration key).
+const KEPT_ENV: &[&str] = &["PATH", "LLVM_PROFILE_FILE", "TMPDIR", "LANG", "LC_ALL", "SYSTEMROOT"];
+
+/// A `Command` for `bin` isolated from the user's configuration: the environment is cleared
+/// (dlt-style variables such as `DESTINATION__*`, and also bare keys like `BUCKET_URL`, are all
+/// configuration), except [`KEPT_ENV`]; `HOME` points at `home` and the command runs in `cwd`.
+pub fn isolated_command(bin: &Path, cwd: &Path, home: &Path) -> Command {
+    let mut c = Command::new(bin);
+    c.env_clear();
+    for k in KEPT_ENV {
+        if let Some(v) = std::env::var_os(k) {
+            c.env(k, v);
+        }
+    }
+    c.env("HOME", home).current_dir(cwd);
+    c
+}
+
+/// A temporary project folder for CLI tests: `<tmp>` is the current folder of every command,
+/// `<tmp>/home` its HOME, `<tmp>/p` the pipelines folder and `<tmp>/bucket` the bucket.
+pub struct CliProject {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+}
+
+impl CliProject {
+    /// A new empty project running the binary `bin` (`env!("CARGO_BIN_EXE_stevedore")`).
+    pub fn new(bin: &str) -> Self {
+        let dir = tempfile::Builder::new().prefix("stevedore-e2e-").tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("home")).expect("home");
+        CliProject { dir, bin: PathBuf::from(bin) }
+    }
+    /// The project folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    /// `<tmp>/p`.
+    pub fn pipelines_dir(&self) -> PathBuf {
+        self.path().join("p")
+    }
+    /// `<tmp>/bucket`.
+    pub fn bucket(&self) -> PathBuf {
+        self.path().join("bucket")
+    }
+    /// `<tmp>/bucket/<dataset>`.
+    pub fn dataset_dir(&self, dataset: &str) -> PathBuf {
+        self.bucket().join(dataset)
+    }
+    /// The working folder of a pipeline.
+    pub fn working_dir(&self, pipeline: &str) -> PathBuf {
+        self.pipelines_dir().join(pipeline)
+    }
+    /// An isolated command (see [`isolated_command`]) with `args`.
+    pub fn cmd<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Command {
+        let mut c = isolated_command(&self.bin, self.path(), &self.path().join("home"));
+        c.args(args);
+        c
+    }
+    /// Writes a file relative to the project folder (creating parents); returns its path.
+    pub fn write(&self, rel: &str, content: &str) -> PathBuf {
+        let p = self.path().join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("create parent");
+        }
+        std::fs::write(&p, content).expect("write file");
+        p
+    }
+    /// `stevedore load FILE --table TABLE --pipeline PIPELINE --dataset DATASET
+    /// --bucket-url <tmp>/bucket --pipelines-dir <tmp>/p EXTRA...`, run with `envs` set.
+    pub fn load(&self, file: &str, table: &str, pipeline: &str, dataset: &str, extra: &[&str], envs: &[(&str, &str)]) -> Output {
+        let mut args: Vec<String> = vec!["load".into(), file.into(), "--table".into(), table.into()];
+        args.extend(["--pipeline".into(), pipeline.into(), "--dataset".into(), dataset.into()]);
+        args.extend(["--bucket-url".into(), self.bucket().display().to_string()]);
+        args.extend(["--pipelines-dir".into(), self.pipelines_dir().display().to_string()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut c = self.cmd(&args);
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.output().expect("run stevedore")
+    }
+}
+
+/// Panics with the command's output unless it succeeded; returns stdout.
+pub fn assert_success(out: &Output, what: &str) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{what} failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+    stdout
+}
+
+/// Panics unless the command failed; returns stderr.
+pub fn assert_failure(out: &Output, what: &str) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{what} should have failed but succeeded:\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    stderr
+}
+
+/// Every file below `root`, as `/`-separated paths relative to `root` (empty when missing).
+pub fn list_files(root: &Path) -> BTreeSet<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeSet<String>) {
+        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                walk(base, &p, out);
+            } else {
+                let rel = p.strip_prefix(base).expect("below base");
+                let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+                out.insert(parts.join("/"));
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(root, root, &mut out);
+    out
+}
+
+/// Names of the sub-folders of `dir` (empty when missing).
+pub fn list_dirs(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Reads a JSON file.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// Reads a JSON-lines file (plain text) into values.
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: bad JSON line ({e}): {l}", path.display())))
+        .collect()
+}
+
+/// Rows per table that dlt's relational normalizer makes of a JSON-lines file loaded into
+/// `root`, computed independently of stevedore: nested objects flatten into their table, every
+/// list becomes a child table `<table>__<path>` with one row per item (objects in lists recurse
+/// into the child table). Keys must already be snake_case (as the generator's are). Tables
+/// with no rows are absent.
+pub fn expected_row_counts(jsonl: &Path, root: &str) -> BTreeMap<String, u64> {
+    fn walk(counts: &mut BTreeMap<String, u64>, table: &str, prefix: &str, obj: &serde_json::Map<String, serde_json::Value>) {
+        for (k, v) in obj {
+            let path = format!("{prefix}{k}");
+            match v {
+                serde_json::Value::Object(o) => walk(counts, table, &format!("{path}__"), o),
+                serde_json::Value::Array(items) => {
+                    let child = format!("{table}__{path}");
+                    if !items.is_empty() {
+                        *counts.entry(child.clone()).or_default() += items.len() as u64;
+                    }
+                    for it in items {
+                        match it {
+                            serde_json::Value::Object(o) => walk(counts, &child, "", o),
+                            serde_json::Value::Array(_) => panic!("lists of lists are not modelled by expected_row_counts"),
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut counts = BTreeMap::new();
+    for v in read_jsonl(jsonl) {
+        let obj = v.as_object().expect("records are objects");
+        *counts.entry(root.to_string()).or_default() += 1;
+        walk(&mut counts, root, "", obj);
+    }
+    counts
+}
+
+/// Python (pyarrow) reader: for each table folder given, reads the `*.parquet` files below it
+/// (as a glob-based reader would) with `pyarrow.dataset` and returns `{table: {rows,
+/// distinct_dlt_id, null_dlt_id, by_load_id: {id: rows} | null, files, other_files, columns}}`;
+/// `other_files` lists the files that do not end in `.parquet`. Args: dataset dir, then tables.
+pub const PY_PARQUET_STATS: &str = r#"
+import sys, json, os
+import pyarrow as pa, pyarrow.dataset as ds, pyarrow.compute as pc
+root = sys.argv[1]
+out = {}
+for t in sys.argv[2:]:
+    folder = os.path.join(root, t)
+    files = sorted(os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs)
+    pq_files = [f for f in files if f.endswith(".parquet")]
+    d = ds.dataset(pq_files, format="parquet")
+    tbl = d.to_table()
+    e = {"rows": tbl.num_rows, "files": [os.path.relpath(f, root) for f in pq_files],
+         "other_files": [os.path.relpath(f, root) for f in files if not f.endswith(".parquet")],
+         "columns": tbl.schema.names}
+    if "_dlt_id" in tbl.schema.names:
+        ids = tbl.column("_dlt_id")
+        e["distinct_dlt_id"] = len(pc.unique(ids))
+        e["null_dlt_id"] = ids.null_count
+    if "_dlt_load_id" in tbl.schema.names:
+        vc = pc.value_counts(tbl.column("_dlt_load_id")).to_pylist()
+        e["by_load_id"] = {x["values"]: x["counts"] for x in vc}
+    else:
+        e["by_load_id"] = None
+    out[t] = e
+print(json.dumps(out))
+"#;
+
+/// Runs [`PY_PARQUET_STATS`] over `tables` of `dataset_dir`.
+pub fn parquet_stats(python: &Path, dataset_dir: &Path, tables: &[&str]) -> serde_json::Value {
+    let mut args: Vec<String> = vec![dataset_dir.display().to_string()];
+    args.extend(tables.iter().map(|t| t.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_python(python, PY_PARQUET_STATS, &args)
+}
+
+/// The `_dlt_loads` markers of a dataset: `(file name, content)`, sorted by name.
+pub fn load_markers(dataset_dir: &Path) -> Vec<(String, serde_json::Value)> {
+    let dir = dataset_dir.join("_dlt_loads");
+    let mut v: Vec<(String, serde_json::Value)> = list_files(&dir)
+        .into_iter()
+        .map(|n| {
+            let content = read_json(&dir.join(&n));
+            (n, content)
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+/// The load ids of a pipeline's packages in `load/<stage>/` (`new`, `normalized`, `loaded`).
+pub fn packages(working_dir: &Path, stage: &str) -> Vec<String> {
+    list_dirs(&working_dir.join("load").join(stage))
+}

@@ -28,6 +28,11 @@ pub const CLEANUP_FORMAT: &str = "replace_cleanup";
 const MULTIPART_THRESHOLD: u64 = 8 << 20;
 const PART_SIZE: usize = 8 << 20;
 
+enum LocalData {
+    Bytes(Vec<u8>),
+    File(std::path::PathBuf),
+}
+
 /// A client bound to one dataset folder.
 pub struct FilesystemClient {
     pub(crate) bucket: Bucket,
@@ -66,7 +71,39 @@ impl FilesystemClient {
         format!("{}/{}", self.dataset, path)
     }
 
+    /// Local folders: write under a hidden temporary name (`.<name>.<pid>.tmp`, skipped by
+    /// readers such as pyarrow and duckdb globs), fsync, rename. object_store's local store
+    /// stages files as `<name>#<n>`, which a crash would leave behind next to the data.
+    async fn write_local(&self, rel: &str, data: LocalData) -> Result<bool> {
+        let stevedore_object_store::BucketUrl::Local(root) = &self.bucket.url else {
+            return Ok(false);
+        };
+        let dest2 = root.join(rel);
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let parent = dest2.parent().expect("a file path has a parent");
+            std::fs::create_dir_all(parent).map_err(|e| Error::io("create folder", parent, e))?;
+            let name = dest2.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+            let tmp = parent.join(format!(".{name}.{}.tmp", std::process::id()));
+            match &data {
+                LocalData::Bytes(b) => std::fs::write(&tmp, b).map_err(|e| Error::io("write file", &tmp, e))?,
+                LocalData::File(src) => {
+                    std::fs::copy(src, &tmp).map_err(|e| Error::io("copy job file", &tmp, e))?;
+                }
+            }
+            std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Error::io("sync file", &tmp, e))?;
+            std::fs::rename(&tmp, &dest2).map_err(|e| Error::io("rename file", &dest2, e))?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| Error::internal(format!("write task failed: {e}")))??;
+        Ok(true)
+    }
+
     async fn put_bytes(&self, rel: &str, bytes: Vec<u8>) -> Result<()> {
+        if matches!(self.bucket.url, stevedore_object_store::BucketUrl::Local(_)) {
+            self.write_local(rel, LocalData::Bytes(bytes)).await?;
+            return Ok(());
+        }
         let key = self.bucket.key(rel);
         self.bucket
             .store
@@ -88,6 +125,9 @@ impl FilesystemClient {
     }
 
     async fn upload_file(&self, local: &std::path::Path, rel: &str) -> Result<()> {
+        if self.write_local(rel, LocalData::File(local.to_path_buf())).await? {
+            return Ok(());
+        }
         let key = self.bucket.key(rel);
         let size = tokio::fs::metadata(local).await.map_err(|e| Error::io("read job file", local, e))?.len();
         if size <= MULTIPART_THRESHOLD {

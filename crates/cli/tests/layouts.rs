@@ -1,0 +1,246 @@
+//! Filesystem layouts end to end: every placeholder with a fixed `current_datetime`, `.{ext}`
+//! appended when missing, static extra placeholders from config, and invalid layouts that fail
+//! with a clear message before anything is written.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use stevedore_testkit::{CliProject, assert_failure, assert_success, list_files, packages, python, read_json, run_python};
+
+const BIN: &str = env!("CARGO_BIN_EXE_stevedore");
+const PIPELINE: &str = "lay";
+const DATASET: &str = "lay_data";
+
+const INPUT: &str = "{\"id\": 1, \"tags\": [\"a\", \"b\"]}\n{\"id\": 2, \"tags\": [\"c\"]}\n{\"id\": 3}\n";
+
+const ALL_PLACEHOLDERS: &str = "{table_name}/{schema_name}/{load_id}/{file_id}/\
+{timestamp}_{timestamp_ms}_{load_package_timestamp}_{load_package_timestamp_ms}/{curr_date}/\
+{YYYY}-{YY}-{Y}-{MMMM}-{MMM}-{MM}-{M}/{DD}-{D}-{HH}-{H}-{mm}-{m}-{ss}-{s}/\
+{SSSS}-{SSS}-{SS}-{S}-{dddd}-{ddd}-{dd}-{d}-{Q}.{ext}";
+
+/// One uploaded job of the loaded package: (table, file_id, ext with compression).
+fn loaded_jobs(proj: &CliProject) -> (String, DateTime<Utc>, Vec<(String, String, String)>) {
+    let loaded = packages(&proj.working_dir(PIPELINE), "loaded");
+    assert_eq!(loaded.len(), 1, "one loaded package");
+    let load_id = loaded[0].clone();
+    let pkg = proj.working_dir(PIPELINE).join("load").join("loaded").join(&load_id);
+    let created: DateTime<Utc> = read_json(&pkg.join("package.json"))["created_at"]
+        .as_str()
+        .expect("created_at")
+        .parse()
+        .expect("created_at is a datetime");
+    let mut jobs = Vec::new();
+    for f in list_files(&pkg.join("completed_jobs")) {
+        if f.ends_with(".remote_url") || f.starts_with("_dlt_") {
+            continue;
+        }
+        // <table>.<file_id>.<retry>.<ext>[.gz]
+        let parts: Vec<&str> = f.split('.').collect();
+        assert!(parts.len() >= 4, "job file name {f}");
+        jobs.push((parts[0].to_string(), parts[1].to_string(), parts[3..].join(".")));
+    }
+    assert!(jobs.len() >= 2, "a root and a child table job: {jobs:?}");
+    (load_id, created, jobs)
+}
+
+/// Data files of the dataset (everything but dlt's folders and `init`).
+fn data_files(proj: &CliProject) -> BTreeSet<String> {
+    list_files(&proj.dataset_dir(DATASET)).into_iter().filter(|f| !f.starts_with("_dlt_") && f != "init").collect()
+}
+
+/// The date/time placeholders rendered from `dt` the way pendulum does, lower-cased.
+fn date_tokens(dt: &DateTime<Utc>) -> Vec<(&'static str, String)> {
+    let micros = dt.timestamp_subsec_micros();
+    let month_name = dt.format("%B").to_string().to_lowercase();
+    let day_name = dt.format("%A").to_string().to_lowercase();
+    let year = dt.year().to_string();
+    vec![
+        ("YYYY", year.clone()),
+        ("YY", year[2..].to_string()),
+        ("Y", year),
+        ("MMMM", month_name.clone()),
+        ("MMM", month_name[..3].to_string()),
+        ("MM", format!("{:02}", dt.month())),
+        ("M", dt.month().to_string()),
+        ("DD", format!("{:02}", dt.day())),
+        ("D", dt.day().to_string()),
+        ("HH", format!("{:02}", dt.hour())),
+        ("H", dt.hour().to_string()),
+        ("mm", format!("{:02}", dt.minute())),
+        ("m", dt.minute().to_string()),
+        ("ss", format!("{:02}", dt.second())),
+        ("s", dt.second().to_string()),
+        ("SSSS", format!("{:04}", micros / 100)),
+        ("SSS", format!("{:03}", micros / 1000)),
+        ("SS", format!("{:02}", micros / 10_000)),
+        ("S", (micros / 100_000).to_string()),
+        ("dddd", day_name.clone()),
+        ("ddd", day_name[..3].to_string()),
+        ("dd", day_name[..2].to_string()),
+        ("d", dt.weekday().num_days_from_sunday().to_string()),
+        ("Q", ((dt.month() - 1) / 3 + 1).to_string()),
+    ]
+}
+
+/// Renders `layout` independently of the library: plain string substitution.
+fn render(layout: &str, vals: &[(&str, String)]) -> String {
+    let mut out = layout.to_string();
+    for (k, v) in vals {
+        out = out.replace(&format!("{{{k}}}"), v);
+    }
+    assert!(!out.contains('{'), "unrendered placeholder in {out}");
+    out
+}
+
+/// dlt's own renderer (`dlt.destinations.path_utils.create_path`), when dlt is installed next
+/// to the readers: `{"path": ...}` for file `t.fid.0.jsonl`, or `{"skip": why}`.
+const PY_DLT_PATH: &str = r#"
+import sys, json
+try:
+    import pendulum
+    from dlt.destinations.path_utils import create_path
+except ImportError as e:
+    print(json.dumps({"skip": str(e)}))
+    sys.exit(0)
+layout, schema, load_id, pkg_ts, now = sys.argv[1:6]
+p = create_path(layout, "t.fid.0.jsonl", schema, load_id,
+                load_package_timestamp=pendulum.parse(pkg_ts), current_datetime=pendulum.parse(now))
+print(json.dumps({"path": p}))
+"#;
+
+fn all_values(table: &str, file_id: &str, ext: &str, load_id: &str, created: &DateTime<Utc>, now: &DateTime<Utc>) -> Vec<(&'static str, String)> {
+    let mut vals: Vec<(&str, String)> = vec![
+        ("table_name", table.to_string()),
+        ("schema_name", PIPELINE.to_string()),
+        ("load_id", load_id.to_string()),
+        ("file_id", file_id.to_string()),
+        ("ext", ext.to_string()),
+        ("timestamp_ms", now.timestamp_millis().to_string()),
+        ("timestamp", now.timestamp().to_string()),
+        ("load_package_timestamp_ms", created.timestamp_millis().to_string()),
+        ("load_package_timestamp", created.timestamp().to_string()),
+        ("curr_date", now.format("%Y-%m-%d").to_string()),
+    ];
+    vals.extend(date_tokens(now));
+    vals
+}
+
+fn check_all_placeholders(current_datetime: &str) {
+    let proj = CliProject::new(BIN);
+    proj.write("in.jsonl", INPUT);
+    proj.write(
+        ".stevedore/config.toml",
+        &format!("[destination.filesystem]\nlayout = \"{ALL_PLACEHOLDERS}\"\ncurrent_datetime = \"{current_datetime}\"\n"),
+    );
+    assert_success(&proj.load("in.jsonl", "items", PIPELINE, DATASET, &[], &[]), "load");
+    let now: DateTime<Utc> = current_datetime.parse().unwrap();
+    let (load_id, created, jobs) = loaded_jobs(&proj);
+    let expected: BTreeSet<String> = jobs
+        .iter()
+        .map(|(table, file_id, ext)| render(ALL_PLACEHOLDERS, &all_values(table, file_id, ext, &load_id, &created, &now)))
+        .collect();
+    // the values computed here are dlt's (checked against dlt's renderer when it is installed)
+    if let Some(py) = python() {
+        let args = [ALL_PLACEHOLDERS, PIPELINE, &load_id, &created.to_rfc3339(), current_datetime];
+        let dlt = run_python(&py, PY_DLT_PATH, &args);
+        match dlt.get("path") {
+            Some(p) => assert_eq!(p.as_str().unwrap(), render(ALL_PLACEHOLDERS, &all_values("t", "fid", "jsonl", &load_id, &created, &now))),
+            None => println!("dlt not installed, not cross-checked: {dlt}"),
+        }
+    }
+    let got = data_files(&proj);
+    assert_eq!(got, expected, "files must land exactly at the rendered paths");
+    assert!(jobs.iter().any(|(t, _, _)| t == "items__tags"), "child table job present");
+}
+
+#[test]
+fn every_placeholder_renders_with_fixed_current_datetime() {
+    check_all_placeholders("2024-04-14T08:32:00Z");
+}
+
+#[test]
+fn every_placeholder_renders_unpadded_values_and_fractions() {
+    // a Thursday in Q4, single-digit minute/second, fractional seconds
+    check_all_placeholders("2024-11-28T17:05:09.987654Z");
+}
+
+#[test]
+fn layout_without_ext_gets_ext_appended() {
+    let proj = CliProject::new(BIN);
+    proj.write("in.jsonl", INPUT);
+    assert_success(&proj.load("in.jsonl", "items", PIPELINE, DATASET, &["--layout", "{table_name}/{load_id}.{file_id}"], &[]), "load");
+    let (load_id, _, jobs) = loaded_jobs(&proj);
+    let expected: BTreeSet<String> =
+        jobs.iter().map(|(t, f, ext)| format!("{t}/{load_id}.{f}.{ext}")).collect();
+    assert!(jobs.iter().all(|(_, _, ext)| ext == "jsonl.gz"), "{jobs:?}");
+    assert_eq!(data_files(&proj), expected);
+}
+
+#[test]
+fn static_extra_placeholders_from_config() {
+    let proj = CliProject::new(BIN);
+    proj.write("in.jsonl", INPUT);
+    proj.write(
+        ".stevedore/config.toml",
+        "[destination.filesystem]\nlayout = \"{table_name}/{owner}/{region}-{load_id}.{file_id}.{ext}\"\n\
+         [destination.filesystem.extra_placeholders]\nowner = \"acme\"\nregion = \"eu-west\"\n",
+    );
+    assert_success(&proj.load("in.jsonl", "items", PIPELINE, DATASET, &[], &[]), "load");
+    let (load_id, _, jobs) = loaded_jobs(&proj);
+    let expected: BTreeSet<String> =
+        jobs.iter().map(|(t, f, ext)| format!("{t}/acme/eu-west-{load_id}.{f}.{ext}")).collect();
+    assert_eq!(data_files(&proj), expected);
+}
+
+/// (how the layout is given, layout, words the error must contain)
+const INVALID: &[(&str, &str, &[&str])] = &[
+    ("flag", "{table_name}/{nope}.{ext}", &["nope", "unknown placeholder"]),
+    ("config", "{table_name}/{load_id}-{colour}.{ext}", &["colour", "unknown placeholder"]),
+    ("flag", "{load_id}/{table_name}.{ext}", &["{load_id}", "{table_name}"]),
+    ("flag", "{table_name}{load_id}.{file_id}.{ext}", &["separator", "{table_name}"]),
+    ("flag", "{load_id}.{file_id}.{ext}", &["{table_name}", "missing"]),
+];
+
+fn run_invalid(proj: &CliProject, how: &str, layout: &str) -> String {
+    let _ = std::fs::remove_dir_all(proj.path().join(".stevedore"));
+    let out = if how == "config" {
+        proj.write(".stevedore/config.toml", &format!("[destination.filesystem]\nlayout = \"{layout}\"\n"));
+        proj.load("in.jsonl", "items", PIPELINE, DATASET, &[], &[])
+    } else {
+        proj.load("in.jsonl", "items", PIPELINE, DATASET, &["--layout", layout], &[])
+    };
+    let _ = std::fs::remove_dir_all(proj.path().join(".stevedore"));
+    assert_failure(&out, &format!("load with layout {layout}"))
+}
+
+fn assert_nothing_pending(proj: &CliProject) {
+    let wd = proj.working_dir(PIPELINE);
+    assert!(packages(&wd, "normalized").is_empty(), "no package left pending");
+    assert!(packages(&wd, "new").is_empty(), "no unfinished package left");
+}
+
+#[test]
+fn invalid_layouts_fail_clearly_and_write_nothing() {
+    let proj = CliProject::new(BIN);
+    proj.write("in.jsonl", INPUT);
+    // a fresh project: no dataset folder appears
+    for (how, layout, words) in INVALID {
+        let err = run_invalid(&proj, how, layout);
+        for w in *words {
+            assert!(err.contains(w), "error for layout `{layout}` should mention `{w}`:\n{err}");
+        }
+        assert!(err.contains(layout), "error should quote the layout `{layout}`:\n{err}");
+        assert!(!proj.dataset_dir(DATASET).exists(), "no dataset folder after layout `{layout}`");
+        assert_nothing_pending(&proj);
+    }
+    // after a good load, a bad layout changes nothing in the destination
+    assert_success(&proj.load("in.jsonl", "items", PIPELINE, DATASET, &[], &[]), "good load");
+    let before = list_files(&proj.bucket());
+    let loaded_before = packages(&proj.working_dir(PIPELINE), "loaded");
+    for (how, layout, _) in INVALID {
+        run_invalid(&proj, how, layout);
+        assert_eq!(list_files(&proj.bucket()), before, "bucket unchanged after layout `{layout}`");
+        assert_eq!(packages(&proj.working_dir(PIPELINE), "loaded"), loaded_before);
+        assert_nothing_pending(&proj);
+    }
+}
