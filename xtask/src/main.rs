@@ -11,6 +11,7 @@
 //! table of service definitions in their own module; `test` collects what each one provides
 //! through [`test::TestEnv`].
 
+mod bench;
 mod proc;
 mod summary;
 mod test;
@@ -60,6 +61,13 @@ const TASKS: &[Task] = &[
         about: "ensure the venv, run `cargo nextest run --workspace --no-fail-fast NEXTEST_ARGS`\n\
                 (`cargo test` when cargo-nextest is missing) and `cargo test --workspace --doc`",
         run: test::main,
+    },
+    Task {
+        name: "bench",
+        args: "[--sizes 100000,1000000] [--runs N] [--dlt-runs N] [--skip-dlt] [--with-10m] [--no-write]",
+        about: "stevedore vs dlt and vs the parse floor on the same generated input, medians;\n\
+                writes docs/benchmarks.md (not part of the test suite)",
+        run: bench::main,
     },
     Task {
         name: "help",

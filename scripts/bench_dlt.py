@@ -1,0 +1,33 @@
+"""dlt side of `cargo xtask bench`: load a JSON-lines file with dlt 1.31 the way a dlt user
+does (a generator of dicts, append), into the filesystem destination.
+
+usage: python bench_dlt.py FILE FORMAT WORKDIR
+FORMAT: parquet | jsonl (jsonl is gzip unless DATA_WRITER__DISABLE_COMPRESSION=true)
+"""
+import json
+import os
+import sys
+
+import dlt
+
+
+def main():
+    path, fmt, work = sys.argv[1], sys.argv[2], sys.argv[3]
+
+    def rows():
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                yield json.loads(line)
+
+    p = dlt.pipeline(
+        "bench",
+        destination=dlt.destinations.filesystem(bucket_url="file://" + os.path.abspath(os.path.join(work, "data"))),
+        dataset_name="bench_data",
+        pipelines_dir=os.path.join(work, "p"),
+    )
+    info = p.run(dlt.resource(rows, name="events"), loader_file_format=fmt)
+    print(info)
+
+
+if __name__ == "__main__":
+    main()

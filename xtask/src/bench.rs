@@ -1,0 +1,350 @@
+//! `cargo xtask bench`: stevedore against dlt and against the raw floors, on the same input,
+//! on this machine, in one run. Medians of repeated runs; ratios, not absolute claims.
+//!
+//! Input: `../shared/bench/gen_events.py` (deterministic), cached under
+//! `$STEVEDORE_CACHE/bench`. Each command runs under `/usr/bin/time` for wall, CPU and peak
+//! RSS. The report goes to stdout and to `docs/benchmarks.md`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+use crate::proc::{self, cache_dir, workspace_root};
+use crate::venv::{self, DLT, READERS};
+use crate::{Error, Result, bail};
+
+const USAGE: &str = "usage: cargo xtask bench [--sizes 100000,1000000] [--runs N] [--dlt-runs N] [--skip-dlt] [--with-10m] [--no-write]";
+
+struct Opts {
+    sizes: Vec<usize>,
+    runs: usize,
+    dlt_runs: usize,
+    skip_dlt: bool,
+    with_10m: bool,
+    write: bool,
+}
+
+/// One measured run.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sample {
+    wall: f64,
+    cpu: f64,
+    rss_mb: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+fn med(samples: &[Sample]) -> Sample {
+    Sample {
+        wall: median(samples.iter().map(|s| s.wall).collect()),
+        cpu: median(samples.iter().map(|s| s.cpu).collect()),
+        rss_mb: median(samples.iter().map(|s| s.rss_mb).collect()),
+    }
+}
+
+/// Runs `cmd` (a shell line) under /usr/bin/time; returns the sample and stdout.
+fn measure(shell: &str, env: &[(&str, String)]) -> Result<(Sample, String)> {
+    let tf = std::env::temp_dir().join(format!("stevedore-bench-time-{}", std::process::id()));
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.arg("-f").arg("%e %U %S %M").arg("-o").arg(&tf).arg("sh").arg("-c").arg(shell);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(Stdio::null());
+    let out = cmd.output().map_err(|e| Error(format!("cannot run /usr/bin/time (apt-get install time): {e}")))?;
+    if !out.status.success() {
+        bail!(
+            "benchmark command failed ({}): {shell}\n{}",
+            proc::describe_status(out.status),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let t = fs::read_to_string(&tf).map_err(|e| Error(format!("read timing: {e}")))?;
+    let _ = fs::remove_file(&tf);
+    let f: Vec<f64> = t.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    if f.len() < 4 {
+        bail!("unexpected /usr/bin/time output: {t}");
+    }
+    Ok((Sample { wall: f[0], cpu: f[1] + f[2], rss_mb: f[3] / 1024.0 }, String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+fn parse_opts(args: &[String]) -> Result<Opts> {
+    let mut o = Opts { sizes: vec![100_000, 1_000_000], runs: 5, dlt_runs: 1, skip_dlt: false, with_10m: false, write: true };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--sizes" => {
+                let v = it.next().ok_or_else(|| Error(USAGE.into()))?;
+                o.sizes = v.split(',').map(|s| s.replace('_', "").parse().map_err(|_| Error(format!("bad size {s}")))).collect::<Result<_>>()?;
+            }
+            "--runs" => o.runs = it.next().and_then(|v| v.parse().ok()).ok_or_else(|| Error(USAGE.into()))?,
+            "--dlt-runs" => o.dlt_runs = it.next().and_then(|v| v.parse().ok()).ok_or_else(|| Error(USAGE.into()))?,
+            "--skip-dlt" => o.skip_dlt = true,
+            "--with-10m" => o.with_10m = true,
+            "--no-write" => o.write = false,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument `{other}`\n{USAGE}"),
+        }
+    }
+    Ok(o)
+}
+
+fn input(root: &Path, n: usize) -> Result<PathBuf> {
+    let dir = cache_dir()?.join("bench");
+    fs::create_dir_all(&dir).map_err(|e| Error(format!("{}: {e}", dir.display())))?;
+    let p = dir.join(format!("events_{n}.jsonl"));
+    if !p.exists() {
+        let gen_script = root.join("..").join("shared").join("bench").join("gen_events.py");
+        println!("bench: generating {n} events into {}", p.display());
+        let tmp = p.with_extension("tmp");
+        let st = Command::new("python3").arg(&gen_script).arg(n.to_string()).arg(&tmp).status();
+        match st {
+            Ok(s) if s.success() => fs::rename(&tmp, &p).map_err(|e| Error(e.to_string()))?,
+            _ => bail!("generating input with {} failed", gen_script.display()),
+        }
+    }
+    Ok(p)
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"))
+}
+
+/// Rows of all tables, from the CLI summary line `N records, M rows; ...`.
+fn rows_from_summary(out: &str) -> Option<u64> {
+    let line = out.lines().find(|l| l.contains(" records, ") && l.contains(" rows"))?;
+    let after = line.split(" records, ").nth(1)?;
+    after.split(' ').next()?.parse().ok()
+}
+
+struct Row {
+    scenario: String,
+    n: usize,
+    s: Sample,
+    rows: u64,
+}
+
+pub fn main(args: &[String]) -> Result<ExitCode> {
+    let o = parse_opts(args)?;
+    let root = workspace_root()?;
+    let python = venv::ensure(&READERS, if o.skip_dlt { &[] } else { DLT }, false)?;
+    println!("bench: building release binaries");
+    let st = proc::run(
+        proc::cargo().current_dir(&root).args(["build", "--release", "--bin", "stevedore", "--example", "parse_floor"]),
+        "cargo build --release failed",
+    )?;
+    if !st.success() {
+        bail!("release build failed");
+    }
+    let rel = target_dir(&root).join("release");
+    let stevedore = rel.join("stevedore");
+    let floor = rel.join("examples").join("parse_floor");
+    let work = std::env::temp_dir().join(format!("stevedore-bench-{}", std::process::id()));
+    let mut results: Vec<Row> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+
+    for &n in &o.sizes {
+        let file = input(&root, n)?;
+        let f = file.display().to_string();
+        let runs = if n >= 1_000_000 { o.runs } else { o.runs.max(3) };
+        // floors
+        for mode in ["value", "ignored"] {
+            let mut v = Vec::new();
+            for _ in 0..runs {
+                v.push(measure(&format!("{} {f} {mode}", floor.display()), &[])?.0);
+            }
+            results.push(Row { scenario: format!("floor: serde_json parse ({mode})"), n, s: med(&v), rows: 0 });
+        }
+        // stevedore
+        let mut rows_by_format: BTreeMap<&str, u64> = BTreeMap::new();
+        for (name, fmt, nogz) in
+            [("stevedore parquet", "parquet", false), ("stevedore jsonl.gz", "jsonl", false), ("stevedore jsonl", "jsonl", true)]
+        {
+            let mut v = Vec::new();
+            let mut rows = 0;
+            for i in 0..runs {
+                let dir = work.join(format!("{fmt}-{nogz}-{n}-{i}"));
+                let cmd = format!(
+                    "{} load {f} --table events --format {fmt} --bucket-url {d}/data --pipelines-dir {d}/p --pipeline bench",
+                    stevedore.display(),
+                    d = dir.display()
+                );
+                let env = if nogz { vec![("DATA_WRITER__DISABLE_COMPRESSION", "true".to_string())] } else { vec![] };
+                let (s, out) = measure(&cmd, &env)?;
+                rows = rows_from_summary(&out).unwrap_or(0);
+                v.push(s);
+                let _ = fs::remove_dir_all(&dir);
+            }
+            rows_by_format.insert(fmt, rows);
+            results.push(Row { scenario: name.into(), n, s: med(&v), rows });
+        }
+        // dlt
+        if !o.skip_dlt {
+            let script = root.join("scripts").join("bench_dlt.py");
+            for (name, fmt, nogz) in [("dlt parquet", "parquet", false), ("dlt jsonl.gz", "jsonl", false), ("dlt jsonl", "jsonl", true)] {
+                let mut v = Vec::new();
+                for i in 0..o.dlt_runs.max(1) {
+                    let dir = work.join(format!("dlt-{fmt}-{nogz}-{n}-{i}"));
+                    let cmd = format!("{} {} {f} {fmt} {}", python.display(), script.display(), dir.display());
+                    let env = if nogz { vec![("DATA_WRITER__DISABLE_COMPRESSION", "true".to_string())] } else { vec![] };
+                    v.push(measure(&cmd, &env)?.0);
+                    let _ = fs::remove_dir_all(&dir);
+                }
+                let rows = rows_by_format.get(fmt).copied().unwrap_or(0);
+                results.push(Row { scenario: name.into(), n, s: med(&v), rows });
+            }
+        }
+        // 1 core vs 2 cores, paired
+        if n >= 1_000_000 && has_taskset() {
+            let mut ratios = Vec::new();
+            let mut one = Vec::new();
+            let mut two = Vec::new();
+            for i in 0..runs {
+                let dir = work.join(format!("cores-{i}"));
+                let base = format!(
+                    "{} load {f} --table events --format parquet --bucket-url {d}/data --pipelines-dir {d}/p --pipeline bench",
+                    stevedore.display(),
+                    d = dir.display()
+                );
+                let (s1, _) = measure(&format!("taskset -c 0 {base}"), &[])?;
+                let _ = fs::remove_dir_all(&dir);
+                let (s2, _) = measure(&format!("taskset -c 0,1 {base}"), &[])?;
+                let _ = fs::remove_dir_all(&dir);
+                ratios.push(s1.wall / s2.wall);
+                one.push(s1);
+                two.push(s2);
+            }
+            results.push(Row { scenario: "stevedore parquet, 1 core".into(), n, s: med(&one), rows: rows_by_format["parquet"] });
+            results.push(Row { scenario: "stevedore parquet, 2 cores".into(), n, s: med(&two), rows: rows_by_format["parquet"] });
+            notes.push(format!(
+                "{n} records: 1 core → 2 cores speedup, median of {runs} paired runs: {:.2}x (runs: {})",
+                median(ratios.clone()),
+                ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    if o.with_10m {
+        let gen_script = root.join("..").join("shared").join("bench").join("gen_events.py");
+        let dir = work.join("10m");
+        let tf = std::env::temp_dir().join(format!("stevedore-bench-10m-{}", std::process::id()));
+        let shell = format!(
+            "python3 {} 10000000 - | /usr/bin/time -f '%e %U %S %M' -o {} {} load - --table events --format parquet --bucket-url {d}/data --pipelines-dir {d}/p --pipeline bench >/dev/null",
+            gen_script.display(),
+            tf.display(),
+            stevedore.display(),
+            d = dir.display()
+        );
+        let st = Command::new("sh").arg("-c").arg(&shell).status().map_err(|e| Error(e.to_string()))?;
+        let t = fs::read_to_string(&tf).unwrap_or_default();
+        let f: Vec<f64> = t.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        if st.success() && f.len() >= 4 {
+            notes.push(format!(
+                "10M records streamed from the generator through `stevedore load -` (parquet): peak RSS {:.0} MB, wall {:.0} s (includes waiting on the Python generator)",
+                f[3] / 1024.0,
+                f[0]
+            ));
+        } else {
+            notes.push("10M records run failed".into());
+        }
+        let _ = fs::remove_dir_all(&dir);
+        let _ = fs::remove_file(&tf);
+    }
+    let _ = fs::remove_dir_all(&work);
+    let report = render(&results, &notes);
+    println!("\n{report}");
+    if o.write {
+        let p = root.join("docs").join("benchmarks.md");
+        fs::write(&p, &report).map_err(|e| Error(format!("{}: {e}", p.display())))?;
+        println!("bench: wrote {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn has_taskset() -> bool {
+    Command::new("taskset").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+fn machine() -> String {
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    format!("{cores} cores, {cpu}")
+}
+
+fn render(rows: &[Row], notes: &[String]) -> String {
+    let date = Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    let mut s = format!(
+        "# Benchmarks\n\nGenerated by `cargo xtask bench` on {date}, {}. Input: `gen_events.py N` (GitHub-like events, \
+         nested objects and lists: 1 record ≈ 3.2 rows over 4 tables). Medians of repeated runs (the machine is shared \
+         and noisy). `rows/s` counts rows of all tables. CPU = user + system seconds.\n",
+        machine()
+    );
+    let sizes: Vec<usize> = {
+        let mut v: Vec<usize> = rows.iter().map(|r| r.n).collect();
+        v.dedup();
+        v
+    };
+    for n in sizes {
+        let of = |name: &str| rows.iter().find(|r| r.n == n && r.scenario == name);
+        s.push_str(&format!(
+            "\n## {n} records\n\n| scenario | wall s | CPU s | peak RSS MB | records/s | rows/s | vs dlt (records/s) | vs parse floor (wall) |\n|---|---|---|---|---|---|---|---|\n"
+        ));
+        let floor = of("floor: serde_json parse (value)").map(|r| r.s.wall);
+        for r in rows.iter().filter(|r| r.n == n) {
+            let rps = n as f64 / r.s.wall;
+            let rows_s = if r.rows > 0 { format!("{:.0}", r.rows as f64 / r.s.wall) } else { "–".into() };
+            let dlt_name = r.scenario.replace("stevedore ", "dlt ");
+            let vs_dlt = match (r.scenario.starts_with("stevedore ") && !r.scenario.contains("core"), of(&dlt_name)) {
+                (true, Some(d)) => format!("{:.1}x", d.s.wall / r.s.wall),
+                _ => "".into(),
+            };
+            let vs_floor = match (r.scenario.starts_with("stevedore"), floor) {
+                (true, Some(f)) => format!("{:.2}x", r.s.wall / f),
+                _ => "".into(),
+            };
+            s.push_str(&format!(
+                "| {} | {:.2} | {:.2} | {:.0} | {:.0} | {} | {} | {} |\n",
+                r.scenario, r.s.wall, r.s.cpu, r.s.rss_mb, rps, rows_s, vs_dlt, vs_floor
+            ));
+        }
+    }
+    if !notes.is_empty() {
+        s.push_str("\n## Notes\n\n");
+        for n in notes {
+            s.push_str(&format!("- {n}\n"));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(vec![]).is_nan());
+    }
+
+    #[test]
+    fn rows_are_read_from_the_cli_summary() {
+        let out = "Pipeline x\n  events: 3 rows\n  6000 records, 19201 rows; normalize 1.2s, load 8ms\n";
+        assert_eq!(rows_from_summary(out), Some(19201));
+        assert_eq!(rows_from_summary("nothing"), None);
+    }
+}
