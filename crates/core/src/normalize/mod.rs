@@ -12,6 +12,9 @@ pub mod jval;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+
+/// Hash map with a fast, non-cryptographic hasher (keys are our own column paths).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
@@ -77,7 +80,7 @@ const ROOT_NODE: u32 = 0;
 
 /// A node of the key-path trie: one distinct path of object keys inside a row.
 struct PathNode {
-    children: HashMap<Box<str>, u32>,
+    children: FastMap<Box<str>, u32>,
     /// Normalized fragments of the path (`["payload", "issue"]`).
     fragments: Vec<Arc<str>>,
     /// Column name of the path (`payload__issue`), shortened as a whole.
@@ -101,7 +104,7 @@ struct TableState {
     path: Vec<Arc<str>>,
     buf: TableBuffer,
     /// buffer column by column name
-    by_name: HashMap<Arc<str>, u32>,
+    by_name: FastMap<Arc<str>, u32>,
     /// buffer column of a trie node (base column, not variants)
     col_of_node: Vec<u32>,
     /// columns that must not be null
@@ -132,8 +135,8 @@ pub struct Normalizer<'a> {
     sink: &'a mut dyn BatchSink,
     nodes: Vec<PathNode>,
     tables: Vec<TableState>,
-    table_index: HashMap<String, usize>,
-    child_of: HashMap<(usize, u32), usize>,
+    table_index: FastMap<String, usize>,
+    child_of: FastMap<(usize, u32), usize>,
     scratch: String,
     /// Where the current record comes from (`file:line`), for errors.
     origin: Option<(String, u64)>,
@@ -152,7 +155,7 @@ impl<'a> Normalizer<'a> {
         sink: &'a mut dyn BatchSink,
     ) -> Self {
         let root = PathNode {
-            children: HashMap::new(),
+            children: FastMap::default(),
             fragments: Vec::new(),
             column: Arc::from(""),
             table_fragment: Arc::from(""),
@@ -166,8 +169,8 @@ impl<'a> Normalizer<'a> {
             sink,
             nodes: vec![root],
             tables: Vec::new(),
-            table_index: HashMap::new(),
-            child_of: HashMap::new(),
+            table_index: FastMap::default(),
+            child_of: FastMap::default(),
             scratch: String::new(),
             origin: None,
         }
@@ -286,7 +289,7 @@ impl<'a> Normalizer<'a> {
             name: name.to_string(),
             path,
             buf: TableBuffer::new(self.opts.batch_rows.min(4096)),
-            by_name: HashMap::new(),
+            by_name: FastMap::default(),
             col_of_node: Vec::new(),
             not_null: Vec::new(),
             nested_json: Vec::new(),
@@ -337,7 +340,7 @@ impl<'a> Normalizer<'a> {
         };
         let preferred_json = self.schema.preferred_type(&column) == Some(DataType::Json);
         let id = self.nodes.len() as u32;
-        self.nodes.push(PathNode { children: HashMap::new(), fragments, column, table_fragment, preferred_json });
+        self.nodes.push(PathNode { children: FastMap::default(), fragments, column, table_fragment, preferred_json });
         self.nodes[parent as usize].children.insert(key.into(), id);
         id
     }
