@@ -50,7 +50,8 @@ const TASKS: &[Task] = &[
     Task {
         name: "venv",
         args: "[--dlt] [--force]",
-        about: "create or refresh the Python venv with the pinned test readers (pyarrow, duckdb)\n\
+        about: "create or refresh the Python venv with the pinned test readers (pyarrow, duckdb, deltalake,\n\
+                boto3, azure-storage-blob, google-cloud-storage, psycopg)\n\
                 --dlt also installs dlt (for scripts/dlt_compat_expected.py); --force runs pip even if up to date",
         run: venv::main,
     },

@@ -64,6 +64,9 @@ pub fn ensure(svc: &Service, ctx: &Ctx) -> Result<Option<Duration>> {
             let start = Instant::now();
             mkdir(&ctx.dir)?;
             let log = ctx.install_log();
+            if let Some(parent) = log.parent() {
+                mkdir(parent)?;
+            }
             let (text, installed_now) = check(ctx, &log)?;
             if stamp.as_deref() != Some(text.as_str()) {
                 write_stamp(ctx, &text)?;

@@ -201,10 +201,29 @@ mod postgres {
             bail!("STEVEDORE_PG_BIN does not name a folder with postgres and initdb")
         }
         if !is_root() {
+            // other majors the machine has, for the hint
+            let others: Vec<String> = fs::read_dir("/usr/lib/postgresql")
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .map(|e| e.path().join("bin"))
+                        .filter(|bin| bin.join("postgres").is_file())
+                        .map(|bin| bin.display().to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let hint = if others.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (this machine has {}: STEVEDORE_PG_BIN=<one of them> uses it)",
+                    others.join(", ")
+                )
+            };
             bail!(
                 "PostgreSQL {MAJOR} server binaries not found in /usr/lib/postgresql/{MAJOR}/bin: \
                  install them (Debian/Ubuntu: sudo apt-get install postgresql-{MAJOR}) or set \
-                 STEVEDORE_PG_BIN to a folder with postgres, initdb, pg_isready and psql"
+                 STEVEDORE_PG_BIN to a folder with postgres, initdb, pg_isready and psql{hint}"
             )
         }
         println!(
