@@ -5,14 +5,14 @@
 //!
 //! - `venv` ([`venv`]): the Python venv with the independent readers (pyarrow, duckdb)
 //!   that tests check stevedore's output with;
-//! - `test` ([`test`]): the whole test suite, with the environment the tests expect.
-//!
-//! Test services (PostgreSQL, S3/Azure/GCS emulators) will be a `services` row here and a
-//! table of service definitions in their own module; `test` collects what each one provides
-//! through [`test::TestEnv`].
+//! - `services` ([`services`]): the test services (PostgreSQL, S3/Azure/GCS emulators), one
+//!   row each in `services/table.rs`;
+//! - `test` ([`test`]): the whole test suite, with the environment the tests expect (the
+//!   venv, and every service up, through [`test::TestEnv`]).
 
 mod bench;
 mod proc;
+mod services;
 mod summary;
 mod test;
 mod venv;
@@ -51,15 +51,24 @@ const TASKS: &[Task] = &[
     Task {
         name: "venv",
         args: "[--dlt] [--force]",
-        about: "create or refresh the Python venv with the pinned test readers (pyarrow, duckdb)\n\
+        about: "create or refresh the Python venv with the pinned test readers (pyarrow, duckdb, deltalake,\n\
+                boto3, azure-storage-blob, google-cloud-storage, psycopg)\n\
                 --dlt also installs dlt (for scripts/dlt_compat_expected.py); --force runs pip even if up to date",
         run: venv::main,
     },
     Task {
+        name: "services",
+        args: "up|down|env|status [NAME...]",
+        about: "the test services on 127.0.0.1: postgres, s3 (moto), azure (azurite), gcs (fake-gcs-server)\n\
+                up installs (once) and starts them; env prints their `export VAR=value` lines",
+        run: services::main,
+    },
+    Task {
         name: "test",
-        args: "[--skip-doc] [NEXTEST_ARGS...]",
-        about: "ensure the venv, run `cargo nextest run --workspace --no-fail-fast NEXTEST_ARGS`\n\
-                (`cargo test` when cargo-nextest is missing) and `cargo test --workspace --doc`",
+        args: "[--skip-doc] [--no-services] [NEXTEST_ARGS...]",
+        about: "ensure the venv, start the test services, run `cargo nextest run --workspace --no-fail-fast\n\
+                NEXTEST_ARGS` (`cargo test` when cargo-nextest is missing) and `cargo test --workspace --doc`,\n\
+                then stop the services it started",
         run: test::main,
     },
     Task {
@@ -87,11 +96,13 @@ fn usage() -> String {
     }
     s.push_str(
         "\nenvironment:\n\
-         \x20 STEVEDORE_CACHE        cache folder for the venv (default ~/.cache/stevedore)\n\
-         \x20 STEVEDORE_BASE_PYTHON  Python 3.11+ that creates the venv (default python3)\n\
+         \x20 STEVEDORE_CACHE        cache folder for the venvs and the services (default ~/.cache/stevedore)\n\
+         \x20 STEVEDORE_BASE_PYTHON  Python 3.11+ that creates the venvs (default python3)\n\
+         \x20 STEVEDORE_PORT_<NAME>  port of a test service (e.g. STEVEDORE_PORT_S3=9120)\n\
          \x20 CARGO_TARGET_DIR       cargo's build folder, as usual\n\
-         \n`test` runs the tests with STEVEDORE_PYTHON=<venv python> and STEVEDORE_TEST_REQUIRE=python\n\
-         (tests that need Python fail instead of skipping).\n",
+         \n`test` runs the tests with STEVEDORE_PYTHON=<venv python>, the services' variables and\n\
+         STEVEDORE_TEST_REQUIRE=python,postgres,s3,azure,gcs (tests that need one of them fail\n\
+         instead of skipping). See docs/testing.md.\n",
     );
     s
 }

@@ -1,9 +1,11 @@
 //! `cargo xtask test`: the whole test suite with the environment the tests expect.
 //!
-//! Steps: ensure the readers' venv, then run the tests with nextest (or `cargo test` when
-//! cargo-nextest is missing), then the doctests (nextest cannot run them). Every step runs
-//! even when an earlier one failed; the task fails if any did, and ends with one line
-//! `summary: N passed, N failed, N skipped` counted from the runners' own closing lines.
+//! Steps: ensure the readers' venv and bring the test services up (both at once), then run the
+//! tests with nextest (or `cargo test` when cargo-nextest is missing), then the doctests
+//! (nextest cannot run them), then stop the services this run started (also when tests fail,
+//! on an error, and, through the services' watchdog, when xtask is interrupted). Every test
+//! step runs even when an earlier one failed; the task fails if any did, and ends with one
+//! line `summary: N passed, N failed, N skipped` counted from the runners' own closing lines.
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
@@ -13,6 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::proc::{self, cargo, workspace_root};
+use crate::services;
 use crate::summary::{Counts, Format, strip_ansi};
 use crate::venv;
 use crate::{Error, Result, bail};
@@ -21,11 +24,11 @@ use crate::{Error, Result, bail};
 /// instead of skipping.
 const REQUIRE_VAR: &str = "STEVEDORE_TEST_REQUIRE";
 
-const USAGE: &str = "usage: cargo xtask test [--skip-doc] [NEXTEST_ARGS...]";
+const USAGE: &str = "usage: cargo xtask test [--skip-doc] [--no-services] [NEXTEST_ARGS...]";
 
 /// What the test processes are told about their environment: variables to set and the
 /// capabilities that must be there (`STEVEDORE_TEST_REQUIRE`, comma separated).
-/// The venv provides `python`; each test service will provide its own name and variables.
+/// The venv provides `python`; each test service provides its name and variables.
 #[derive(Debug, Default)]
 pub struct TestEnv {
     vars: Vec<(String, OsString)>,
@@ -83,17 +86,21 @@ struct Outcome {
 
 pub fn main(args: &[String]) -> Result<ExitCode> {
     let mut skip_doc = false;
+    let mut no_services = false;
     let mut rest = args;
     while let Some(first) = rest.first() {
         match first.as_str() {
             "--skip-doc" => skip_doc = true,
+            "--no-services" => no_services = true,
             "-h" | "--help" => {
                 println!(
-                    "{USAGE}\n\nensure the venv, then run `cargo nextest run --workspace --no-fail-fast NEXTEST_ARGS`\n\
+                    "{USAGE}\n\nensure the venv and start every test service (`cargo xtask services up`;\n\
+                     not with --no-services), then run `cargo nextest run --workspace --no-fail-fast NEXTEST_ARGS`\n\
                      (`cargo test --workspace --no-fail-fast --lib --bins --tests NEXTEST_ARGS` without\n\
                      cargo-nextest) and \
                      `cargo test --workspace --doc` (skipped with --skip-doc), with\n\
-                     STEVEDORE_PYTHON=<venv python> and {REQUIRE_VAR}=python"
+                     STEVEDORE_PYTHON=<venv python>, the services' variables and\n\
+                     {REQUIRE_VAR}=python,<the services>; then stop the services this run started"
                 );
                 return Ok(ExitCode::SUCCESS);
             }
@@ -103,10 +110,38 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     }
     let root = workspace_root()?;
 
-    let python = venv::ensure(&venv::READERS, &[], false)?;
+    // The venv's pip and the services' installs and starts run at the same time.
+    let start = Instant::now();
+    let (python, session) = thread::scope(|s| {
+        let venv = s.spawn(|| venv::ensure(&venv::READERS, &[], false));
+        let session = if no_services {
+            Ok(None)
+        } else {
+            services::Session::start(services::SERVICES.iter().collect::<Vec<_>>().as_slice())
+                .map(Some)
+        };
+        let python = venv
+            .join()
+            .unwrap_or_else(|_| Err(Error("the venv thread panicked".into())));
+        (python, session)
+    });
+    // On an error below, dropping the session stops the services it started.
+    let mut session = session?;
+    let python = python?;
     let mut env = TestEnv::default();
     env.provide("python", [("STEVEDORE_PYTHON", python.into_os_string())]);
-    // `cargo xtask services` will add the services that are up here.
+    if let Some(session) = &session {
+        for r in &session.running {
+            env.provide(
+                r.service.name,
+                r.env.iter().map(|(k, v)| (*k, OsString::from(v))),
+            );
+        }
+    }
+    println!(
+        "test environment ready in {:.1}s (venv and services)",
+        start.elapsed().as_secs_f64()
+    );
 
     let vars = env.vars(std::env::var(REQUIRE_VAR).ok().as_deref());
     for (k, v) in &vars {
@@ -160,6 +195,10 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             step.cmd.env("CARGO_TERM_COLOR", "always");
         }
         outcomes.push(run_step(step)?);
+    }
+    if let Some(session) = session.as_mut() {
+        println!("\n==> stopping the test services this run started");
+        session.stop();
     }
     Ok(report(&outcomes))
 }

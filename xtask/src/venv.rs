@@ -23,12 +23,22 @@ pub struct VenvSpec {
     pub requirements: &'static [&'static str],
 }
 
-/// The readers tests check stevedore's output with (`STEVEDORE_PYTHON`).
+/// The readers tests check stevedore's output with (`STEVEDORE_PYTHON`): files (pyarrow,
+/// duckdb, deltalake) and the test services' own clients (boto3 for S3, azure-storage-blob,
+/// google-cloud-storage, psycopg for PostgreSQL).
 pub const READERS: VenvSpec = VenvSpec {
     dir: "venv",
     // pyarrow 26 and duckdb 2.0 require Python >= 3.11
     min_python: (3, 11),
-    requirements: &["pyarrow==26.0.1", "duckdb==2.0.0"],
+    requirements: &[
+        "pyarrow==26.0.1",
+        "duckdb==2.0.0",
+        "deltalake==1.6.6",
+        "boto3==1.44.5",
+        "azure-storage-blob==12.31.1",
+        "google-cloud-storage==3.17.1",
+        "psycopg[binary]==3.3.9",
+    ],
 };
 
 /// Added by `venv --dlt`: dlt itself, for `scripts/dlt_compat_expected.py`.
@@ -157,7 +167,7 @@ fn venv_python(dir: &Path) -> PathBuf {
 }
 
 /// The interpreter Python programs must create the venv with.
-fn base_python() -> Command {
+pub(crate) fn base_python() -> Command {
     match std::env::var_os("STEVEDORE_BASE_PYTHON").filter(|v| !v.is_empty()) {
         Some(p) => Command::new(p),
         None => Command::new(if cfg!(windows) { "python" } else { "python3" }),

@@ -6,9 +6,15 @@
 //!   `cargo test`, the test prints why it skips and returns.
 //! * [`run_python`]: runs a script and parses its last stdout line as JSON.
 //! * [`gen_events`]: the benchmark generator `../shared/bench/gen_events.py`.
+//! * [`service`] and its shortcuts [`postgres_url`], [`s3`], [`azure`], [`gcs`]: the test
+//!   services started by `cargo xtask services up` (or `cargo xtask test`), found through the
+//!   variables `cargo xtask services env` prints (see `docs/testing.md` for the contract).
+//!   Missing: the test fails when `STEVEDORE_TEST_REQUIRE` names the service, else it prints
+//!   `SKIP: ...` and gets `None`.
 
 #![warn(missing_docs)]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -327,4 +333,110 @@ pub fn load_markers(dataset_dir: &Path) -> Vec<(String, serde_json::Value)> {
 /// The load ids of a pipeline's packages in `load/<stage>/` (`new`, `normalized`, `loaded`).
 pub fn packages(working_dir: &Path, stage: &str) -> Vec<String> {
     list_dirs(&working_dir.join("load").join(stage))
+}
+
+/// The variables `vars` of a test service, when all are set (and not empty). When one is
+/// missing: panics if `STEVEDORE_TEST_REQUIRE` names `capability` (CI and `cargo xtask test`),
+/// else prints `SKIP: <capability> not running (...)` and returns `None`, so a bare
+/// `cargo test` skips the test. `capability` is the service's name in `cargo xtask services`
+/// (`postgres`, `s3`, `azure`, `gcs`).
+///
+/// ```no_run
+/// let Some(env) = stevedore_testkit::service("s3", &["STEVEDORE_S3_ENDPOINT"]) else { return };
+/// let endpoint = &env["STEVEDORE_S3_ENDPOINT"];
+/// ```
+pub fn service(capability: &str, vars: &[&str]) -> Option<HashMap<String, String>> {
+    let mut found = HashMap::new();
+    let mut missing = Vec::new();
+    for var in vars {
+        match std::env::var(var) {
+            Ok(v) if !v.is_empty() => {
+                found.insert((*var).to_string(), v);
+            }
+            _ => missing.push(*var),
+        }
+    }
+    if missing.is_empty() {
+        return Some(found);
+    }
+    if required(capability) {
+        panic!(
+            "the test service `{capability}` is required (STEVEDORE_TEST_REQUIRE) but not running: \
+             {} not set; run the suite with `cargo xtask test`, or start it with \
+             `cargo xtask services up {capability}` and `eval \"$(cargo xtask services env)\"`",
+            missing.join(", ")
+        );
+    }
+    eprintln!(
+        "SKIP: {capability} not running (start it with cargo xtask services up {capability}) \
+         [{} not set]",
+        missing.join(", ")
+    );
+    None
+}
+
+/// `STEVEDORE_PG_URL`: `postgresql://postgres@127.0.0.1:55432/postgres` (superuser `postgres`,
+/// trust auth), or `None` after a `SKIP:` line (see [`service`]).
+pub fn postgres_url() -> Option<String> {
+    service("postgres", &["STEVEDORE_PG_URL"]).map(|mut v| v.remove("STEVEDORE_PG_URL").unwrap_or_default())
+}
+
+/// The S3 server (moto): path-style endpoint and static credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Env {
+    /// `STEVEDORE_S3_ENDPOINT`, e.g. `http://127.0.0.1:9020` (use path-style addressing).
+    pub endpoint: String,
+    /// `STEVEDORE_S3_KEY_ID`.
+    pub key_id: String,
+    /// `STEVEDORE_S3_SECRET`.
+    pub secret: String,
+    /// `STEVEDORE_S3_REGION`, e.g. `us-east-1`.
+    pub region: String,
+}
+
+/// The S3 server's settings, or `None` after a `SKIP:` line (see [`service`]).
+pub fn s3() -> Option<S3Env> {
+    let mut v = service(
+        "s3",
+        &["STEVEDORE_S3_ENDPOINT", "STEVEDORE_S3_KEY_ID", "STEVEDORE_S3_SECRET", "STEVEDORE_S3_REGION"],
+    )?;
+    let mut take = |k: &str| v.remove(k).unwrap_or_default();
+    Some(S3Env {
+        endpoint: take("STEVEDORE_S3_ENDPOINT"),
+        key_id: take("STEVEDORE_S3_KEY_ID"),
+        secret: take("STEVEDORE_S3_SECRET"),
+        region: take("STEVEDORE_S3_REGION"),
+    })
+}
+
+/// The Azure Blob server (azurite) with its development account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AzureEnv {
+    /// `STEVEDORE_AZURE_ENDPOINT`: the blob endpoint including the account,
+    /// e.g. `http://127.0.0.1:10000/devstoreaccount1`.
+    pub endpoint: String,
+    /// `STEVEDORE_AZURE_ACCOUNT`: `devstoreaccount1`.
+    pub account: String,
+    /// `STEVEDORE_AZURE_KEY`: the account key (azurite's well-known one).
+    pub key: String,
+}
+
+/// The Azure Blob server's settings, or `None` after a `SKIP:` line (see [`service`]).
+pub fn azure() -> Option<AzureEnv> {
+    let mut v = service(
+        "azure",
+        &["STEVEDORE_AZURE_ENDPOINT", "STEVEDORE_AZURE_ACCOUNT", "STEVEDORE_AZURE_KEY"],
+    )?;
+    let mut take = |k: &str| v.remove(k).unwrap_or_default();
+    Some(AzureEnv {
+        endpoint: take("STEVEDORE_AZURE_ENDPOINT"),
+        account: take("STEVEDORE_AZURE_ACCOUNT"),
+        key: take("STEVEDORE_AZURE_KEY"),
+    })
+}
+
+/// `STEVEDORE_GCS_ENDPOINT` of the GCS server (fake-gcs-server, JSON API, no buckets: tests
+/// create their own), e.g. `http://127.0.0.1:9024`, or `None` after a `SKIP:` line.
+pub fn gcs() -> Option<String> {
+    service("gcs", &["STEVEDORE_GCS_ENDPOINT"]).map(|mut v| v.remove("STEVEDORE_GCS_ENDPOINT").unwrap_or_default())
 }
