@@ -12,6 +12,7 @@ pub mod loader;
 pub mod naming;
 pub mod normalize;
 pub mod package;
+pub mod parallel;
 pub mod pipeline;
 pub mod schema;
 pub mod source;

@@ -66,7 +66,10 @@ pub static LOAD_SPEC: SectionSpec = SectionSpec {
 pub static NORMALIZE_SPEC: SectionSpec = SectionSpec {
     path: &["normalize"],
     alt_paths: &[],
-    keys: &[KeySpec::new("max_nesting", ValueKind::Integer, "nesting depth below which nested data stays JSON")],
+    keys: &[
+        KeySpec::new("max_nesting", ValueKind::Integer, "nesting depth below which nested data stays JSON"),
+        KeySpec::new("workers", ValueKind::Integer, "threads normalizing JSON lines (default: available cores)"),
+    ],
     children: &[&DATA_WRITER_SPEC_CHILD],
 };
 
@@ -205,6 +208,9 @@ impl PipelineBuilder {
         if let Some(m) = config.get_u64(&[&["normalize"]], "max_nesting")? {
             normalizer.max_nesting = Some(m as u32);
         }
+        if let Some(w) = config.get_u64(&[&["normalize"]], "workers")? {
+            normalizer.workers = w.max(1) as usize;
+        }
         Ok(Pipeline {
             working_dir: pipelines_dir.join(&self.name),
             name: self.name,
@@ -337,7 +343,34 @@ impl fmt::Display for LoadInfo {
 struct PackageSink<'a> {
     dir: PathBuf,
     writers: HashMap<String, TableWriter>,
-    config_for: &'a dyn Fn(&str) -> WriterConfig,
+    config_for: &'a (dyn Fn(&str) -> WriterConfig + Sync),
+}
+
+impl PackageSink<'_> {
+    /// Closes every file; adds files and bytes per table to `tables`.
+    fn finish_into(self, tables: &mut BTreeMap<String, TableMetrics>) -> Result<()> {
+        for (name, w) in self.writers {
+            let files = w.finish().map_err(|e| Error::new(ErrorKind::Io, e.to_string()).with("table", name.clone()))?;
+            let m = tables.entry(name).or_default();
+            for f in files {
+                m.files += 1;
+                m.bytes += f.bytes;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What one extract+normalize run shares between resources.
+struct RunCtx<'c> {
+    naming: Arc<dyn NamingConvention>,
+    load_id: String,
+    dir: PathBuf,
+    config_for: &'c (dyn Fn(&str) -> WriterConfig + Sync),
+    /// Sinks of parallel workers, finished after normalization.
+    worker_sinks: Vec<PackageSink<'c>>,
+    /// Rows per table written by parallel workers.
+    worker_rows: HashMap<String, u64>,
 }
 
 impl BatchSink for PackageSink<'_> {
@@ -475,7 +508,15 @@ impl Pipeline {
 
     fn writer_config(&self, schema: &Schema, table: &str) -> WriterConfig {
         let caps = self.destination.capabilities();
-        let hinted = schema.file_format(table).and_then(FileFormat::parse);
+        // child tables created during this run are not in the snapshot: use their root's hint
+        let hinted = schema.file_format(table).and_then(FileFormat::parse).or_else(|| {
+            schema
+                .data_tables()
+                .filter(|t| !t.is_nested() && table.starts_with(&format!("{}__", t.name)))
+                .max_by_key(|t| t.name.len())
+                .and_then(|t| t.file_format.as_deref())
+                .and_then(FileFormat::parse)
+        });
         let format = if table == crate::schema::STATE_TABLE {
             caps.preferred_loader_file_format
         } else {
@@ -569,32 +610,42 @@ impl Pipeline {
         let snapshot = schema.clone();
         let config_for = |t: &str| self.writer_config(&snapshot, t);
         let mut sink = PackageSink { dir: pkg.new_jobs_dir(), writers: HashMap::new(), config_for: &config_for };
+        let mut ctx = RunCtx {
+            naming: naming.clone(),
+            load_id: load_id.to_string(),
+            dir: pkg.new_jobs_dir(),
+            config_for: &config_for,
+            worker_sinks: Vec::new(),
+            worker_rows: HashMap::new(),
+        };
         let mut records: u64 = 0;
         let (schema, stats) = {
             let mut n = Normalizer::new(schema, naming.clone(), load_id, self.normalizer.clone(), &mut sink);
             for (r, table) in source.resources.into_iter().zip(roots.iter()) {
-                let t = n.root_table(table)?;
-                self.push_resource(&mut n, t, r.data, &mut records)?;
+                self.push_resource(&mut n, table, r.data, &mut records, &mut ctx)?;
             }
             if let Some(doc) = &state_doc {
                 let t = n.root_table(crate::schema::STATE_TABLE)?;
                 let row = state_row(doc, load_id, created_at);
                 n.push(t, &JVal::from_value(&row))?;
             }
+            n.mark_seen(ctx.worker_rows.iter().filter(|(_, r)| **r > 0).map(|(t, _)| t.clone()));
             n.finish()?
         };
         let mut tables: BTreeMap<String, TableMetrics> = BTreeMap::new();
-        for (name, w) in sink.writers {
-            let files = w.finish().map_err(|e| Error::new(ErrorKind::Io, e.to_string()).with("table", name.clone()))?;
-            let m = tables.entry(name).or_default();
-            for f in files {
-                m.files += 1;
-                m.bytes += f.bytes;
-            }
+        sink.finish_into(&mut tables)?;
+        for ws in ctx.worker_sinks {
+            ws.finish_into(&mut tables)?;
         }
         for (name, st) in &stats {
-            if st.rows > 0 {
-                tables.entry(name.clone()).or_default().rows = st.rows;
+            let rows = st.rows + ctx.worker_rows.get(name).copied().unwrap_or(0);
+            if rows > 0 {
+                tables.entry(name.clone()).or_default().rows = rows;
+            }
+        }
+        for (name, rows) in &ctx.worker_rows {
+            if *rows > 0 && !stats.contains_key(name) {
+                tables.entry(name.clone()).or_default().rows = *rows;
             }
         }
         let mut schema = schema;
@@ -622,7 +673,15 @@ impl Pipeline {
         Ok((manifest, schema, tables, records))
     }
 
-    fn push_resource(&self, n: &mut Normalizer<'_>, t: usize, data: ResourceData, records: &mut u64) -> Result<()> {
+    fn push_resource<'c>(
+        &self,
+        n: &mut Normalizer<'_>,
+        root: &str,
+        data: ResourceData,
+        records: &mut u64,
+        ctx: &mut RunCtx<'c>,
+    ) -> Result<()> {
+        let t = n.root_table(root)?;
         match data {
             ResourceData::Values(it) => {
                 for v in it {
@@ -631,7 +690,7 @@ impl Pipeline {
                     self.count(records);
                 }
             }
-            ResourceData::JsonLines { origin, reader } => self.push_jsonl(n, t, &origin, reader, records)?,
+            ResourceData::JsonLines { origin, reader } => self.push_jsonl(n, root, &origin, reader, records, ctx)?,
             ResourceData::Arrow(it) => {
                 for b in it {
                     let b = b?;
@@ -643,13 +702,13 @@ impl Pipeline {
                 for f in files {
                     if f.as_os_str() == "-" {
                         let reader: Box<dyn BufRead + Send> = Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin()));
-                        self.push_jsonl(n, t, "-", reader, records)?;
+                        self.push_jsonl(n, root, "-", reader, records, ctx)?;
                         continue;
                     }
                     match input_kind(&f)? {
                         InputKind::JsonLines => {
                             let r = open_maybe_gzip(&f)?;
-                            self.push_jsonl(n, t, &f.display().to_string(), r, records)?;
+                            self.push_jsonl(n, root, &f.display().to_string(), r, records, ctx)?;
                         }
                         InputKind::Csv => {
                             for b in read_csv(&f, self.normalizer.batch_rows)? {
@@ -679,38 +738,46 @@ impl Pipeline {
         }
     }
 
-    fn push_jsonl(
+    fn push_jsonl<'c>(
         &self,
         n: &mut Normalizer<'_>,
-        t: usize,
+        root: &str,
         origin: &str,
         mut reader: Box<dyn BufRead + Send>,
         records: &mut u64,
+        ctx: &mut RunCtx<'c>,
     ) -> Result<()> {
-        let mut line = String::with_capacity(4096);
-        let mut lineno: u64 = 0;
-        loop {
-            line.clear();
-            let read = reader.read_line(&mut line).map_err(|e| {
-                Error::new(ErrorKind::Io, format!("reading input failed: {e}")).with("file", origin.to_string()).with("line", (lineno + 1).to_string())
-            })?;
-            if read == 0 {
-                break;
+        let base = *records;
+        let on_records = |r: u64| {
+            if r / 50_000 != r.saturating_sub(1) / 50_000 || r % 50_000 == 0 {
+                self.emit(Progress::Extracted { records: base + r });
             }
-            lineno += 1;
-            let text = line.trim_end_matches(['\n', '\r']);
-            if text.trim().is_empty() {
-                continue;
-            }
-            let v = JVal::parse(text).map_err(|e| {
-                Error::invalid_data(format!("malformed JSON: {e}"))
-                    .with("file", origin.to_string())
-                    .with("line", lineno.to_string())
-                    .with_hint("fix or remove that line and run again; nothing of this load was written")
-            })?;
-            n.set_origin(origin, lineno);
-            n.push(t, &v)?;
-            self.count(records);
+        };
+        let workers = self.normalizer.workers;
+        if workers <= 1 {
+            *records += crate::parallel::normalize_sequential(n, root, origin, &mut reader, &on_records)?;
+            return Ok(());
+        }
+        let config_for = ctx.config_for;
+        let dir = ctx.dir.clone();
+        let make_sink = move || PackageSink { dir: dir.clone(), writers: HashMap::new(), config_for };
+        let out = crate::parallel::normalize_parallel(
+            n,
+            root,
+            origin,
+            &mut *reader,
+            workers,
+            ctx.naming.clone(),
+            &ctx.load_id,
+            &self.normalizer,
+            &make_sink,
+            &on_records,
+        )?;
+        tracing::debug!(chunks = out.chunks, sequential = out.sequential_chunks, "parallel normalization");
+        *records += out.records;
+        ctx.worker_sinks.extend(out.sinks);
+        for (t, r) in out.worker_rows {
+            *ctx.worker_rows.entry(t).or_default() += r;
         }
         Ok(())
     }

@@ -193,7 +193,7 @@ impl WriterConfig {
             file_max_items: None,
             file_max_bytes: None,
             parquet_row_group_rows: 131_072,
-            parquet_row_group_bytes: Some(32 * 1024 * 1024),
+            parquet_row_group_bytes: Some(16 * 1024 * 1024),
             parquet_compression: Compression::SNAPPY,
             parquet_writer_version: WriterVersion::PARQUET_1_0,
             csv_delimiter: b',',

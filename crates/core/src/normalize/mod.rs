@@ -67,11 +67,18 @@ pub struct NormalizerOptions {
     pub batch_bytes: usize,
     /// Overrides the schema's `max_nesting` (dlt default 1000).
     pub max_nesting: Option<u32>,
+    /// Threads normalizing JSON lines in parallel (default: the available cores).
+    pub workers: usize,
 }
 
 impl Default for NormalizerOptions {
     fn default() -> Self {
-        NormalizerOptions { batch_rows: 16_384, batch_bytes: 16 << 20, max_nesting: None }
+        NormalizerOptions {
+            batch_rows: 16_384,
+            batch_bytes: 16 << 20,
+            max_nesting: None,
+            workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        }
     }
 }
 
@@ -116,6 +123,8 @@ struct TableState {
     propagate_root: bool,
     max_nesting: u32,
     rows_total: u64,
+    /// rows_total when the last chunk was committed (frozen mode rolls back to it)
+    rows_committed: u64,
     null_only: HashSet<String>,
 }
 
@@ -140,6 +149,13 @@ pub struct Normalizer<'a> {
     scratch: String,
     /// Where the current record comes from (`file:line`), for errors.
     origin: Option<(String, u64)>,
+    /// Frozen: the schema must not change; a change stops with [`Normalizer::needs_schema_change`].
+    frozen: bool,
+    schema_change: bool,
+    /// Bumped by every schema change.
+    generation: u64,
+    /// Rows committed by tables dropped by [`Normalizer::update_schema`].
+    retired_rows: HashMap<String, u64>,
 }
 
 /// A field of a flattened row: trie node and value.
@@ -173,6 +189,99 @@ impl<'a> Normalizer<'a> {
             child_of: FastMap::default(),
             scratch: String::new(),
             origin: None,
+            frozen: false,
+            schema_change: false,
+            generation: 0,
+            retired_rows: HashMap::new(),
+        }
+    }
+
+    /// A counter bumped by every schema change this normalizer made.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// A normalizer that never changes the schema: a record that would add a table, a column
+    /// or a variant fails, and [`Normalizer::needs_schema_change`] tells why. Used by the
+    /// parallel workers, whose chunks are redone in order by an unfrozen normalizer when they
+    /// need a change, so results equal a sequential run.
+    pub fn frozen(
+        schema: Schema,
+        naming: Arc<dyn NamingConvention>,
+        load_id: &str,
+        opts: NormalizerOptions,
+        sink: &'a mut dyn BatchSink,
+    ) -> Self {
+        let mut n = Self::new(schema, naming, load_id, opts, sink);
+        n.frozen = true;
+        n
+    }
+
+    /// Whether the last error was a frozen normalizer refusing a schema change.
+    pub fn needs_schema_change(&self) -> bool {
+        self.schema_change
+    }
+
+    fn refuse_change(&mut self, what: String) -> Error {
+        self.schema_change = true;
+        Error::new(ErrorKind::Schema, format!("schema change needed: {what}"))
+    }
+
+    /// Replaces the schema (between chunks; buffers must be empty). Table handles from
+    /// [`Normalizer::root_table`] are invalidated.
+    pub fn update_schema(&mut self, schema: Schema) {
+        for st in &self.tables {
+            *self.retired_rows.entry(st.name.clone()).or_default() += st.rows_committed;
+        }
+        self.schema = schema;
+        self.tables.clear();
+        self.table_index.clear();
+        self.child_of.clear();
+        self.schema_change = false;
+    }
+
+    /// Drops the rows buffered since the last [`Normalizer::commit_chunk`].
+    pub fn discard_chunk(&mut self) -> Result<()> {
+        for st in &mut self.tables {
+            let cols: Vec<Column> = st.buf.slots().iter().map(|s| s.column.clone()).collect();
+            let mut fresh = TableBuffer::new(self.opts.batch_rows.min(4096));
+            for c in &cols {
+                fresh.add_column(c)?;
+            }
+            st.buf = fresh;
+            st.rows_total = st.rows_committed;
+        }
+        self.schema_change = false;
+        Ok(())
+    }
+
+    /// Hands every buffered row to the sink and makes them part of the result.
+    pub fn commit_chunk(&mut self) -> Result<()> {
+        for t in 0..self.tables.len() {
+            self.flush_table(t)?;
+            self.tables[t].rows_committed = self.tables[t].rows_total;
+        }
+        Ok(())
+    }
+
+    /// Rows per table so far.
+    pub fn stats(&self) -> HashMap<String, TableStats> {
+        let mut out: HashMap<String, TableStats> =
+            self.retired_rows.iter().map(|(k, v)| (k.clone(), TableStats { rows: *v })).collect();
+        for st in &self.tables {
+            out.entry(st.name.clone()).or_default().rows += st.rows_total;
+        }
+        out
+    }
+
+    /// Marks tables as having seen data (what frozen workers could not do themselves).
+    pub fn mark_seen(&mut self, tables: impl IntoIterator<Item = String>) {
+        for t in tables {
+            if let Some(tb) = self.schema.tables.get_mut(&t) {
+                if !tb.seen_data() {
+                    tb.mark_seen_data();
+                }
+            }
         }
     }
 
@@ -209,7 +318,11 @@ impl<'a> Normalizer<'a> {
             return Ok(i);
         }
         if !self.schema.tables.contains_key(table) {
+            if self.frozen {
+                return Err(self.refuse_change(format!("new table `{table}`")));
+            }
             self.schema.update_table(Table::new(table))?;
+            self.generation += 1;
         }
         let t = &self.schema.tables[table];
         if t.write_disposition.is_none() {
@@ -298,6 +411,7 @@ impl<'a> Normalizer<'a> {
             propagate_root,
             max_nesting,
             rows_total: 0,
+            rows_committed: 0,
             null_only: HashSet::new(),
         };
         if let Some(t) = self.schema.tables.get(name) {
@@ -553,7 +667,11 @@ impl<'a> Normalizer<'a> {
             Some(&i) => i,
             None => {
                 if !self.schema.tables.contains_key(&name) {
+                    if self.frozen {
+                        return Err(self.refuse_change(format!("new table `{name}`")));
+                    }
                     self.schema.update_table(Table::nested(&name, &parent_name))?;
+                    self.generation += 1;
                 }
                 self.init_table(&name, path, false)?
             }
@@ -589,6 +707,10 @@ impl<'a> Normalizer<'a> {
 
     fn add_column(&mut self, t: usize, mut col: Column) -> Result<usize> {
         let tname = self.tables[t].name.clone();
+        if self.frozen {
+            return Err(self.refuse_change(format!("new column `{}` in `{tname}`", col.name)));
+        }
+        self.generation += 1;
         let table = self.schema.tables.get_mut(&tname).expect("table registered");
         if let Some(existing) = table.columns.get(&col.name) {
             // user hints declared before data win
@@ -756,7 +878,11 @@ impl<'a> Normalizer<'a> {
         }
         st.buf.end_row();
         st.rows_total += 1;
-        if st.buf.rows() >= self.opts.batch_rows || (st.buf.rows() % 1024 == 0 && st.buf.bytes_estimate() >= self.opts.batch_bytes) {
+        // a frozen normalizer keeps a chunk's rows until the chunk commits (it may be discarded)
+        if !self.frozen
+            && (st.buf.rows() >= self.opts.batch_rows
+                || (st.buf.rows() % 1024 == 0 && st.buf.bytes_estimate() >= self.opts.batch_bytes))
+        {
             self.flush_table(t)?;
         }
         Ok(())
@@ -768,9 +894,11 @@ impl<'a> Normalizer<'a> {
         }
         let batch = self.tables[t].buf.take_batch()?;
         let name = self.tables[t].name.clone();
-        if let Some(tb) = self.schema.tables.get_mut(&name) {
-            if !tb.seen_data() {
-                tb.mark_seen_data();
+        if !self.frozen {
+            if let Some(tb) = self.schema.tables.get_mut(&name) {
+                if !tb.seen_data() {
+                    tb.mark_seen_data();
+                }
             }
         }
         self.sink.write_batch(&name, batch)

@@ -1,0 +1,293 @@
+//! Parallel normalization of JSON lines with results equal to a sequential run.
+//!
+//! The input is cut into chunks of whole lines. Worker threads normalize chunks against a
+//! frozen snapshot of the schema, each into its own job files. A chunk that needs a schema
+//! change (a new table, column or variant) is handed back and redone by the coordinator, in
+//! chunk order, with the evolving schema; the new schema is then published to the workers.
+//! A chunk that needed no change gives the same rows whichever schema version it saw (it
+//! touched only columns that already existed), so the outcome equals a sequential run:
+//! same tables, same column order and types, same rows. Memory stays bounded: a fixed number
+//! of chunks is in flight.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::BufRead;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::naming::NamingConvention;
+use crate::normalize::{BatchSink, JVal, Normalizer, NormalizerOptions};
+use crate::schema::Schema;
+
+/// Bytes of input per chunk.
+pub const CHUNK_BYTES: usize = 2 << 20;
+
+struct Chunk {
+    index: u64,
+    first_line: u64,
+    text: String,
+}
+
+enum Outcome {
+    Done { records: u64 },
+    NeedsSchemaChange(Chunk),
+    Failed(Error),
+}
+
+/// What the parallel pass produced besides the coordinator's own output.
+pub struct ParallelOutput<S> {
+    /// The workers' sinks (their job files), to be finished by the caller.
+    pub sinks: Vec<S>,
+    /// Rows per table written by the workers.
+    pub worker_rows: HashMap<String, u64>,
+    /// Records read.
+    pub records: u64,
+    /// Chunks redone by the coordinator because they changed the schema.
+    pub sequential_chunks: u64,
+    /// Chunks in total.
+    pub chunks: u64,
+}
+
+/// Reads a chunk of whole lines (at least `CHUNK_BYTES` unless the input ends).
+fn read_chunk(reader: &mut dyn BufRead, origin: &str, next_line: &mut u64) -> Result<Option<(u64, String)>> {
+    let first = *next_line;
+    let mut text = String::with_capacity(CHUNK_BYTES + 64 * 1024);
+    while text.len() < CHUNK_BYTES {
+        let n = reader.read_line(&mut text).map_err(|e| {
+            Error::new(ErrorKind::Io, format!("reading input failed: {e}"))
+                .with("file", origin.to_string())
+                .with("line", (*next_line + 1).to_string())
+        })?;
+        if n == 0 {
+            break;
+        }
+        *next_line += 1;
+    }
+    Ok((!text.is_empty()).then_some((first, text)))
+}
+
+/// Normalizes the lines of one chunk; `first_line` is the 0-based line number of its first line.
+fn push_lines(n: &mut Normalizer<'_>, t: usize, origin: &str, first_line: u64, text: &str) -> Result<u64> {
+    let mut records = 0;
+    for (i, line) in text.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let lineno = first_line + i as u64 + 1;
+        let v = JVal::parse(line).map_err(|e| {
+            Error::invalid_data(format!("malformed JSON: {e}"))
+                .with("file", origin.to_string())
+                .with("line", lineno.to_string())
+                .with_hint("fix or remove that line and run again; nothing of this load was written")
+        })?;
+        n.set_origin(origin, lineno);
+        n.push(t, &v)?;
+        records += 1;
+    }
+    Ok(records)
+}
+
+/// Sequential normalization of a JSON-lines stream (the one-thread path).
+pub fn normalize_sequential(
+    n: &mut Normalizer<'_>,
+    root: &str,
+    origin: &str,
+    reader: &mut dyn BufRead,
+    on_records: &dyn Fn(u64),
+) -> Result<u64> {
+    let t = n.root_table(root)?;
+    let mut next_line = 0;
+    let mut records = 0;
+    while let Some((first, text)) = read_chunk(reader, origin, &mut next_line)? {
+        records += push_lines(n, t, origin, first, &text)?;
+        on_records(records);
+    }
+    Ok(records)
+}
+
+/// Normalizes a JSON-lines stream with `workers` threads; `coord` is the unfrozen normalizer
+/// whose schema is the result, `make_sink` makes one sink per worker.
+#[allow(clippy::too_many_arguments)]
+pub fn normalize_parallel<S: BatchSink + Send>(
+    coord: &mut Normalizer<'_>,
+    root: &str,
+    origin: &str,
+    reader: &mut (dyn BufRead + Send),
+    workers: usize,
+    naming: Arc<dyn NamingConvention>,
+    load_id: &str,
+    opts: &NormalizerOptions,
+    make_sink: &(dyn Fn() -> S + Sync),
+    on_records: &dyn Fn(u64),
+) -> Result<ParallelOutput<S>> {
+    let coord_t = coord.root_table(root)?;
+    let snapshot: Arc<RwLock<(u64, Arc<Schema>)>> = Arc::new(RwLock::new((0, Arc::new(coord.schema().clone()))));
+    let mut generation = coord.generation();
+    let (work_tx, work_rx) = mpsc::sync_channel::<Chunk>(workers * 2);
+    let work_rx = Arc::new(Mutex::new(work_rx));
+    let (res_tx, res_rx) = mpsc::channel::<(u64, Outcome)>();
+    let stop = AtomicBool::new(false);
+
+    std::thread::scope(|scope| -> Result<ParallelOutput<S>> {
+        let mut handles = Vec::new();
+        for _ in 0..workers {
+            let work_rx = work_rx.clone();
+            let res_tx = res_tx.clone();
+            let snapshot = snapshot.clone();
+            let naming = naming.clone();
+            let stop = &stop;
+            handles.push(scope.spawn(move || -> Result<(S, HashMap<String, u64>)> {
+                let mut sink = make_sink();
+                let rows = {
+                    let (mut version, schema) = {
+                        let g = snapshot.read().expect("schema lock");
+                        (g.0, g.1.clone())
+                    };
+                    let mut n = Normalizer::frozen((*schema).clone(), naming, load_id, opts.clone(), &mut sink);
+                    loop {
+                        let chunk = {
+                            let rx = work_rx.lock().expect("queue lock");
+                            match rx.recv() {
+                                Ok(c) => c,
+                                Err(_) => break,
+                            }
+                        };
+                        let idx = chunk.index;
+                        if stop.load(Ordering::Relaxed) {
+                            continue;
+                        }
+                        {
+                            let g = snapshot.read().expect("schema lock");
+                            if g.0 != version {
+                                version = g.0;
+                                n.update_schema((*g.1).clone());
+                            }
+                        }
+                        let outcome = match n.root_table(root).and_then(|t| push_lines(&mut n, t, origin, chunk.first_line, &chunk.text)) {
+                            Ok(records) => match n.commit_chunk() {
+                                Ok(()) => Outcome::Done { records },
+                                Err(e) => Outcome::Failed(e),
+                            },
+                            Err(_) if n.needs_schema_change() => match n.discard_chunk() {
+                                Ok(()) => Outcome::NeedsSchemaChange(chunk),
+                                Err(e) => Outcome::Failed(e),
+                            },
+                            Err(e) => Outcome::Failed(e),
+                        };
+                        if res_tx.send((idx, outcome)).is_err() {
+                            break;
+                        }
+                    }
+                    n.stats().into_iter().map(|(k, v)| (k, v.rows)).collect::<HashMap<_, _>>()
+                };
+                Ok((sink, rows))
+            }));
+        }
+        drop(res_tx);
+
+        // coordinator: read, dispatch, resolve in order
+        let mut pending: BTreeMap<u64, Outcome> = BTreeMap::new();
+        let mut next_to_resolve: u64 = 0;
+        let mut sent: u64 = 0;
+        let mut records: u64 = 0;
+        let mut sequential: u64 = 0;
+        let mut failure: Option<Error> = None;
+        let mut next_line = 0u64;
+        let mut resolve = |pending: &mut BTreeMap<u64, Outcome>,
+                           next_to_resolve: &mut u64,
+                           records: &mut u64,
+                           failure: &mut Option<Error>,
+                           coord: &mut Normalizer<'_>|
+         -> Result<()> {
+            while failure.is_none() {
+                let Some(outcome) = pending.remove(next_to_resolve) else { break };
+                match outcome {
+                    Outcome::Done { records: r } => *records += r,
+                    Outcome::NeedsSchemaChange(chunk) => {
+                        sequential += 1;
+                        match push_lines(coord, coord_t, origin, chunk.first_line, &chunk.text) {
+                            Ok(r) => *records += r,
+                            Err(e) => *failure = Some(e),
+                        }
+                        if coord.generation() != generation {
+                            generation = coord.generation();
+                            let mut g = snapshot.write().expect("schema lock");
+                            *g = (g.0 + 1, Arc::new(coord.schema().clone()));
+                        }
+                    }
+                    Outcome::Failed(e) => *failure = Some(e),
+                }
+                *next_to_resolve += 1;
+                on_records(*records);
+            }
+            Ok(())
+        };
+        loop {
+            if failure.is_some() {
+                break;
+            }
+            let Some((first, text)) = read_chunk(reader, origin, &mut next_line)? else { break };
+            let chunk = Chunk { index: sent, first_line: first, text };
+            sent += 1;
+            // keep resolving while the queue is full
+            let mut chunk = Some(chunk);
+            while let Some(c) = chunk.take() {
+                match work_tx.try_send(c) {
+                    Ok(()) => {}
+                    Err(mpsc::TrySendError::Full(c)) => {
+                        chunk = Some(c);
+                        match res_rx.recv_timeout(std::time::Duration::from_millis(50)) {
+                            Ok((i, o)) => {
+                                pending.insert(i, o);
+                            }
+                            Err(mpsc::RecvTimeoutError::Timeout) => {}
+                            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                                return Err(Error::internal("normalizer workers stopped unexpectedly"));
+                            }
+                        }
+                        resolve(&mut pending, &mut next_to_resolve, &mut records, &mut failure, coord)?;
+                    }
+                    Err(mpsc::TrySendError::Disconnected(_)) => {
+                        return Err(Error::internal("normalizer workers stopped unexpectedly"));
+                    }
+                }
+            }
+            while let Ok((i, o)) = res_rx.try_recv() {
+                pending.insert(i, o);
+            }
+            resolve(&mut pending, &mut next_to_resolve, &mut records, &mut failure, coord)?;
+        }
+        drop(work_tx);
+        if failure.is_some() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        while next_to_resolve < sent && failure.is_none() {
+            match res_rx.recv() {
+                Ok((i, o)) => {
+                    pending.insert(i, o);
+                    resolve(&mut pending, &mut next_to_resolve, &mut records, &mut failure, coord)?;
+                }
+                Err(_) => break,
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        let mut sinks = Vec::new();
+        let mut worker_rows: HashMap<String, u64> = HashMap::new();
+        for h in handles {
+            let (sink, rows) = h.join().map_err(|_| Error::internal("a normalizer worker panicked"))??;
+            sinks.push(sink);
+            for (k, v) in rows {
+                *worker_rows.entry(k).or_default() += v;
+            }
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if next_to_resolve < sent {
+            return Err(Error::internal("not every chunk was normalized"));
+        }
+        Ok(ParallelOutput { sinks, worker_rows, records, sequential_chunks: sequential, chunks: sent })
+    })
+}
