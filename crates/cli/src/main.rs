@@ -66,7 +66,8 @@ struct LoadArgs {
     /// Dataset name (default <pipeline>_dataset).
     #[arg(long)]
     dataset: Option<String>,
-    /// Destination.
+    /// Destination (`filesystem` or `postgres`; postgres credentials from config or
+    /// DESTINATION__POSTGRES__CREDENTIALS).
     #[arg(long)]
     destination: Option<String>,
     /// Bucket URL of the filesystem destination (default ./stevedore_data).

@@ -9,6 +9,8 @@
 
 #![warn(missing_docs)]
 
+pub mod pg;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
