@@ -43,6 +43,7 @@ enum Format {
     Parquet,
     Jsonl,
     Csv,
+    InsertValues,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -211,6 +212,7 @@ async fn load(args: LoadArgs) -> stevedore::Result<()> {
             Format::Parquet => FileFormat::Parquet,
             Format::Jsonl => FileFormat::Jsonl,
             Format::Csv => FileFormat::Csv,
+            Format::InsertValues => FileFormat::InsertValues,
         });
     }
     let pipeline = builder.build()?;

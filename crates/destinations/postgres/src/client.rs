@@ -204,6 +204,12 @@ impl PostgresClient {
             tracing::info!(job = %job.job_id(), "job already loaded; skipped");
             return Ok(0);
         }
+        if job.format == "insert_values" {
+            let rows = self.exec_insert_values(&tx, job, &qualified).await.map_err(|e| e.with("job", job.job_id()))?;
+            self.mark_done(&*tx, &package.load_id, &job.job_id()).await?;
+            tx.commit().await.map_err(|e| pg_err("committing the job", e))?;
+            return Ok(rows);
+        }
         let (stmt, rx, producer) = match job.format.as_str() {
             "parquet" | "jsonl" => self.binary_producer(job, &cols, &qualified)?,
             "csv" => self.csv_producer(job, &cols, &qualified)?,
@@ -337,6 +343,54 @@ impl PostgresClient {
             }
         });
         Ok((stmt, rx, handle))
+    }
+
+    /// Runs an `insert_values` job file: the `INSERT INTO {}(..) VALUES` header with the
+    /// qualified table, rows sent in chunks of about 8 MiB (one row per line), all in the
+    /// caller's transaction.
+    async fn exec_insert_values(&self, tx: &deadpool_postgres::Transaction<'_>, job: &JobInfo, qualified: &str) -> Result<u64> {
+        let path = job.path.clone();
+        let text = tokio::task::spawn_blocking(move || -> Result<String> {
+            use std::io::Read;
+            let mut s = String::new();
+            copy::open_text(&path)?.read_to_string(&mut s).map_err(|e| Error::io("read job file", &path, e))?;
+            Ok(s)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("job reader panicked: {e}")))??;
+        let mut lines = text.lines();
+        let header = lines.next().unwrap_or_default();
+        if !header.starts_with("INSERT INTO {}(") {
+            return Err(Error::invalid_data("insert_values job file does not start with `INSERT INTO {}(`").with("table", job.table.clone()));
+        }
+        let header = header.replacen("{}", qualified, 1);
+        let _values = lines.next();
+        let mut rows = 0u64;
+        let mut chunk = String::new();
+        for line in lines {
+            let line = line.trim_end();
+            if line.is_empty() {
+                continue;
+            }
+            if chunk.is_empty() {
+                chunk.push_str(&header);
+                chunk.push_str("\nVALUES\n");
+            } else {
+                chunk.push_str(",\n");
+            }
+            chunk.push_str(line.trim_end_matches([',', ';']));
+            rows += 1;
+            if chunk.len() >= 8 << 20 {
+                chunk.push(';');
+                tx.batch_execute(&chunk).await.map_err(|e| pg_err("INSERT", e).with("table", job.table.clone()))?;
+                chunk.clear();
+            }
+        }
+        if !chunk.is_empty() {
+            chunk.push(';');
+            tx.batch_execute(&chunk).await.map_err(|e| pg_err("INSERT", e).with("table", job.table.clone()))?;
+        }
+        Ok(rows)
     }
 
     async fn run_sql(&self, package: &PackageInfo, job: &JobInfo) -> Result<()> {

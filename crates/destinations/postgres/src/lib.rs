@@ -5,7 +5,7 @@
 //!   any job runs.
 //! * Data loads with **binary COPY**: parquet and jsonl job files are read as Arrow batches
 //!   and encoded as binary COPY rows; csv job files use `COPY ... (FORMAT csv)`. Jobs run in
-//!   parallel on a connection pool; each job commits together with a row in
+//!   parallel on a connection pool (dlt's `insert_values` files run as INSERT statements); each job commits together with a row in
 //!   `<dataset>._stevedore_jobs`, so a job run again (after a crash) never duplicates rows.
 //! * Merge and replace tables load into the **staging dataset** (`<dataset>_staging` by
 //!   default, `staging_dataset_name_layout`), then one followup transaction per root table
@@ -201,7 +201,7 @@ impl Destination for Postgres {
 
     fn capabilities(&self) -> Capabilities {
         let mut c = Capabilities::new(FileFormat::Parquet);
-        c.supported_loader_file_formats = vec![FileFormat::Parquet, FileFormat::Jsonl, FileFormat::Csv];
+        c.supported_loader_file_formats = vec![FileFormat::Parquet, FileFormat::Jsonl, FileFormat::Csv, FileFormat::InsertValues];
         c.max_identifier_length = Some(63);
         c.max_column_identifier_length = Some(63);
         c.supported_merge_strategies =

@@ -515,7 +515,7 @@ async fn hostile_identifiers_are_quoted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn all_types_in_every_file_format() {
     let Some(ctx) = setup("sd_types").await else { return };
-    for fmt in [FileFormat::Parquet, FileFormat::Jsonl, FileFormat::Csv] {
+    for fmt in [FileFormat::Parquet, FileFormat::Jsonl, FileFormat::Csv, FileFormat::InsertValues] {
         let table = format!("types_{fmt}");
         let p = stevedore_core::pipeline::Pipeline::builder(&format!("p_types_{fmt}"))
             .destination(ctx.destination())
@@ -557,6 +557,10 @@ async fn all_types_in_every_file_format() {
         );
         assert_eq!(rows[1][..4], ["NULL", "9007199254740993", "-0.25", "f"], "{fmt}");
         assert_eq!(rows[1][9], "NULL", "{fmt}");
+        if fmt != FileFormat::Csv {
+            let bin = ctx.col(&format!("SELECT count(*) FROM \"{}\".\"{table}\" WHERE bin IS NULL", ctx.dataset)).await;
+            assert_eq!(bin, vec!["2"], "{fmt}");
+        }
     }
     ctx.cleanup().await;
 }
