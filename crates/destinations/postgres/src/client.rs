@@ -527,7 +527,14 @@ impl DestinationClient for PostgresClient {
             .map_err(m)?;
             let existing = Self::existing_columns(&*tx, &self.staging_dataset, &staging_tables).await?;
             let qualify = |t: &str| names.staging_table(t);
-            for s in migration_sql(d, &staging_tables, &existing, &qualify, false)? {
+            // merge staging tables get no UNIQUE constraints (a key twice in one load is
+            // deduplicated by the merge); replace staging tables keep them, because
+            // `staging-optimized` turns them into the final tables
+            let (replace, other): (Vec<&Table>, Vec<&Table>) =
+                staging_tables.iter().partition(|t| schema.write_disposition(&t.name) == WriteDisposition::Replace && !t.is_dlt_table());
+            let mut stmts = migration_sql(d, &replace, &existing, &qualify, true)?;
+            stmts.extend(migration_sql(d, &other, &existing, &qualify, false)?);
+            for s in stmts {
                 tx.batch_execute(&s).await.map_err(|e| pg_err("staging schema migration", e).with("statement", s.clone()))?;
             }
             let has = tx

@@ -87,6 +87,14 @@ async fn replace_strategies() {
     for s in [ReplaceStrategy::TruncateAndInsert, ReplaceStrategy::InsertFromStaging, ReplaceStrategy::StagingOptimized] {
         let Some(ctx) = setup("sd_replace").await else { return };
         replace_round(&ctx, s).await;
+        // the final table keeps its UNIQUE constraint on _dlt_id, whatever the strategy
+        let uniq = ctx
+            .col(&format!(
+                "SELECT count(*) FROM information_schema.table_constraints WHERE table_schema = '{}' AND table_name = 'items' AND constraint_type = 'UNIQUE'",
+                ctx.dataset
+            ))
+            .await;
+        assert_eq!(uniq, vec!["1"], "{s}");
         if let Some(out) = ctx.psql(&format!("SELECT count(*) FROM \"{}\".items", ctx.dataset)) {
             assert_eq!(out, vec!["0"]);
         }
