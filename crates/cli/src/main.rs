@@ -43,6 +43,7 @@ enum Format {
     Parquet,
     Jsonl,
     Csv,
+    InsertValues,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -66,7 +67,8 @@ struct LoadArgs {
     /// Dataset name (default <pipeline>_dataset).
     #[arg(long)]
     dataset: Option<String>,
-    /// Destination.
+    /// Destination (`filesystem` or `postgres`; postgres credentials from config or
+    /// DESTINATION__POSTGRES__CREDENTIALS).
     #[arg(long)]
     destination: Option<String>,
     /// Bucket URL of the filesystem destination (default ./stevedore_data).
@@ -210,6 +212,7 @@ async fn load(args: LoadArgs) -> stevedore::Result<()> {
             Format::Parquet => FileFormat::Parquet,
             Format::Jsonl => FileFormat::Jsonl,
             Format::Csv => FileFormat::Csv,
+            Format::InsertValues => FileFormat::InsertValues,
         });
     }
     let pipeline = builder.build()?;

@@ -184,6 +184,12 @@ pub trait Destination: Send + Sync + fmt::Debug {
 /// A client bound to one dataset, used for one load package.
 #[async_trait]
 pub trait DestinationClient: Send + Sync {
+    /// Called each time the loader starts or resumes `package`, before
+    /// [`DestinationClient::initialize_storage`] (which runs only on the first attempt).
+    /// Default: nothing.
+    async fn begin_package(&self, _package: &PackageInfo) -> Result<()> {
+        Ok(())
+    }
     /// Creates the dataset if missing. Idempotent.
     async fn initialize_storage(&self) -> Result<()>;
     /// Brings the destination schema up to `package.schema` (new tables and columns). Idempotent.
@@ -196,6 +202,11 @@ pub trait DestinationClient: Send + Sync {
     }
     /// Writes the load marker. Called once, last. Idempotent.
     async fn complete_load(&self, package: &PackageInfo) -> Result<()>;
+    /// Empties the staging dataset's tables after a completed load (`[load]
+    /// truncate_staging_dataset`). Default: nothing (no staging dataset).
+    async fn truncate_staging_dataset(&self, _package: &PackageInfo) -> Result<()> {
+        Ok(())
+    }
     /// The newest pipeline state stored by a completed load, if the destination keeps one.
     async fn stored_state(&self, _pipeline_name: &str) -> Result<Option<serde_json::Value>> {
         Ok(None)

@@ -35,6 +35,8 @@ pub struct LoaderOptions {
     pub raise_on_failed_jobs: bool,
     /// Delete completed job files after the load (`[load] delete_completed_jobs`).
     pub delete_completed_jobs: bool,
+    /// Empty the staging dataset after a completed load (`[load] truncate_staging_dataset`).
+    pub truncate_staging_dataset: bool,
 }
 
 impl Default for LoaderOptions {
@@ -45,6 +47,7 @@ impl Default for LoaderOptions {
             backoff: Duration::from_millis(200),
             raise_on_failed_jobs: true,
             delete_completed_jobs: false,
+            truncate_staging_dataset: false,
         }
     }
 }
@@ -111,6 +114,7 @@ pub async fn load_package(
         pkg.move_job(&j, NEW_JOBS, None)?;
     }
 
+    client.begin_package(&info).await?;
     if !pkg.has_marker("applied_schema_updates.json") {
         client.initialize_storage().await?;
         client.migrate_schema(&info).await?;
@@ -210,6 +214,11 @@ pub async fn load_package(
     }
 
     client.complete_load(&info).await?;
+    if opts.truncate_staging_dataset {
+        if let Err(e) = client.truncate_staging_dataset(&info).await {
+            tracing::warn!(load_id = %info.load_id, error = %e, "could not truncate the staging dataset (the load itself is complete)");
+        }
+    }
     let done = storage.finish(pkg, PackageStatus::Loaded)?;
     if opts.delete_completed_jobs {
         let _ = std::fs::remove_dir_all(done.dir.join(COMPLETED_JOBS));

@@ -198,6 +198,9 @@ impl PipelineBuilder {
         if let Some(r) = config.get_bool(load, "delete_completed_jobs")? {
             loader.delete_completed_jobs = r;
         }
+        if let Some(r) = config.get_bool(load, "truncate_staging_dataset")? {
+            loader.truncate_staging_dataset = r;
+        }
         if let Some(w) = destination.capabilities().max_parallel_load_jobs {
             loader.workers = loader.workers.min(w);
         }
@@ -805,6 +808,25 @@ fn apply_hints(
         let mut c = c.clone();
         c.name = naming.normalize_path(&c.name);
         t.add_column(c);
+    }
+    if h.merge_strategy == Some(crate::schema::MergeStrategy::Scd2) {
+        let o = h.scd2.clone().unwrap_or_default();
+        let (from, to) = o.validity_column_names.clone().unwrap_or_else(|| ("_dlt_valid_from".into(), "_dlt_valid_to".into()));
+        for (name, key) in [(from, "x-valid-from"), (to, "x-valid-to")] {
+            let mut c = Column::new(naming.normalize_path(&name), crate::schema::DataType::Timestamp);
+            c.extra.insert(key.into(), json!(true));
+            t.add_column(c);
+        }
+        let rv = o.row_version_column_name.as_deref().map(|n| naming.normalize_path(n)).unwrap_or_else(|| crate::schema::C_DLT_ID.to_string());
+        let mut c = Column::incomplete(rv);
+        c.extra.insert("x-row-version".into(), json!(true));
+        t.add_column(c);
+        if let Some(a) = &o.active_record_timestamp {
+            t.extra.insert("x-active-record-timestamp".into(), json!(a));
+        }
+        if let Some(b) = &o.boundary_timestamp {
+            t.extra.insert("x-boundary-timestamp".into(), json!(b));
+        }
     }
     for k in &h.primary_key {
         t.add_column(Column::incomplete(naming.normalize_path(k)).hint("primary_key").not_null());

@@ -36,6 +36,22 @@ pub struct TableHints {
     pub file_format: Option<FileFormat>,
     /// Nesting depth below which nested data stays JSON.
     pub max_nesting: Option<u32>,
+    /// Options of the `scd2` merge strategy.
+    pub scd2: Option<Scd2Options>,
+}
+
+/// Options of the `scd2` merge strategy (dlt's `write_disposition={"disposition": "merge",
+/// "strategy": "scd2", ...}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scd2Options {
+    /// Names of the validity columns (default `_dlt_valid_from`, `_dlt_valid_to`).
+    pub validity_column_names: Option<(String, String)>,
+    /// ISO timestamp marking active records instead of NULL (e.g. `9999-12-31T00:00:00Z`).
+    pub active_record_timestamp: Option<String>,
+    /// ISO timestamp used as the boundary instead of the load package's creation time.
+    pub boundary_timestamp: Option<String>,
+    /// A user column holding the row version (default: `_dlt_id`, a hash of the record).
+    pub row_version_column_name: Option<String>,
 }
 
 /// Where a resource's records come from.
@@ -142,6 +158,13 @@ impl Resource {
     pub fn with_merge_strategy(mut self, s: MergeStrategy) -> Self {
         self.hints.write_disposition = Some(WriteDisposition::Merge);
         self.hints.merge_strategy = Some(s);
+        self
+    }
+    /// Merges with the `scd2` strategy and these options.
+    pub fn with_scd2(mut self, options: Scd2Options) -> Self {
+        self.hints.write_disposition = Some(WriteDisposition::Merge);
+        self.hints.merge_strategy = Some(MergeStrategy::Scd2);
+        self.hints.scd2 = Some(options);
         self
     }
     /// Sets the primary key.

@@ -90,6 +90,12 @@ pub enum FileFormat {
     Parquet,
     /// Comma-separated values with a header row (`.csv`).
     Csv,
+    /// A SQL `INSERT ... VALUES` statement (`.insert_values`), dlt's format for SQL
+    /// destinations: first line `INSERT INTO {}("c1","c2")` (the destination puts the
+    /// qualified table name in place of `{}`), then `VALUES`, then one row per line
+    /// (`(..),` and `(..);` for the last). Strings are `E'...'` literals with `\`, `'`, line
+    /// breaks escaped, binary `E'\\x..'` (hex), numbers and booleans bare, NULL for nulls.
+    InsertValues,
 }
 
 impl FileFormat {
@@ -99,6 +105,7 @@ impl FileFormat {
             FileFormat::Jsonl => "jsonl",
             FileFormat::Parquet => "parquet",
             FileFormat::Csv => "csv",
+            FileFormat::InsertValues => "insert_values",
         }
     }
 
@@ -116,7 +123,7 @@ impl FileFormat {
     /// Parses a dlt `loader_file_format` name (`jsonl`, `parquet`, `csv`; ASCII case-insensitive).
     pub fn parse(s: &str) -> Option<Self> {
         let s = s.trim();
-        [FileFormat::Jsonl, FileFormat::Parquet, FileFormat::Csv]
+        [FileFormat::Jsonl, FileFormat::Parquet, FileFormat::Csv, FileFormat::InsertValues]
             .into_iter()
             .find(|f| f.extension().eq_ignore_ascii_case(s))
     }
@@ -603,6 +610,23 @@ impl TableWriter {
                 columns = schema.fields().iter().map(|f| f.name().clone()).collect();
                 FileKind::Csv { sink }
             }
+            FileFormat::InsertValues => {
+                self.buf.clear();
+                let mut sink = TextSink::new(file, compressed, self.config.gzip_level);
+                let mut header = b"INSERT INTO {}(".to_vec();
+                for (n, f) in schema.fields().iter().enumerate() {
+                    if n > 0 {
+                        header.push(b',');
+                    }
+                    header.push(b'"');
+                    header.extend_from_slice(f.name().replace('"', "\"\"").as_bytes());
+                    header.push(b'"');
+                }
+                header.extend_from_slice(b")\nVALUES\n");
+                sink.write_all(&header).map_err(io_err)?;
+                columns = schema.fields().iter().map(|f| f.name().clone()).collect();
+                FileKind::InsertValues { sink }
+            }
             FileFormat::Parquet => {
                 let stripped = strip_metadata(schema);
                 let props = WriterProperties::builder()
@@ -689,6 +713,9 @@ enum FileKind {
     Csv {
         sink: TextSink,
     },
+    InsertValues {
+        sink: TextSink,
+    },
     Parquet {
         writer: Box<ArrowWriter<BufWriter<File>>>,
         stripped: SchemaRef,
@@ -702,8 +729,8 @@ impl OpenFile {
         }
         match &self.kind {
             FileKind::Jsonl { .. } => true,
-            // The csv file's only schema is its header.
-            FileKind::Csv { .. } => {
+            // The csv file's only schema is its header (insert_values: its column list).
+            FileKind::Csv { .. } | FileKind::InsertValues { .. } => {
                 schema.fields().len() == self.schema.fields().len()
                     && schema
                         .fields()
@@ -746,7 +773,7 @@ impl OpenFile {
 
     fn bytes_estimate(&self) -> u64 {
         match &self.kind {
-            FileKind::Jsonl { sink, .. } | FileKind::Csv { sink } => sink.bytes(),
+            FileKind::Jsonl { sink, .. } | FileKind::Csv { sink } | FileKind::InsertValues { sink } => sink.bytes(),
             FileKind::Parquet { writer, .. } => {
                 (writer.bytes_written() + writer.in_progress_size()) as u64
             }
@@ -779,6 +806,12 @@ impl OpenFile {
                 let cols = build_nodes(batch, table, path, FileFormat::Csv)?;
                 write_csv_rows(&cols, batch.num_rows(), config, buf, scratch, sink)
                     .map_err(io_err)?;
+                sink.write_all(buf).map_err(io_err)?;
+                buf.clear();
+            }
+            FileKind::InsertValues { sink } => {
+                let cols = build_nodes(batch, table, path, FileFormat::InsertValues)?;
+                write_insert_values_rows(&cols, batch.num_rows(), self.rows, buf, scratch, sink).map_err(io_err)?;
                 sink.write_all(buf).map_err(io_err)?;
                 buf.clear();
             }
@@ -834,6 +867,14 @@ impl OpenFile {
             }
         };
         let file = match kind {
+            FileKind::InsertValues { mut sink } => {
+                if rows > 0 {
+                    buf.push(b';');
+                }
+                sink.write_all(buf).map_err(io_err(&temp_path))?;
+                buf.clear();
+                sink.finish().map_err(io_err(&temp_path))?
+            }
             FileKind::Jsonl { mut sink, .. } | FileKind::Csv { mut sink } => {
                 sink.write_all(buf).map_err(io_err(&temp_path))?;
                 buf.clear();
@@ -1476,6 +1517,86 @@ fn write_jsonl_rows(
     Ok(())
 }
 
+/// `E'..'` SQL string literal: `\\`, `'`, line breaks and tabs escaped (one row per line).
+fn write_sql_str(buf: &mut Vec<u8>, text: &[u8]) {
+    buf.extend_from_slice(b"E'");
+    for &b in text {
+        match b {
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\'' => buf.extend_from_slice(b"''"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            _ => buf.push(b),
+        }
+    }
+    buf.push(b'\'');
+}
+
+fn write_sql_value(node: &Node<'_>, i: usize, buf: &mut Vec<u8>, scratch: &mut Vec<u8>) {
+    if node.is_null(i) {
+        buf.extend_from_slice(b"NULL");
+        return;
+    }
+    match &node.enc {
+        Enc::Bool(a) => buf.extend_from_slice(if a.value(i) { b"TRUE" } else { b"FALSE" }),
+        Enc::I8(_) | Enc::I16(_) | Enc::I32(_) | Enc::I64(_) | Enc::U8(_) | Enc::U16(_) | Enc::U32(_) | Enc::U64(_) => {
+            node.write_text(i, buf)
+        }
+        Enc::Decimal128(..) | Enc::Decimal256(..) => node.write_text(i, buf),
+        Enc::F16(_) | Enc::F32(_) | Enc::F64(_) => {
+            scratch.clear();
+            node.write_text(i, scratch);
+            match scratch.as_slice() {
+                b"nan" | b"NaN" => buf.extend_from_slice(b"'NaN'"),
+                b"inf" | b"Infinity" => buf.extend_from_slice(b"'Infinity'"),
+                b"-inf" | b"-Infinity" => buf.extend_from_slice(b"'-Infinity'"),
+                s => buf.extend_from_slice(s),
+            }
+        }
+        Enc::Bin(b) => {
+            buf.extend_from_slice(b"E'\\\\x");
+            for byte in b.value(i) {
+                buf.extend_from_slice(format!("{byte:02x}").as_bytes());
+            }
+            buf.push(b'\'');
+        }
+        _ => {
+            scratch.clear();
+            node.write_text(i, scratch);
+            write_sql_str(buf, scratch);
+        }
+    }
+}
+
+fn write_insert_values_rows(
+    cols: &[Column<'_>],
+    rows: usize,
+    rows_before: u64,
+    buf: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    sink: &mut TextSink,
+) -> io::Result<()> {
+    for i in 0..rows {
+        if rows_before > 0 || i > 0 {
+            buf.extend_from_slice(b",\n");
+        }
+        buf.push(b'(');
+        for (n, c) in cols.iter().enumerate() {
+            if n > 0 {
+                buf.push(b',');
+            }
+            write_sql_value(&c.node, i, buf, scratch);
+        }
+        buf.push(b')');
+        if buf.len() >= IO_BUFFER_BYTES {
+            sink.write_all(buf)?;
+            buf.clear();
+        }
+    }
+    Ok(())
+}
+
 fn write_csv_rows(
     cols: &[Column<'_>],
     rows: usize,
@@ -1852,6 +1973,45 @@ fn write_decimal_digits(out: &mut Vec<u8>, negative: bool, digits: &[u8], scale:
         out.extend_from_slice(b"0.");
         out.extend(std::iter::repeat_n(b'0', scale - digits.len()));
         out.extend_from_slice(digits);
+    }
+}
+
+#[cfg(test)]
+mod insert_values_tests {
+    use super::*;
+    use arrow_array::{BinaryArray, Float64Array, Int64Array};
+
+    #[test]
+    fn insert_values_statement() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("na\"me", DataType::Utf8, true),
+            Field::new("f", DataType::Float64, true),
+            Field::new("b", DataType::Binary, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vec![Some(1), None])),
+                Arc::new(StringArray::from(vec![Some("it's\na \\ b"), Some("x")])),
+                Arc::new(Float64Array::from(vec![Some(1.5), Some(f64::NAN)])),
+                Arc::new(BinaryArray::from(vec![Some(&b"\x01\xff"[..]), None])),
+            ],
+        )
+        .unwrap();
+        let mut cfg = WriterConfig::new(FileFormat::InsertValues);
+        cfg.compression = false;
+        let mut w = TableWriter::new(dir.path(), "t", cfg);
+        w.write(&batch.slice(0, 1)).unwrap();
+        w.write(&batch.slice(1, 1)).unwrap();
+        let files = w.finish().unwrap();
+        assert!(files[0].path.to_str().unwrap().ends_with(".insert_values"));
+        let text = std::fs::read_to_string(&files[0].path).unwrap();
+        assert_eq!(
+            text,
+            "INSERT INTO {}(\"id\",\"na\"\"me\",\"f\",\"b\")\nVALUES\n(1,E'it''s\\na \\\\ b',1.5,E'\\\\x01ff'),\n(NULL,E'x','NaN',NULL);"
+        );
     }
 }
 
@@ -2411,6 +2571,7 @@ mod tests {
             let mut values = Vec::new();
             for f in &files {
                 match format {
+                    FileFormat::InsertValues => unreachable!("not in this test"),
                     FileFormat::Parquet => {
                         for b in read_parquet(&f.path).1 {
                             values.extend(
@@ -2566,6 +2727,7 @@ mod tests {
                     assert_eq!(read_schema, strip_metadata(&schema));
                     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
                 }
+                FileFormat::InsertValues => unreachable!("not in this test"),
             }
         }
         // Nothing written, nothing asked: no file.
@@ -2642,7 +2804,8 @@ mod tests {
         assert_eq!(FileFormat::parse("jsonl"), Some(FileFormat::Jsonl));
         assert_eq!(FileFormat::parse("Parquet"), Some(FileFormat::Parquet));
         assert_eq!(FileFormat::parse("csv"), Some(FileFormat::Csv));
-        assert_eq!(FileFormat::parse("insert_values"), None);
+        assert_eq!(FileFormat::parse("insert_values"), Some(FileFormat::InsertValues));
+        assert_eq!(FileFormat::parse("sql"), None);
         assert!(FileFormat::Jsonl.supports_compression() && FileFormat::Csv.supports_compression());
         assert!(!FileFormat::Parquet.supports_compression());
         assert_eq!(FileFormat::Csv.to_string(), "csv");

@@ -26,7 +26,7 @@ pub use stevedore_core::config::{self, Config};
 pub use stevedore_core::destination::{self, Destination, DestinationClient};
 pub use stevedore_core::pipeline::{self, LoadInfo, Pipeline, PipelineBuilder, Progress};
 pub use stevedore_core::schema::{self, Column, DataType, MergeStrategy, Schema, TableFormat, WriteDisposition};
-pub use stevedore_core::source::{self, Resource, Source};
+pub use stevedore_core::source::{self, Resource, Scd2Options, Source};
 pub use stevedore_core::writers::{self, FileFormat};
 pub use stevedore_core::{Error, ErrorKind, Result, loader, naming, normalize, package, state, time};
 pub use stevedore_core;
@@ -36,6 +36,18 @@ pub use serde_json;
 #[cfg(feature = "filesystem")]
 pub mod filesystem {
     pub use stevedore_filesystem::*;
+}
+
+/// The PostgreSQL destination.
+#[cfg(feature = "postgres")]
+pub mod postgres {
+    pub use stevedore_postgres::*;
+}
+
+/// The SQL machinery shared by warehouse destinations (dialects, DDL, merge SQL).
+#[cfg(feature = "postgres")]
+pub mod sql {
+    pub use stevedore_sql::*;
 }
 
 type Factory = Arc<dyn Fn(&Config) -> Result<Arc<dyn Destination>> + Send + Sync>;
@@ -66,6 +78,8 @@ impl Registry {
         let mut r = Self::new();
         #[cfg(feature = "filesystem")]
         r.register(stevedore_filesystem::NAME, &stevedore_filesystem::FILESYSTEM_SPEC, stevedore_filesystem::from_config);
+        #[cfg(feature = "postgres")]
+        r.register(stevedore_postgres::NAME, &stevedore_postgres::POSTGRES_SPEC, stevedore_postgres::from_config);
         r
     }
 

@@ -14,6 +14,8 @@
 
 #![warn(missing_docs)]
 
+pub mod pg;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,371 @@
+//! `[destination.postgres]` configuration and credentials, with dlt's key names.
+//!
+//! Credentials come as a connection string
+//! (`postgresql://user:password@host:port/db?connect_timeout=15&sslmode=require`) or as the
+//! separate keys `database, username, password, host, port, connect_timeout` (plus `sslmode`,
+//! `sslrootcert`) under `[destination.postgres.credentials]`, from the config files, the
+//! secrets file or the environment (`DESTINATION__POSTGRES__CREDENTIALS`,
+//! `DESTINATION__POSTGRES__CREDENTIALS__PASSWORD`, ...). The password never appears in
+//! `Debug`, `Display`, logs or errors.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use stevedore_core::config::{Config, KeySpec, ResolvedSection, Secret, SectionSpec, ValueKind};
+use stevedore_core::schema::ReplaceStrategy;
+use stevedore_core::{Error, Result};
+
+/// Credentials keys.
+pub static CREDENTIALS_SPEC: SectionSpec = SectionSpec {
+    path: &["credentials"],
+    alt_paths: &[],
+    keys: &[
+        KeySpec::new("database", ValueKind::String, "database name"),
+        KeySpec::new("username", ValueKind::String, "user name"),
+        KeySpec::secret("password", ValueKind::String, "password"),
+        KeySpec::new("host", ValueKind::String, "host name, IP address, or a unix socket folder (starting with /)"),
+        KeySpec::new("port", ValueKind::Integer, "port (default 5432)"),
+        KeySpec::new("connect_timeout", ValueKind::Integer, "seconds to wait for a connection (default 15)"),
+        KeySpec::new("sslmode", ValueKind::String, "disable, prefer, require, verify-ca or verify-full (default prefer)"),
+        KeySpec::new("sslrootcert", ValueKind::String, "PEM file with the CA certificates to trust"),
+        KeySpec::new("drivername", ValueKind::String, "accepted for dlt compatibility (postgresql)"),
+        KeySpec::new("query", ValueKind::Any, "extra connection parameters (connect_timeout, sslmode, ...)"),
+    ],
+    children: &[],
+};
+
+/// `[destination.postgres]` keys.
+pub static POSTGRES_SPEC: SectionSpec = SectionSpec {
+    path: &["destination", "postgres"],
+    alt_paths: &[],
+    keys: &[
+        KeySpec::new("staging_dataset_name_layout", ValueKind::String, "staging dataset name: a pattern with %s or a fixed name (default %s_staging)"),
+        KeySpec::new("replace_strategy", ValueKind::String, "truncate-and-insert (default), insert-from-staging or staging-optimized"),
+        KeySpec::new("create_indexes", ValueKind::Bool, "create UNIQUE constraints for unique columns (default true)"),
+        KeySpec::new("enable_dataset_name_normalization", ValueKind::Bool, "normalize dataset names with the naming convention (default true)"),
+        KeySpec::new("pool_size", ValueKind::Integer, "connections used for parallel jobs (default: [load] workers, at most 20)"),
+        KeySpec::new("csv_format", ValueKind::Any, "accepted for dlt compatibility"),
+    ],
+    children: &[&CREDENTIALS_SPEC],
+};
+
+/// TLS mode, libpq's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SslMode {
+    /// No TLS.
+    Disable,
+    /// TLS when the server offers it, without certificate checks (libpq's default).
+    #[default]
+    Prefer,
+    /// TLS required, certificate not checked.
+    Require,
+    /// TLS required, certificate chain checked.
+    VerifyCa,
+    /// TLS required, chain and host name checked.
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "disable" | "allow" => SslMode::Disable,
+            "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            other => {
+                return Err(Error::config(format!("unknown sslmode `{other}`"))
+                    .with_hint("use disable, prefer, require, verify-ca or verify-full"));
+            }
+        })
+    }
+}
+
+/// Connection credentials. `Debug` and `Display` hide the password.
+#[derive(Clone, PartialEq)]
+pub struct Credentials {
+    /// Database.
+    pub database: String,
+    /// User.
+    pub username: String,
+    /// Password.
+    pub password: Option<Secret<String>>,
+    /// Host name or address; a value starting with `/` is a unix socket folder.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Connection timeout.
+    pub connect_timeout: Duration,
+    /// TLS mode.
+    pub sslmode: SslMode,
+    /// CA certificates (PEM) for `verify-ca` / `verify-full`.
+    pub sslrootcert: Option<PathBuf>,
+    /// `application_name` reported to the server.
+    pub application_name: Option<String>,
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Credentials {
+            database: "postgres".into(),
+            username: "postgres".into(),
+            password: None,
+            host: "localhost".into(),
+            port: 5432,
+            connect_timeout: Duration::from_secs(15),
+            sslmode: SslMode::Prefer,
+            sslrootcert: None,
+            application_name: Some("stevedore".into()),
+        }
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("database", &self.database)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("sslmode", &self.sslmode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for Credentials {
+    /// `postgresql://user:***@host:port/db` (dlt's displayable credentials).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pw = if self.password.is_some() { ":***" } else { "" };
+        write!(f, "postgresql://{}{pw}@{}:{}/{}", self.username, self.host, self.port, self.database)
+    }
+}
+
+fn decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+impl Credentials {
+    /// Parses a connection string `postgres[ql]://user:password@host:port/database?params`.
+    /// Errors never contain the password.
+    pub fn parse(conn: &str) -> Result<Self> {
+        let bad = |why: &str| {
+            Error::config(format!("invalid postgres connection string: {why}"))
+                .with_hint("write it like postgresql://user:password@host:5432/database?connect_timeout=15")
+        };
+        let url = url::Url::parse(conn.trim()).map_err(|e| bad(&e.to_string()))?;
+        if !matches!(url.scheme(), "postgres" | "postgresql") {
+            return Err(bad(&format!("scheme `{}` is not postgresql", url.scheme())));
+        }
+        let mut c = Credentials::default();
+        if !url.username().is_empty() {
+            c.username = decode(url.username());
+        }
+        c.password = url.password().map(|p| Secret::new(decode(p)));
+        if let Some(h) = url.host_str() {
+            if !h.is_empty() {
+                c.host = decode(h.trim_start_matches('[').trim_end_matches(']'));
+            }
+        }
+        if let Some(p) = url.port() {
+            c.port = p;
+        }
+        let db = url.path().trim_start_matches('/');
+        if !db.is_empty() {
+            c.database = decode(db);
+        }
+        for (k, v) in url.query_pairs() {
+            c.set_param(&k, &v)?;
+        }
+        Ok(c)
+    }
+
+    fn set_param(&mut self, k: &str, v: &str) -> Result<()> {
+        match k {
+            "connect_timeout" => {
+                let s: u64 = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| Error::config(format!("connect_timeout `{v}` is not a number of seconds")))?;
+                self.connect_timeout = Duration::from_secs(s.max(1));
+            }
+            "sslmode" => self.sslmode = SslMode::parse(v)?,
+            "sslrootcert" => self.sslrootcert = Some(PathBuf::from(v)),
+            "application_name" => self.application_name = Some(v.to_string()),
+            "host" => self.host = v.to_string(),
+            "port" => self.port = v.parse().map_err(|_| Error::config(format!("port `{v}` is not a number")))?,
+            "user" => self.username = v.to_string(),
+            "dbname" => self.database = v.to_string(),
+            other => tracing::warn!(parameter = other, "postgres connection parameter not supported by stevedore; ignored"),
+        }
+        Ok(())
+    }
+
+    /// Reads the resolved `credentials` child: a native connection string, then separate keys
+    /// on top of it.
+    pub fn from_resolved(sec: Option<&ResolvedSection>) -> Result<Option<Self>> {
+        let Some(sec) = sec else { return Ok(None) };
+        let mut c = match &sec.native {
+            Some(n) => Some(Self::parse(n.as_str().unwrap_or_default())?),
+            None => None,
+        };
+        if sec.values.is_empty() {
+            return Ok(c);
+        }
+        let c = c.get_or_insert_with(Credentials::default);
+        for (k, v) in &sec.values {
+            let val = &v.expose().value;
+            let text = match val {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            match k.as_str() {
+                "database" => c.database = text,
+                "username" => c.username = text,
+                "password" => c.password = Some(Secret::new(text)),
+                "drivername" | "csv_format" => {}
+                "query" => {
+                    if let toml::Value::Table(t) = val {
+                        for (qk, qv) in t {
+                            let s = qv.as_str().map(String::from).unwrap_or_else(|| qv.to_string());
+                            c.set_param(qk, &s)?;
+                        }
+                    }
+                }
+                other => c.set_param(other, &text)?,
+            }
+        }
+        Ok(Some(c.clone()))
+    }
+}
+
+/// Resolved `[destination.postgres]` settings.
+#[derive(Debug, Clone)]
+pub struct PostgresConfig {
+    /// Credentials.
+    pub credentials: Option<Credentials>,
+    /// `staging_dataset_name_layout` (`%s_staging`).
+    pub staging_dataset_name_layout: String,
+    /// `replace_strategy` (`None`: the first supported, truncate-and-insert).
+    pub replace_strategy: Option<ReplaceStrategy>,
+    /// `create_indexes`.
+    pub create_indexes: bool,
+    /// `enable_dataset_name_normalization`.
+    pub enable_dataset_name_normalization: bool,
+    /// Connections for parallel jobs.
+    pub pool_size: usize,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        PostgresConfig {
+            credentials: None,
+            staging_dataset_name_layout: "%s_staging".into(),
+            replace_strategy: None,
+            create_indexes: true,
+            enable_dataset_name_normalization: true,
+            pool_size: 8,
+        }
+    }
+}
+
+impl PostgresConfig {
+    /// Reads `[destination.postgres]` (and `[load] workers` for the pool size) from config.
+    pub fn from_config(config: &Config) -> Result<Self> {
+        let resolved = config.resolve(&POSTGRES_SPEC)?;
+        let mut c = PostgresConfig { credentials: Credentials::from_resolved(resolved.child("credentials"))?, ..Default::default() };
+        let paths: &[&[&str]] = &[&["destination", "postgres"]];
+        if let Some(l) = config.get_str(paths, "staging_dataset_name_layout")? {
+            c.staging_dataset_name_layout = l;
+        }
+        if let Some(s) = config.get_str(paths, "replace_strategy")? {
+            c.replace_strategy = Some(s.parse()?);
+        }
+        if let Some(b) = config.get_bool(paths, "create_indexes")? {
+            c.create_indexes = b;
+        }
+        if let Some(b) = config.get_bool(paths, "enable_dataset_name_normalization")? {
+            c.enable_dataset_name_normalization = b;
+        }
+        if let Some(w) = config.get_u64(&[&["load"]], "workers")? {
+            c.pool_size = (w as usize).clamp(1, 20);
+        }
+        if let Some(p) = config.get_u64(paths, "pool_size")? {
+            c.pool_size = (p as usize).max(1);
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn parses_connection_strings() {
+        let c = Credentials::parse("postgresql://loader:s%40cret@db.example:5433/dlt_data?connect_timeout=7&sslmode=require").unwrap();
+        assert_eq!(c.username, "loader");
+        assert_eq!(c.password.as_ref().unwrap().expose(), "s@cret");
+        assert_eq!(c.host, "db.example");
+        assert_eq!(c.port, 5433);
+        assert_eq!(c.database, "dlt_data");
+        assert_eq!(c.connect_timeout, Duration::from_secs(7));
+        assert_eq!(c.sslmode, SslMode::Require);
+        let shown = format!("{c} {c:?}");
+        assert!(!shown.contains("s@cret") && !shown.contains("cret"), "{shown}");
+        assert!(shown.contains("postgresql://loader:***@db.example:5433/dlt_data"));
+        assert!(Credentials::parse("mysql://x@y/z").is_err());
+        let e = Credentials::parse("postgresql://u:topsecret@h/d?sslmode=bogus").unwrap_err().to_string();
+        assert!(!e.contains("topsecret"), "{e}");
+    }
+
+    #[test]
+    fn credentials_from_env_string_and_keys() {
+        let env: HashMap<String, String> = [
+            ("DESTINATION__POSTGRES__CREDENTIALS".to_string(), "postgresql://a:pw@h:1/db".to_string()),
+            ("DESTINATION__POSTGRES__STAGING_DATASET_NAME_LAYOUT".to_string(), "staging_%s".to_string()),
+        ]
+        .into();
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::load(dir.path(), &env).unwrap();
+        let c = PostgresConfig::from_config(&cfg).unwrap();
+        let cr = c.credentials.unwrap();
+        assert_eq!((cr.username.as_str(), cr.host.as_str(), cr.port, cr.database.as_str()), ("a", "h", 1, "db"));
+        assert_eq!(c.staging_dataset_name_layout, "staging_%s");
+
+        let env: HashMap<String, String> = [
+            ("DESTINATION__POSTGRES__CREDENTIALS__DATABASE".to_string(), "d2".to_string()),
+            ("DESTINATION__POSTGRES__CREDENTIALS__PASSWORD".to_string(), "pw2".to_string()),
+            ("DESTINATION__POSTGRES__CREDENTIALS__PORT".to_string(), "6543".to_string()),
+            ("DESTINATION__POSTGRES__CREDENTIALS__HOST".to_string(), "127.0.0.1".to_string()),
+        ]
+        .into();
+        let cfg = Config::load(dir.path(), &env).unwrap();
+        let cr = PostgresConfig::from_config(&cfg).unwrap().credentials.unwrap();
+        assert_eq!((cr.database.as_str(), cr.port, cr.host.as_str()), ("d2", 6543, "127.0.0.1"));
+        assert_eq!(cr.password.unwrap().expose(), "pw2");
+    }
+
+    #[test]
+    fn credentials_from_secrets_toml() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".stevedore")).unwrap();
+        std::fs::write(
+            dir.path().join(".stevedore/secrets.toml"),
+            "[destination.postgres.credentials]\ndatabase = \"dlt_data\"\nusername = \"loader\"\npassword = \"pw\"\nhost = \"localhost\"\nport = 5432\nconnect_timeout = 15\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join(".stevedore/config.toml"), "[destination.postgres]\nstaging_dataset_name_layout = \"_dlt_staging\"\n[load]\ntruncate_staging_dataset = true\n").unwrap();
+        let cfg = Config::load(dir.path(), &HashMap::new()).unwrap();
+        let c = PostgresConfig::from_config(&cfg).unwrap();
+        assert_eq!(c.staging_dataset_name_layout, "_dlt_staging");
+        let cr = c.credentials.unwrap();
+        assert_eq!(cr.to_string(), "postgresql://loader:***@localhost:5432/dlt_data");
+    }
+}

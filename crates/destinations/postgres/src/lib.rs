@@ -1,0 +1,318 @@
+//! stevedore-postgres: the PostgreSQL destination (dlt's `postgres`).
+//!
+//! * The dataset is a schema; dlt's `_dlt_loads`, `_dlt_version` and `_dlt_pipeline_state`
+//!   live in it with dlt's columns. The schema is migrated (new tables, new columns) before
+//!   any job runs.
+//! * Data loads with **binary COPY**: parquet and jsonl job files are read as Arrow batches
+//!   and encoded as binary COPY rows; csv job files use `COPY ... (FORMAT csv)`. Jobs run in
+//!   parallel on a connection pool (dlt's `insert_values` files run as INSERT statements); each job commits together with a row in
+//!   `<dataset>._stevedore_jobs`, so a job run again (after a crash) never duplicates rows.
+//! * Merge and replace tables load into the **staging dataset** (`<dataset>_staging` by
+//!   default, `staging_dataset_name_layout`), then one followup transaction per root table
+//!   moves the rows into the final tables: a failure at any point leaves the final tables as
+//!   they were. Two pipelines sharing staging tables are serialized by advisory locks, one per
+//!   staging root table, held for the whole package.
+//!
+//! ```no_run
+//! # fn demo() -> stevedore_core::Result<()> {
+//! use stevedore_postgres::Postgres;
+//! let destination = Postgres::builder()
+//!     .connection_string("postgresql://loader:secret@localhost:5432/dlt_data")?
+//!     .staging_dataset_name_layout("staging_%s")
+//!     .build()?;
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+mod client;
+pub mod config;
+mod copy;
+mod error;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use stevedore_core::config::Config;
+use stevedore_core::destination::{Capabilities, Destination, DestinationClient};
+use stevedore_core::naming::{NamingConvention, SnakeCase};
+use stevedore_core::schema::{MergeStrategy, ReplaceStrategy};
+use stevedore_core::writers::FileFormat;
+use stevedore_core::{Error, ErrorKind, Result};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+pub use client::{JOBS_TABLE, PostgresClient, SQL_JOB_FORMAT, STAGING_OWNER_TABLE};
+pub use config::{CREDENTIALS_SPEC, Credentials, POSTGRES_SPEC, PostgresConfig, SslMode};
+
+/// Destination name.
+pub const NAME: &str = "postgres";
+/// URL schemes of connection strings.
+pub const SCHEMES: &[&str] = &["postgres", "postgresql"];
+
+/// The PostgreSQL destination.
+#[derive(Clone)]
+pub struct Postgres {
+    config: PostgresConfig,
+    credentials: Credentials,
+    tls: MakeRustlsConnect,
+    fault_after_statements: Option<usize>,
+}
+
+impl std::fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Postgres").field("credentials", &self.credentials).field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Postgres`] destination.
+#[derive(Debug, Clone, Default)]
+pub struct PostgresBuilder {
+    config: PostgresConfig,
+    fault_after_statements: Option<usize>,
+}
+
+impl PostgresBuilder {
+    /// Starts from layered configuration (`[destination.postgres]`, credentials included).
+    pub fn from_config(config: &Config) -> Result<Self> {
+        Ok(PostgresBuilder { config: PostgresConfig::from_config(config)?, fault_after_statements: None })
+    }
+    /// Sets the credentials.
+    pub fn credentials(mut self, c: Credentials) -> Self {
+        self.config.credentials = Some(c);
+        self
+    }
+    /// Sets the credentials from a connection string.
+    pub fn connection_string(mut self, conn: &str) -> Result<Self> {
+        self.config.credentials = Some(Credentials::parse(conn)?);
+        Ok(self)
+    }
+    /// `staging_dataset_name_layout`: a pattern with `%s` (replaced by the dataset name) or a
+    /// fixed name shared by all datasets.
+    pub fn staging_dataset_name_layout(mut self, layout: &str) -> Self {
+        self.config.staging_dataset_name_layout = layout.into();
+        self
+    }
+    /// The replace strategy.
+    pub fn replace_strategy(mut self, s: ReplaceStrategy) -> Self {
+        self.config.replace_strategy = Some(s);
+        self
+    }
+    /// Whether `UNIQUE` constraints are created for unique columns.
+    pub fn create_indexes(mut self, b: bool) -> Self {
+        self.config.create_indexes = b;
+        self
+    }
+    /// Whether dataset names go through the naming convention.
+    pub fn enable_dataset_name_normalization(mut self, b: bool) -> Self {
+        self.config.enable_dataset_name_normalization = b;
+        self
+    }
+    /// Connections for parallel jobs.
+    pub fn pool_size(mut self, n: usize) -> Self {
+        self.config.pool_size = n.max(1);
+        self
+    }
+    /// Test hook: followup SQL jobs kill their own connection after this many statements.
+    #[doc(hidden)]
+    pub fn fault_after_statements(mut self, n: usize) -> Self {
+        self.fault_after_statements = Some(n);
+        self
+    }
+    /// Validates the settings (no connection yet: that happens when a load starts).
+    pub fn build(self) -> Result<Postgres> {
+        let credentials = self.config.credentials.clone().ok_or_else(|| {
+            Error::config("no credentials for the postgres destination").with_hint(
+                "set DESTINATION__POSTGRES__CREDENTIALS=postgresql://user:password@host:5432/database, or [destination.postgres.credentials] in .stevedore/secrets.toml",
+            )
+        })?;
+        if self.config.staging_dataset_name_layout.trim().is_empty() {
+            return Err(Error::config("staging_dataset_name_layout is empty").with_hint("use e.g. %s_staging"));
+        }
+        let tls = tls_connector(&credentials)?;
+        Ok(Postgres { config: self.config, credentials, tls, fault_after_statements: self.fault_after_statements })
+    }
+}
+
+impl Postgres {
+    /// A builder with dlt's defaults.
+    pub fn builder() -> PostgresBuilder {
+        PostgresBuilder::default()
+    }
+
+    /// The dataset (schema) name used for `dataset_name`.
+    pub fn dataset_name(&self, dataset_name: &str) -> String {
+        if self.config.enable_dataset_name_normalization {
+            SnakeCase::new(Some(63)).normalize_table_identifier(dataset_name)
+        } else {
+            dataset_name.to_string()
+        }
+    }
+
+    /// The staging dataset name for `dataset_name`: the layout with `%s` replaced by the
+    /// (normalized) dataset name, or the layout itself; an error when it equals the dataset.
+    pub fn staging_dataset_name(&self, dataset_name: &str) -> Result<String> {
+        let ds = self.dataset_name(dataset_name);
+        let layout = &self.config.staging_dataset_name_layout;
+        let raw = if layout.contains("%s") { layout.replace("%s", &ds) } else { layout.clone() };
+        let name = if self.config.enable_dataset_name_normalization {
+            SnakeCase::new(Some(63)).normalize_table_identifier(&raw)
+        } else {
+            raw
+        };
+        if name == ds {
+            return Err(Error::config(format!("the staging dataset name `{name}` equals the dataset name"))
+                .with("staging_dataset_name_layout", layout.clone())
+                .with_hint("loading would truncate the final tables; choose a layout like %s_staging"));
+        }
+        Ok(name)
+    }
+
+    fn pg_config(&self) -> tokio_postgres::Config {
+        let c = &self.credentials;
+        let mut p = tokio_postgres::Config::new();
+        p.user(&c.username).dbname(&c.database).port(c.port).connect_timeout(c.connect_timeout);
+        if c.host.starts_with('/') {
+            p.host_path(&c.host);
+        } else {
+            p.host(&c.host);
+        }
+        if let Some(pw) = &c.password {
+            p.password(pw.expose().as_bytes());
+        }
+        if let Some(a) = &c.application_name {
+            p.application_name(a);
+        }
+        p.ssl_mode(match c.sslmode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            _ => tokio_postgres::config::SslMode::Require,
+        });
+        p.keepalives(true).keepalives_idle(Duration::from_secs(60));
+        p
+    }
+}
+
+#[async_trait]
+impl Destination for Postgres {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let mut c = Capabilities::new(FileFormat::Parquet);
+        c.supported_loader_file_formats = vec![FileFormat::Parquet, FileFormat::Jsonl, FileFormat::Csv, FileFormat::InsertValues];
+        c.max_identifier_length = Some(63);
+        c.max_column_identifier_length = Some(63);
+        c.supported_merge_strategies =
+            vec![MergeStrategy::DeleteInsert, MergeStrategy::Upsert, MergeStrategy::Scd2, MergeStrategy::InsertOnly];
+        c.supported_replace_strategies =
+            vec![ReplaceStrategy::TruncateAndInsert, ReplaceStrategy::InsertFromStaging, ReplaceStrategy::StagingOptimized];
+        c.max_parallel_load_jobs = Some(self.config.pool_size);
+        c.state_as_table = true;
+        c
+    }
+
+    async fn client(&self, dataset_name: &str, _pipeline_name: &str) -> Result<Box<dyn DestinationClient>> {
+        let dataset = self.dataset_name(dataset_name);
+        if dataset.is_empty() {
+            return Err(Error::config("the dataset name is empty").with_hint("pass a dataset name"));
+        }
+        let staging = self.staging_dataset_name(dataset_name)?;
+        let client = PostgresClient::connect(client::ClientSettings {
+            pg: self.pg_config(),
+            tls: self.tls.clone(),
+            display: self.credentials.to_string(),
+            dataset,
+            staging_dataset: staging,
+            create_indexes: self.config.create_indexes,
+            replace_strategy: self.config.replace_strategy,
+            pool_size: self.config.pool_size,
+            fault_after_statements: self.fault_after_statements,
+        })
+        .await?;
+        Ok(Box::new(client))
+    }
+
+    fn display_location(&self) -> String {
+        self.credentials.to_string()
+    }
+}
+
+/// The destination built from layered config, as the facade's registry does it.
+pub fn from_config(config: &Config) -> Result<Arc<dyn Destination>> {
+    Ok(Arc::new(PostgresBuilder::from_config(config)?.build()?))
+}
+
+mod tls {
+    use std::sync::Arc;
+
+    use rustls::DigitallySignedStruct;
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::CryptoProvider;
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+
+    /// `sslmode=prefer|require`: encrypt, do not check the certificate (libpq's semantics).
+    #[derive(Debug)]
+    pub(super) struct NoVerify(pub Arc<CryptoProvider>);
+
+    impl ServerCertVerifier for NoVerify {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        }
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+}
+
+fn tls_connector(c: &Credentials) -> Result<MakeRustlsConnect> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::new(ErrorKind::Config, format!("TLS setup failed: {e}")))?;
+    let config = match c.sslmode {
+        SslMode::Disable | SslMode::Prefer | SslMode::Require => {
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(tls::NoVerify(provider))).with_no_client_auth()
+        }
+        SslMode::VerifyCa | SslMode::VerifyFull => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            if let Some(path) = &c.sslrootcert {
+                let certs = CertificateDer::pem_file_iter(path)
+                    .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+                    .map_err(|e| Error::config(format!("cannot read sslrootcert {}: {e}", path.display())))?;
+                for cert in certs {
+                    roots.add(cert).map_err(|e| Error::config(format!("bad certificate in {}: {e}", path.display())))?;
+                }
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+    };
+    Ok(MakeRustlsConnect::new(config))
+}
