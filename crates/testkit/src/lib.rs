@@ -6,8 +6,12 @@
 //!   `cargo test`, the test prints why it skips and returns.
 //! * [`run_python`]: runs a script and parses its last stdout line as JSON.
 //! * [`gen_events`]: the benchmark generator `../shared/bench/gen_events.py`.
+//! * [`remote`]: local bucket servers (S3, Azure, GCS) from the environment, per-test
+//!   buckets read back with the vendors' Python clients, a TCP fault proxy, an HTTP stub.
 
 #![warn(missing_docs)]
+
+pub mod remote;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

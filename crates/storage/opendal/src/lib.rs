@@ -108,13 +108,13 @@ pub fn classify(e: &object_store::Error) -> Option<Failure> {
         K::Unsupported | K::IsADirectory | K::NotADirectory | K::AlreadyExists | K::ConditionNotMatch | K::IsSameFile => {
             Failure::Permanent
         }
-        _ if oe.is_temporary() || oe.is_persistent() => match stevedore_object_store::classify_chain(oe) {
-            Failure::Connect => Failure::Connect,
-            _ => Failure::Transient,
-        },
+        // `Unexpected` and the rest: the HTTP status (401 is `Unexpected` in opendal's GCS
+        // service) or the transport error decides
         _ => match stevedore_object_store::classify_chain(oe) {
-            Failure::Transient => Failure::Permanent,
-            f => f,
+            f @ (Failure::Auth | Failure::NotFound | Failure::Config | Failure::Connect) => f,
+            Failure::Permanent if !oe.is_temporary() => Failure::Permanent,
+            _ if oe.is_temporary() || oe.is_persistent() => Failure::Transient,
+            _ => Failure::Permanent,
         },
     })
 }
@@ -140,6 +140,10 @@ mod tests {
         assert_eq!(
             c(opendal::Error::new(opendal::ErrorKind::Unexpected, "status code: 400 bad request")),
             Some(Failure::Permanent)
+        );
+        assert_eq!(
+            c(opendal::Error::new(opendal::ErrorKind::Unexpected, "response: Parts { status: 401, version: HTTP/1.1 }")),
+            Some(Failure::Auth)
         );
     }
 
