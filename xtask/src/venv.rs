@@ -28,7 +28,14 @@ pub const READERS: VenvSpec = VenvSpec {
     dir: "venv",
     // pyarrow 26 and duckdb 2.0 require Python >= 3.11
     min_python: (3, 11),
-    requirements: &["pyarrow==26.0.1", "duckdb==2.0.0"],
+    // + the vendors' clients that read remote buckets back (tests of s3://, az://, gs://)
+    requirements: &[
+        "pyarrow==26.0.1",
+        "duckdb==2.0.0",
+        "boto3==1.44.5",
+        "azure-storage-blob==12.31.1",
+        "google-cloud-storage==3.17.1",
+    ],
 };
 
 /// Added by `venv --dlt`: dlt itself, for `scripts/dlt_compat_expected.py`.

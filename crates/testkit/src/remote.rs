@@ -238,6 +238,11 @@ impl TestBucket {
         self.call("size", &[key]).as_u64().expect("size")
     }
 
+    /// A SAS token for the container (Azure only): read, write, delete, list.
+    pub fn sas_token(&self) -> String {
+        self.call("sas", &[]).as_str().expect("sas").to_string()
+    }
+
     /// Writes `n` small objects `<prefix>/<i>.jsonl` (one JSON line each).
     pub fn put_many(&self, prefix: &str, n: usize) {
         self.call("put_many", &[prefix, &n.to_string()]);
@@ -308,6 +313,12 @@ class Az:
         self.c.upload_blob(key, data, overwrite=True)
     def delete(self):
         self.c.delete_container()
+    def sas(self):
+        from datetime import datetime, timedelta, timezone
+        from azure.storage.blob import generate_container_sas, ContainerSasPermissions
+        return generate_container_sas(env['STEVEDORE_AZURE_ACCOUNT'], bucket, account_key=env['STEVEDORE_AZURE_KEY'],
+            permission=ContainerSasPermissions(read=True, write=True, delete=True, list=True, add=True, create=True),
+            expiry=datetime.now(timezone.utc) + timedelta(hours=1))
 
 class Gs:
     def __init__(self):
@@ -370,6 +381,8 @@ elif op == 'table':
 elif op == 'text':
     d = s.get(args[0])
     out = (gzip.decompress(d) if args[0].endswith('.gz') else d).decode('utf-8')
+elif op == 'sas':
+    out = s.sas()
 elif op == 'size':
     out = len(s.get(args[0]))
 elif op == 'put_many':

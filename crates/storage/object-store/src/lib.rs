@@ -321,6 +321,12 @@ impl Bucket {
         redact(text, self.context.secrets.expose())
     }
 
+    /// A store error's text for a message: redacted, on one line, at most
+    /// [`MAX_DETAIL`] characters.
+    fn detail(&self, e: &object_store::Error) -> String {
+        condense(&self.redact(&e.to_string()))
+    }
+
     /// Classifies a store error.
     pub fn classify(&self, e: &object_store::Error) -> Failure {
         classify(e, self.context.classify)
@@ -330,7 +336,7 @@ impl Bucket {
     /// that names the bucket, is retryable when the failure is transient, and holds no secret.
     pub fn error(&self, op: &str, rel: &str, e: object_store::Error) -> Error {
         let failure = self.classify(&e);
-        let detail = self.redact(&e.to_string());
+        let detail = self.detail(&e);
         let (kind, what) = match failure {
             Failure::NotFound => (ErrorKind::NotFound, "not found"),
             Failure::Auth => (ErrorKind::Auth, "refused: credentials missing or rejected"),
@@ -386,7 +392,7 @@ impl Bucket {
             Ok(None) | Ok(Some(Ok(_))) => Ok(()),
             Ok(Some(Err(e))) => {
                 let failure = self.classify(&e);
-                Err(self.preflight_failure(failure, self.redact(&e.to_string())))
+                Err(self.preflight_failure(failure, self.detail(&e)))
             }
         }
     }
@@ -430,6 +436,31 @@ impl Bucket {
         };
         e.with("bucket_url", url)
     }
+}
+
+/// Longest store error text kept in a message.
+pub const MAX_DETAIL: usize = 600;
+
+/// One line, XML declarations dropped, runs of white space collapsed, cut at [`MAX_DETAIL`].
+fn condense(text: &str) -> String {
+    let mut t = text.to_string();
+    while let Some(i) = t.find("<?xml") {
+        match t[i..].find("?>") {
+            Some(j) => t.replace_range(i..i + j + 2, ""),
+            None => break,
+        }
+    }
+    let mut out = String::with_capacity(t.len());
+    for word in t.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    if out.chars().count() > MAX_DETAIL {
+        out = out.chars().take(MAX_DETAIL).collect::<String>() + " …";
+    }
+    out
 }
 
 /// Opens a bucket of a scheme this crate builds. Local folders are created when missing
@@ -572,6 +603,13 @@ mod tests {
         assert!(e.to_string().contains("ftpx://"));
         let e = unsupported_scheme("gs", &u, &["file"]);
         assert!(e.to_string().contains("feature `gcs`"), "{e}");
+    }
+
+    #[test]
+    fn details_are_condensed() {
+        let t = condense("Error: <?xml version=\"1.0\"?>\n<Error>\n  <Code>NoSuchBucket</Code>\n</Error>");
+        assert_eq!(t, "Error: <Error> <Code>NoSuchBucket</Code> </Error>");
+        assert!(condense(&"x ".repeat(2000)).ends_with('…'));
     }
 
     #[test]
