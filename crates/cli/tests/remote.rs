@@ -545,6 +545,80 @@ fn missing_credentials_are_named(s: Service) {
 }
 
 // ------------------------------------------------------------------------------------------------
+// settings through the CLI: an AWS profile and kwargs; GCS's emulator variable
+// ------------------------------------------------------------------------------------------------
+
+fn cli_load(project: &Path, b: &TestBucket, envs: &[(&str, String)], pipeline_name: &str) -> std::process::Output {
+    let input = project.join("in.jsonl");
+    let lines: Vec<String> = events(12, 0).iter().map(|v| v.to_string()).collect();
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    stevedore_cmd(project)
+        .envs(envs.iter().map(|(k, v)| (k.to_string(), v.clone())))
+        .args(["load", input.to_str().unwrap(), "--table", "events", "--pipeline", pipeline_name, "--bucket-url", &b.url("lake")])
+        .arg("--pipelines-dir")
+        .arg(project.join("p"))
+        .output()
+        .expect("run stevedore")
+}
+
+#[test]
+fn s3_profile_name_and_kwargs_through_the_cli() {
+    let b = skip_unless!(TestBucket::create(Service::S3, "profile"));
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("aws-credentials");
+    std::fs::write(
+        &creds,
+        format!(
+            "[default]\naws_access_key_id = nope\n\n[stv]\naws_access_key_id = {}\naws_secret_access_key = {}\nregion = {}\n",
+            b.var("STEVEDORE_S3_KEY_ID"),
+            b.var("STEVEDORE_S3_SECRET"),
+            region(&b)
+        ),
+    )
+    .unwrap();
+    let out = cli_load(
+        dir.path(),
+        &b,
+        &[
+            ("AWS_SHARED_CREDENTIALS_FILE", creds.display().to_string()),
+            ("AWS_CONFIG_FILE", dir.path().join("none").display().to_string()),
+            ("DESTINATION__FILESYSTEM__CREDENTIALS__PROFILE_NAME", "stv".into()),
+            ("DESTINATION__FILESYSTEM__CREDENTIALS__ENDPOINT_URL", b.var("STEVEDORE_S3_ENDPOINT").into()),
+            ("DESTINATION__FILESYSTEM__KWARGS", r#"{"use_ssl": false, "auto_mkdir": true}"#.into()),
+            ("DESTINATION__FILESYSTEM__CLIENT_KWARGS", r#"{"verify": false}"#.into()),
+        ],
+        "prof",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(b.table("lake/prof_dataset/events/").rows, 12);
+
+    // a profile that does not exist is named, with the files searched
+    let out = cli_load(
+        dir.path(),
+        &b,
+        &[
+            ("AWS_SHARED_CREDENTIALS_FILE", creds.display().to_string()),
+            ("AWS_CONFIG_FILE", dir.path().join("none").display().to_string()),
+            ("DESTINATION__FILESYSTEM__CREDENTIALS__PROFILE_NAME", "nosuch".into()),
+            ("DESTINATION__FILESYSTEM__CREDENTIALS__ENDPOINT_URL", b.var("STEVEDORE_S3_ENDPOINT").into()),
+        ],
+        "prof2",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("AWS profile `nosuch` was not found") && stderr.contains("profile_name"), "{stderr}");
+    assert_no_secret(&stderr, &[b.var("STEVEDORE_S3_SECRET")].into_iter().filter(|s| s.len() > 6).collect::<Vec<_>>());
+}
+
+#[test]
+fn gs_endpoint_from_storage_emulator_host() {
+    let b = skip_unless!(TestBucket::create(Service::Gcs, "emuhost"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli_load(dir.path(), &b, &[("STORAGE_EMULATOR_HOST", b.var("STEVEDORE_GCS_ENDPOINT").into())], "emu");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(b.table("lake/emu_dataset/events/").rows, 12);
+}
+
+// ------------------------------------------------------------------------------------------------
 // Azure only: SAS tokens
 // ------------------------------------------------------------------------------------------------
 
