@@ -27,6 +27,11 @@ const CREDENTIAL_KEYS: &[KeySpec] = &[
     KeySpec::new("azure_client_id", ValueKind::String, "Azure service principal client id"),
     KeySpec::secret("azure_client_secret", ValueKind::String, "Azure service principal secret"),
     KeySpec::new("azure_tenant_id", ValueKind::String, "Azure tenant"),
+    KeySpec::new("sftp_username", ValueKind::String, "SFTP user (feature sftp)"),
+    KeySpec::new("sftp_port", ValueKind::Integer, "SFTP port (feature sftp)"),
+    KeySpec::new("sftp_key_filename", ValueKind::String, "SFTP private key file (feature sftp)"),
+    KeySpec::secret("sftp_password", ValueKind::String, "SFTP password (not supported: use a key)"),
+    KeySpec::secret("sftp_key_passphrase", ValueKind::String, "SFTP key passphrase (not supported: use ssh-agent)"),
 ];
 
 /// `[destination.filesystem.credentials]`.

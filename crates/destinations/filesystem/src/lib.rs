@@ -44,14 +44,14 @@ pub use stevedore_object_store::{Bucket, BucketUrl, Credentials, StoreOptions, o
 pub fn schemes() -> Vec<&'static str> {
     #[allow(unused_mut)]
     let mut v = stevedore_object_store::schemes();
-    #[cfg(feature = "gcs")]
+    #[cfg(feature = "_opendal")]
     v.extend(stevedore_opendal::schemes());
     v
 }
 
 /// Opens the bucket of `url` with the backend that serves its scheme (no request is made).
 pub fn open_bucket(url: &BucketUrl, options: &StoreOptions) -> Result<Bucket> {
-    #[cfg(feature = "gcs")]
+    #[cfg(feature = "_opendal")]
     if stevedore_opendal::serves(url.scheme()) {
         return stevedore_opendal::open(url, options);
     }

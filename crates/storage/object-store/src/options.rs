@@ -67,6 +67,16 @@ pub struct Credentials {
     pub azure_client_secret: Option<SecretSetting>,
     /// Azure tenant.
     pub azure_tenant_id: Option<Setting>,
+    /// SFTP user.
+    pub sftp_username: Option<Setting>,
+    /// SFTP port (default 22, or the port in the URL).
+    pub sftp_port: Option<Setting>,
+    /// SFTP private key file.
+    pub sftp_key_filename: Option<Setting>,
+    /// SFTP password (not supported by the ssh client in use: an error names it).
+    pub sftp_password: Option<SecretSetting>,
+    /// SFTP key passphrase (not supported: use ssh-agent).
+    pub sftp_key_passphrase: Option<SecretSetting>,
 }
 
 const CODE: &str = "code";
@@ -131,6 +141,19 @@ impl Credentials {
         p(s, "azure_client_id", &mut self.azure_client_id);
         sec(s, "azure_client_secret", &mut self.azure_client_secret);
         p(s, "azure_tenant_id", &mut self.azure_tenant_id);
+        p(s, "sftp_username", &mut self.sftp_username);
+        p(s, "sftp_key_filename", &mut self.sftp_key_filename);
+        sec(s, "sftp_password", &mut self.sftp_password);
+        sec(s, "sftp_key_passphrase", &mut self.sftp_key_passphrase);
+        if self.sftp_port.is_none()
+            && let Some(v) = s.get("sftp_port")
+        {
+            let value = match &v.expose().value {
+                toml::Value::String(t) => t.clone(),
+                other => other.to_string(),
+            };
+            self.sftp_port = Some(Setting { value, origin: v.source().to_string() });
+        }
         if let Some(native) = &s.native {
             self.fill_from_native(native)?;
         }
@@ -228,6 +251,8 @@ impl Credentials {
             &self.azure_storage_account_key,
             &self.azure_storage_sas_token,
             &self.azure_client_secret,
+            &self.sftp_password,
+            &self.sftp_key_passphrase,
         ]
         .into_iter()
         .flatten()

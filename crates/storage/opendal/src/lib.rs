@@ -3,7 +3,8 @@
 //! [`stevedore_object_store::Bucket`], so the filesystem destination treats them like any
 //! other store.
 //!
-//! Schemes ([`schemes`]): `gs://` and `gcs://` with feature `gcs` (default).
+//! Schemes ([`schemes`]): `gs://` and `gcs://` with feature `gcs` (default); `sftp://` with
+//! feature `sftp` (off by default, not tested against a server).
 //!
 //! Why opendal for GCS: object_store's GCS backend speaks the XML API, which no local GCS
 //! server implements; opendal's GCS service uploads (one request per object, `uploadType=media`),
@@ -21,6 +22,8 @@
 
 #[cfg(feature = "gcs")]
 pub mod gcs;
+#[cfg(feature = "sftp")]
+pub mod sftp;
 
 use std::time::Duration;
 
@@ -35,6 +38,8 @@ pub fn schemes() -> Vec<&'static str> {
     let mut v: Vec<&'static str> = Vec::new();
     #[cfg(feature = "gcs")]
     v.extend(gcs::SCHEMES);
+    #[cfg(feature = "sftp")]
+    v.extend(sftp::SCHEMES);
     v
 }
 
@@ -49,6 +54,8 @@ pub fn open(url: &BucketUrl, options: &StoreOptions) -> Result<Bucket> {
     match url {
         #[cfg(feature = "gcs")]
         BucketUrl::Remote { scheme, .. } if gcs::SCHEMES.contains(&scheme.as_str()) => gcs::open(url, options),
+        #[cfg(feature = "sftp")]
+        BucketUrl::Remote { scheme, .. } if sftp::SCHEMES.contains(&scheme.as_str()) => sftp::open(url, options),
         BucketUrl::Remote { scheme, .. } => {
             let _ = options;
             Err(stevedore_object_store::unsupported_scheme(scheme, url, &schemes()))
