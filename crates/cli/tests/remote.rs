@@ -130,6 +130,7 @@ per_scheme!(
     large_file,
     missing_bucket_fails_before_writing,
     unreachable_endpoint_fails_fast,
+    server_errors_are_retried_briefly_then_reported_as_retryable,
     rejected_credentials_fail_fast_without_retry,
     missing_credentials_are_named,
 );
@@ -421,6 +422,32 @@ fn unreachable_endpoint_fails_fast(s: Service) {
     assert!(took < Duration::from_secs(15), "bounded retries: {took:?}");
 }
 
+fn server_errors_are_retried_briefly_then_reported_as_retryable(s: Service) {
+    // a server that answers 503 to everything: the client retries a few times, quickly, then
+    // the preflight fails with a retryable error (the loader would retry the job)
+    let stub = StubHttpServer::start("503 Service Unavailable", "text/plain", "SlowDown, please");
+    let creds = match s {
+        Service::S3 => Credentials::new().with_aws_keys("AKIA503TEST", "s3cr3t-503").with_endpoint_url(&stub.url()),
+        Service::Azure => Credentials::new()
+            .with_azure_account_key("devstoreaccount1", "NTAzLXMzY3IzdC1rZXk=")
+            .with_endpoint_url(&format!("{}/devstoreaccount1", stub.url())),
+        Service::Gcs => Credentials::new().with_endpoint_url(&stub.url()),
+    };
+    let dest: Arc<dyn Destination> = Arc::new(
+        Filesystem::builder().bucket_url(&format!("{}://busy/lake", s.scheme())).credentials(creds).build().unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (e, took) = failing_load(dest, dir.path());
+    assert_eq!(e.kind(), ErrorKind::Destination, "{e:?}");
+    assert!(e.is_retryable(), "{e:?}");
+    assert!(format!("{e}").contains("bucket `busy`"), "{e}");
+    let n = stub.requests();
+    assert!((2..=5).contains(&n), "a few retries, bounded: {n} requests");
+    eprintln!("{}: 503 answered {n} times, failed after {took:.2?}", s.scheme());
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert_no_secret(&format!("{e:?}"), &["s3cr3t-503", "NTAzLXMzY3IzdC1rZXk="]);
+}
+
 fn rejected_credentials_fail_fast_without_retry(s: Service) {
     let dir = tempfile::tempdir().unwrap();
     match s {
@@ -607,6 +634,27 @@ fn s3_profile_name_and_kwargs_through_the_cli() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("AWS profile `nosuch` was not found") && stderr.contains("profile_name"), "{stderr}");
     assert_no_secret(&stderr, &[b.var("STEVEDORE_S3_SECRET")].into_iter().filter(|s| s.len() > 6).collect::<Vec<_>>());
+}
+
+#[test]
+fn s3_trace_logs_hold_no_secret() {
+    let b = skip_unless!(TestBucket::create(Service::S3, "logs"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli_load(
+        dir.path(),
+        &b,
+        &[
+            ("DESTINATION__FILESYSTEM__CREDENTIALS__AWS_ACCESS_KEY_ID", "AKIATRACELOGKEYID".into()),
+            ("DESTINATION__FILESYSTEM__CREDENTIALS__AWS_SECRET_ACCESS_KEY", "TRACE-log-s3cr3t".into()),
+            ("DESTINATION__FILESYSTEM__CREDENTIALS__ENDPOINT_URL", b.var("STEVEDORE_S3_ENDPOINT").into()),
+            ("RUST_LOG", "trace".into()),
+        ],
+        "logs",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.lines().count() > 10, "trace logging is on: {stderr}");
+    assert_no_secret(&stderr, &["AKIATRACELOGKEYID", "TRACE-log-s3cr3t"]);
 }
 
 #[test]
