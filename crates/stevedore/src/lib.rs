@@ -32,7 +32,8 @@ pub use stevedore_core::{Error, ErrorKind, Result, loader, naming, normalize, pa
 pub use stevedore_core;
 pub use serde_json;
 
-/// The filesystem destination (local disk in this build).
+/// The filesystem destination: local disk, plus `s3://` (feature `s3`), `az://` (feature
+/// `azure`) and `gs://` (feature `gcs`) buckets.
 #[cfg(feature = "filesystem")]
 pub mod filesystem {
     pub use stevedore_filesystem::*;

@@ -12,9 +12,13 @@
 //!   Missing: the test fails when `STEVEDORE_TEST_REQUIRE` names the service, else it prints
 //!   `SKIP: ...` and gets `None`.
 
+//! * [`remote`]: local bucket servers (S3, Azure, GCS) from the environment, per-test
+//!   buckets read back with the vendors' Python clients, a TCP fault proxy, an HTTP stub.
+
 #![warn(missing_docs)]
 
 pub mod pg;
+pub mod remote;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

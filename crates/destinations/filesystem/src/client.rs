@@ -5,13 +5,20 @@
 //! data files (each written under a temporary name and renamed by the store), then, for
 //! replaced tables, removal of the files that are not part of this load, then the state file,
 //! and the `_dlt_loads/<schema>__<load_id>.jsonl` marker last.
+//!
+//! Uploads: a file up to the store's single-request size goes up in one request; a larger one
+//! in parts of [`PART_SIZE`] streamed from disk (S3 multipart, Azure blocks, GCS XML
+//! multipart on real GCS), at most [`PARTS_IN_FLIGHT`] parts at a time. Both paths take their
+//! size from a per-client memory budget ([`MEMORY_BUDGET_MIB`]) first, so parallel jobs never
+//! hold more than that in upload buffers. Deletes go through `delete_stream` (S3 and Azure
+//! batch them; GCS deletes one object per request), listings are paginated by the store.
 
 use std::collections::HashSet;
 
 use async_trait::async_trait;
 use base64::Engine as _;
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde_json::{Value, json};
 use stevedore_core::destination::{DestinationClient, FollowupJob, JobInfo, JobOutcome, PackageInfo};
@@ -24,9 +31,12 @@ use crate::layout::{Layout, PathParams};
 
 /// Format of the followup job that removes a replaced table's old files.
 pub const CLEANUP_FORMAT: &str = "replace_cleanup";
-/// Files larger than this are uploaded in parts (streamed, bounded memory).
-const MULTIPART_THRESHOLD: u64 = 8 << 20;
-const PART_SIZE: usize = 8 << 20;
+/// Size of one part of a multipart upload.
+pub const PART_SIZE: usize = 8 << 20;
+/// Parts of one upload in flight at a time.
+pub const PARTS_IN_FLIGHT: usize = 4;
+/// Upload buffer memory shared by the parallel jobs of one client, in MiB.
+pub const MEMORY_BUDGET_MIB: usize = 256;
 
 enum LocalData {
     Bytes(Vec<u8>),
@@ -36,27 +46,11 @@ enum LocalData {
 /// A client bound to one dataset folder.
 pub struct FilesystemClient {
     pub(crate) bucket: Bucket,
+    pub(crate) memory: std::sync::Arc<tokio::sync::Semaphore>,
     pub(crate) dataset: String,
     pub(crate) layout: Layout,
     pub(crate) config: FilesystemConfig,
     pub(crate) pipeline_name: String,
-}
-
-fn store_err(what: &str, key: &str, e: object_store::Error) -> Error {
-    let retryable = !matches!(
-        e,
-        object_store::Error::NotFound { .. }
-            | object_store::Error::PermissionDenied { .. }
-            | object_store::Error::Unauthenticated { .. }
-            | object_store::Error::NotSupported { .. }
-            | object_store::Error::InvalidPath { .. }
-    );
-    let kind = match e {
-        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => ErrorKind::Auth,
-        object_store::Error::NotFound { .. } => ErrorKind::NotFound,
-        _ => ErrorKind::Destination,
-    };
-    Error::new(kind, format!("{what} failed: {e}")).with("path", key.to_string()).retryable(retryable)
 }
 
 fn hex_of_b64(h: &str) -> String {
@@ -109,19 +103,50 @@ impl FilesystemClient {
             .store
             .put(&key, PutPayload::from(Bytes::from(bytes)))
             .await
-            .map_err(|e| store_err("write", rel, e))?;
+            .map_err(|e| self.bucket.error("write", rel, e))?;
         Ok(())
+    }
+
+    /// Holds `bytes` of the upload memory budget.
+    async fn reserve(&self, bytes: u64) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        let mib = bytes.div_ceil(1 << 20).clamp(1, MEMORY_BUDGET_MIB as u64) as u32;
+        self.memory.acquire_many(mib).await.map_err(|_| Error::internal("upload memory budget closed"))
     }
 
     async fn list(&self, dir_rel: &str) -> Result<Vec<String>> {
         let key = self.bucket.key(dir_rel.trim_end_matches('/'));
         let base = if self.bucket.prefix.is_empty() { String::new() } else { format!("{}/", self.bucket.prefix) };
         let items: Vec<object_store::ObjectMeta> =
-            self.bucket.store.list(Some(&key)).try_collect().await.map_err(|e| store_err("list", dir_rel, e))?;
+            self.bucket.store.list(Some(&key)).try_collect().await.map_err(|e| self.bucket.error("list", dir_rel, e))?;
         Ok(items
             .into_iter()
             .map(|m| m.location.as_ref().strip_prefix(base.as_str()).unwrap_or(m.location.as_ref()).to_string())
+            .filter(|rel| !rel.is_empty() && !rel.ends_with('/'))
             .collect())
+    }
+
+    /// Deletes objects (relative to the bucket prefix); missing ones are fine. S3 and Azure
+    /// batch the requests, other stores delete one object per request.
+    async fn delete_all(&self, rels: Vec<String>) -> Result<usize> {
+        if rels.is_empty() {
+            return Ok(0);
+        }
+        let n = rels.len();
+        let locations: Vec<object_store::Result<object_store::path::Path>> = rels.iter().map(|r| Ok(self.bucket.key(r))).collect();
+        let mut results = self.bucket.store.delete_stream(futures::stream::iter(locations).boxed());
+        while let Some(r) = results.next().await {
+            match r {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => {
+                    let failure = self.bucket.classify(&e);
+                    if failure == stevedore_object_store::Failure::NotFound {
+                        continue;
+                    }
+                    return Err(self.bucket.error("delete", &self.dataset, e));
+                }
+            }
+        }
+        Ok(n)
     }
 
     async fn upload_file(&self, local: &std::path::Path, rel: &str) -> Result<()> {
@@ -130,30 +155,47 @@ impl FilesystemClient {
         }
         let key = self.bucket.key(rel);
         let size = tokio::fs::metadata(local).await.map_err(|e| Error::io("read job file", local, e))?.len();
-        if size <= MULTIPART_THRESHOLD {
+        let caps = &self.bucket.caps;
+        if size <= caps.single_put_max || !caps.multipart_upload {
+            // one request: the store (GCS emulators, small files) gets the whole file at once
+            let _held = self.reserve(size).await?;
             let data = tokio::fs::read(local).await.map_err(|e| Error::io("read job file", local, e))?;
             self.bucket
                 .store
                 .put(&key, PutPayload::from(Bytes::from(data)))
                 .await
-                .map_err(|e| store_err("upload", rel, e))?;
+                .map_err(|e| self.bucket.error("upload", rel, e))?;
             return Ok(());
         }
         use tokio::io::AsyncReadExt;
-        let upload = self.bucket.store.put_multipart(&key).await.map_err(|e| store_err("start upload", rel, e))?;
+        let _held = self.reserve(((PARTS_IN_FLIGHT + 1) * PART_SIZE) as u64).await?;
+        let upload = self.bucket.store.put_multipart(&key).await.map_err(|e| self.bucket.error("start upload", rel, e))?;
         let mut w = object_store::WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
         let mut f = tokio::fs::File::open(local).await.map_err(|e| Error::io("open job file", local, e))?;
         let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = f.read(&mut buf).await.map_err(|e| Error::io("read job file", local, e))?;
-            if n == 0 {
-                break;
+        let r: Result<()> = async {
+            loop {
+                let n = f.read(&mut buf).await.map_err(|e| Error::io("read job file", local, e))?;
+                if n == 0 {
+                    break;
+                }
+                w.wait_for_capacity(PARTS_IN_FLIGHT).await.map_err(|e| self.bucket.error("upload part", rel, e))?;
+                w.write(&buf[..n]);
             }
-            w.wait_for_capacity(4).await.map_err(|e| store_err("upload part", rel, e))?;
-            w.write(&buf[..n]);
+            Ok(())
         }
-        w.finish().await.map_err(|e| store_err("finish upload", rel, e))?;
-        Ok(())
+        .await;
+        match r {
+            Ok(()) => {
+                w.finish().await.map_err(|e| self.bucket.error("finish upload", rel, e))?;
+                Ok(())
+            }
+            Err(e) => {
+                // do not leave the parts behind (S3 bills them until aborted)
+                let _ = w.abort().await;
+                Err(e)
+            }
+        }
     }
 
     fn current_datetime(&self, package: &PackageInfo) -> chrono::DateTime<chrono::Utc> {
@@ -187,17 +229,15 @@ impl FilesystemClient {
             v["keep"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
         let prefix = self.rel(&self.layout.table_prefix(&schema, &table).map_err(|e| Error::config(e.to_string()))?);
         let dir = self.rel(&self.layout.table_dir(&schema, &table).map_err(|e| Error::config(e.to_string()))?);
-        let mut removed = 0usize;
-        for rel in self.list(&dir).await? {
-            if !rel.starts_with(&prefix) || keep.contains(&rel) || rel.ends_with("/init") || rel == format!("{}/init", self.dataset)
-            {
-                continue;
-            }
-            match self.bucket.store.delete(&self.bucket.key(&rel)).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => removed += 1,
-                Err(e) => return Err(store_err("delete", &rel, e)),
-            }
-        }
+        let doomed: Vec<String> = self
+            .list(&dir)
+            .await?
+            .into_iter()
+            .filter(|rel| {
+                rel.starts_with(&prefix) && !keep.contains(rel) && !rel.ends_with("/init") && *rel != format!("{}/init", self.dataset)
+            })
+            .collect();
+        let removed = self.delete_all(doomed).await?;
         tracing::debug!(table = %table, removed, "replace: removed files of earlier loads");
         Ok(())
     }
@@ -218,12 +258,8 @@ impl FilesystemClient {
             }
         }
         mine.sort_by(|a, b| b.0.total_cmp(&a.0));
-        for (_, rel) in mine.into_iter().skip(self.config.max_state_files as usize) {
-            match self.bucket.store.delete(&self.bucket.key(&rel)).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(store_err("delete", &rel, e)),
-            }
-        }
+        let old: Vec<String> = mine.into_iter().skip(self.config.max_state_files as usize).map(|(_, rel)| rel).collect();
+        self.delete_all(old).await?;
         Ok(())
     }
 }
@@ -234,10 +270,10 @@ impl DestinationClient for FilesystemClient {
         let init = self.rel("init");
         match self.bucket.store.head(&self.bucket.key(&init)).await {
             Ok(_) => Ok(()),
-            Err(object_store::Error::NotFound { .. }) => {
+            Err(e) if self.bucket.classify(&e) == stevedore_object_store::Failure::NotFound => {
                 self.put_bytes(&init, br#"{"initial_version":2,"current_version":2}"#.to_vec()).await
             }
-            Err(e) => Err(store_err("check", &init, e)),
+            Err(e) => Err(self.bucket.error("check", &init, e)),
         }
     }
 
@@ -333,8 +369,8 @@ impl DestinationClient for FilesystemClient {
             }
         }
         let Some((_, rel)) = best else { return Ok(None) };
-        let data = self.bucket.store.get(&self.bucket.key(&rel)).await.map_err(|e| store_err("read", &rel, e))?;
-        let bytes = data.bytes().await.map_err(|e| store_err("read", &rel, e))?;
+        let data = self.bucket.store.get(&self.bucket.key(&rel)).await.map_err(|e| self.bucket.error("read", &rel, e))?;
+        let bytes = data.bytes().await.map_err(|e| self.bucket.error("read", &rel, e))?;
         let row: Value = serde_json::from_slice(&bytes)?;
         let state = row["state"].as_str().ok_or_else(|| Error::invalid_data("state file has no `state`").with("path", rel.clone()))?;
         Ok(Some(stevedore_core::state::decompress_state(state)?))

@@ -6,32 +6,43 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use stevedore_core::config::{Config, KeySpec, SectionSpec, ValueKind};
 use stevedore_core::{Error, Result};
+use stevedore_object_store::{Credentials, StoreOptions};
 
 use crate::layout::{DEFAULT_LAYOUT, ExtraPlaceholder, Layout};
 
 /// Credentials keys dlt accepts for the filesystem (used by the remote schemes).
-pub static CREDENTIALS_SPEC: SectionSpec = SectionSpec {
-    path: &["credentials"],
-    alt_paths: &[],
-    keys: &[
-        KeySpec::secret("aws_access_key_id", ValueKind::String, "S3 access key id"),
-        KeySpec::secret("aws_secret_access_key", ValueKind::String, "S3 secret access key"),
-        KeySpec::secret("aws_session_token", ValueKind::String, "S3 session token"),
-        KeySpec::new("profile_name", ValueKind::String, "AWS profile"),
-        KeySpec::new("region_name", ValueKind::String, "AWS region"),
-        KeySpec::new("endpoint_url", ValueKind::String, "S3-compatible endpoint"),
-        KeySpec::new("project_id", ValueKind::String, "GCP project"),
-        KeySpec::secret("private_key", ValueKind::String, "GCP service account private key"),
-        KeySpec::new("client_email", ValueKind::String, "GCP service account email"),
-        KeySpec::new("azure_storage_account_name", ValueKind::String, "Azure storage account"),
-        KeySpec::secret("azure_storage_account_key", ValueKind::String, "Azure account key"),
-        KeySpec::secret("azure_storage_sas_token", ValueKind::String, "Azure SAS token"),
-        KeySpec::new("azure_client_id", ValueKind::String, "Azure service principal client id"),
-        KeySpec::secret("azure_client_secret", ValueKind::String, "Azure service principal secret"),
-        KeySpec::new("azure_tenant_id", ValueKind::String, "Azure tenant"),
-    ],
-    children: &[],
-};
+const CREDENTIAL_KEYS: &[KeySpec] = &[
+    KeySpec::secret("aws_access_key_id", ValueKind::String, "S3 access key id"),
+    KeySpec::secret("aws_secret_access_key", ValueKind::String, "S3 secret access key"),
+    KeySpec::secret("aws_session_token", ValueKind::String, "S3 session token"),
+    KeySpec::new("profile_name", ValueKind::String, "AWS profile (static keys in ~/.aws/credentials or ~/.aws/config)"),
+    KeySpec::new("region_name", ValueKind::String, "AWS region"),
+    KeySpec::new("endpoint_url", ValueKind::String, "S3-compatible endpoint; endpoint override for az:// and gs:// too"),
+    KeySpec::new("project_id", ValueKind::String, "GCP project"),
+    KeySpec::secret("private_key", ValueKind::String, "GCP service account private key"),
+    KeySpec::new("client_email", ValueKind::String, "GCP service account email"),
+    KeySpec::new("azure_storage_account_name", ValueKind::String, "Azure storage account"),
+    KeySpec::secret("azure_storage_account_key", ValueKind::String, "Azure account key"),
+    KeySpec::secret("azure_storage_sas_token", ValueKind::String, "Azure SAS token"),
+    KeySpec::new("azure_client_id", ValueKind::String, "Azure service principal client id"),
+    KeySpec::secret("azure_client_secret", ValueKind::String, "Azure service principal secret"),
+    KeySpec::new("azure_tenant_id", ValueKind::String, "Azure tenant"),
+    KeySpec::new("sftp_username", ValueKind::String, "SFTP user (feature sftp)"),
+    KeySpec::new("sftp_port", ValueKind::Integer, "SFTP port (feature sftp)"),
+    KeySpec::new("sftp_key_filename", ValueKind::String, "SFTP private key file (feature sftp)"),
+    KeySpec::secret("sftp_password", ValueKind::String, "SFTP password (not supported: use a key)"),
+    KeySpec::secret("sftp_key_passphrase", ValueKind::String, "SFTP key passphrase (not supported: use ssh-agent)"),
+];
+
+/// `[destination.filesystem.credentials]`.
+pub static CREDENTIALS_SPEC: SectionSpec =
+    SectionSpec { path: &["credentials"], alt_paths: &[], keys: CREDENTIAL_KEYS, children: &[] };
+
+/// `[destination.credentials]`: credentials shared by several destinations (dlt's example:
+/// GCP credentials shared by the filesystem and BigQuery). Read after
+/// `[destination.filesystem.credentials]`, key by key.
+pub static SHARED_CREDENTIALS_SPEC: SectionSpec =
+    SectionSpec { path: &["destination", "credentials"], alt_paths: &[], keys: CREDENTIAL_KEYS, children: &[] };
 
 /// `[destination.filesystem]` keys.
 pub static FILESYSTEM_SPEC: SectionSpec = SectionSpec {
@@ -43,8 +54,8 @@ pub static FILESYSTEM_SPEC: SectionSpec = SectionSpec {
         KeySpec::new("extra_placeholders", ValueKind::Table, "static values for custom layout placeholders"),
         KeySpec::new("current_datetime", ValueKind::String, "fixed ISO datetime for date/time placeholders"),
         KeySpec::new("max_state_files", ValueKind::Integer, "state files kept per pipeline (<=0 keeps all)"),
-        KeySpec::new("kwargs", ValueKind::Any, "extra filesystem options (JSON); auto_mkdir is always on for local folders"),
-        KeySpec::new("client_kwargs", ValueKind::Any, "extra client options (JSON)"),
+        KeySpec::new("kwargs", ValueKind::Any, "extra filesystem options (JSON object or table): use_ssl, anon, account_host; auto_mkdir is always on for local folders"),
+        KeySpec::new("client_kwargs", ValueKind::Any, "extra client options (JSON object or table): verify, endpoint_url, region_name"),
         KeySpec::new("always_refresh_views", ValueKind::Bool, "dlt SQL-client option; accepted and ignored"),
         KeySpec::new("deltalake_storage_options", ValueKind::Any, "options passed to the Delta writer"),
         KeySpec::new("replace_strategy", ValueKind::String, "only truncate-and-insert applies to plain files"),
@@ -86,6 +97,8 @@ pub struct FilesystemConfig {
     pub current_datetime: Option<CurrentDatetime>,
     /// State files kept per pipeline.
     pub max_state_files: i64,
+    /// Credentials, `kwargs` and `client_kwargs` for remote buckets.
+    pub store: StoreOptions,
 }
 
 impl Default for FilesystemConfig {
@@ -96,6 +109,7 @@ impl Default for FilesystemConfig {
             extra_placeholders: BTreeMap::new(),
             current_datetime: None,
             max_state_files: 100,
+            store: StoreOptions::default(),
         }
     }
 }
@@ -132,6 +146,7 @@ impl FilesystemConfig {
         if let Some(n) = config.get_i64(paths, "max_state_files")? {
             c.max_state_files = n;
         }
+        c.store = store_options(config)?;
         Ok(c)
     }
 
@@ -147,4 +162,32 @@ impl FilesystemConfig {
     pub fn bucket(&self, cwd: &Path) -> Result<stevedore_object_store::BucketUrl> {
         stevedore_object_store::BucketUrl::parse(&self.bucket_url, cwd)
     }
+}
+
+/// Credentials from `[destination.filesystem.credentials]` then `[destination.credentials]`,
+/// and `kwargs` / `client_kwargs` from `[destination.filesystem]`.
+fn store_options(config: &Config) -> Result<StoreOptions> {
+    let fs = config.resolve(&FILESYSTEM_SPEC)?;
+    let shared = config.resolve(&SHARED_CREDENTIALS_SPEC)?;
+    let mut sections = Vec::new();
+    if let Some(c) = fs.child("credentials") {
+        sections.push(c);
+    }
+    sections.push(&shared);
+    let mut opts = StoreOptions::new(Credentials::from_sections(&sections)?);
+    for name in ["kwargs", "client_kwargs"] {
+        if let Some(v) = fs.get(name) {
+            let cv = v.expose();
+            let origin = cv.source.to_string();
+            let m = StoreOptions::parse_kwargs(name, &cv.value, &origin)?;
+            if name == "kwargs" {
+                opts = opts.with_kwargs(m);
+                opts.kwargs_origin.insert("kwargs", origin);
+            } else {
+                opts = opts.with_client_kwargs(m);
+                opts.kwargs_origin.insert("client_kwargs", origin);
+            }
+        }
+    }
+    Ok(opts)
 }

@@ -6,6 +6,11 @@
 //! `merge` falls back to append (as in dlt). dlt's state folders are written too, and
 //! `_dlt_loads/<schema>__<load_id>.jsonl` marks a complete load, written last.
 //!
+//! Buckets: local folders always; `s3://` (feature `s3`), `az://` / `abfss://` (feature
+//! `azure`) through object_store; `gs://` (feature `gcs`) through opendal's GCS service
+//! (`stevedore-opendal`). Remote buckets are checked before the first write of every load
+//! package ([`stevedore_object_store::Bucket::preflight`]).
+//!
 //! ```no_run
 //! # fn demo() -> stevedore_core::Result<()> {
 //! use stevedore_filesystem::Filesystem;
@@ -31,11 +36,39 @@ use stevedore_core::writers::FileFormat;
 use stevedore_core::{Error, Result};
 
 pub use client::{CLEANUP_FORMAT, FilesystemClient};
-pub use config::{CurrentDatetime, DEFAULT_BUCKET_URL, FILESYSTEM_SPEC, FilesystemConfig};
+pub use config::{CREDENTIALS_SPEC, CurrentDatetime, DEFAULT_BUCKET_URL, FILESYSTEM_SPEC, FilesystemConfig, SHARED_CREDENTIALS_SPEC};
 pub use layout::{DEFAULT_LAYOUT, ExtraPlaceholder, Layout};
+pub use stevedore_object_store::{Bucket, BucketUrl, Credentials, StoreOptions, object_store};
 
 /// URL schemes this destination serves in this build.
-pub const SCHEMES: &[&str] = stevedore_object_store::SCHEMES;
+pub fn schemes() -> Vec<&'static str> {
+    #[allow(unused_mut)]
+    let mut v = stevedore_object_store::schemes();
+    #[cfg(feature = "_opendal")]
+    v.extend(stevedore_opendal::schemes());
+    v
+}
+
+/// Opens the bucket of `url` with the backend that serves its scheme (no request is made).
+pub fn open_bucket(url: &BucketUrl, options: &StoreOptions) -> Result<Bucket> {
+    #[cfg(feature = "_opendal")]
+    if stevedore_opendal::serves(url.scheme()) {
+        return stevedore_opendal::open(url, options);
+    }
+    if !schemes().contains(&url.scheme()) {
+        return Err(stevedore_object_store::unsupported_scheme(url.scheme(), url, &schemes()));
+    }
+    stevedore_object_store::open(url, options)
+}
+
+/// Job file size the store prefers, when it has a preference (GCS: one-request uploads).
+fn recommended_file_size(url: &BucketUrl) -> Option<u64> {
+    match url.scheme() {
+        #[cfg(feature = "gcs")]
+        s if stevedore_opendal::gcs::SCHEMES.contains(&s) => Some(stevedore_opendal::gcs::RECOMMENDED_FILE_SIZE),
+        _ => None,
+    }
+}
 
 /// Destination name.
 pub const NAME: &str = "filesystem";
@@ -90,6 +123,16 @@ impl FilesystemBuilder {
         self.config.max_state_files = n;
         self
     }
+    /// Credentials for remote buckets (dlt's keys).
+    pub fn credentials(mut self, c: Credentials) -> Self {
+        self.config.store.credentials = c;
+        self
+    }
+    /// Credentials, `kwargs` and `client_kwargs` for remote buckets.
+    pub fn store_options(mut self, o: StoreOptions) -> Self {
+        self.config.store = o;
+        self
+    }
     /// Folder relative bucket paths are resolved against (default: the current folder).
     pub fn cwd(mut self, p: impl Into<PathBuf>) -> Self {
         self.cwd = Some(p.into());
@@ -103,8 +146,12 @@ impl FilesystemBuilder {
             None => std::env::current_dir().map_err(|e| Error::config(format!("cannot read the current folder: {e}")))?,
         };
         let bucket = self.config.bucket(&cwd)?;
-        if !SCHEMES.contains(&bucket.scheme()) {
-            return Err(stevedore_object_store::open(&bucket).expect_err("unsupported scheme"));
+        if !schemes().contains(&bucket.scheme()) {
+            return Err(stevedore_object_store::unsupported_scheme(bucket.scheme(), &bucket, &schemes()));
+        }
+        if !bucket.is_local() {
+            // credentials are checked for completeness now; the bucket itself at the preflight
+            let _ = open_bucket(&bucket, &self.config.store)?;
         }
         Ok(Filesystem { config: self.config, layout, bucket })
     }
@@ -136,6 +183,7 @@ impl Destination for Filesystem {
         c.supported_loader_file_formats = vec![FileFormat::Jsonl, FileFormat::Parquet, FileFormat::Csv];
         c.supported_replace_strategies = vec![ReplaceStrategy::TruncateAndInsert];
         c.state_as_table = false;
+        c.recommended_file_size = recommended_file_size(&self.bucket);
         c
     }
 
@@ -144,8 +192,11 @@ impl Destination for Filesystem {
             return Err(Error::config(format!("invalid dataset name `{dataset_name}` for the filesystem"))
                 .with_hint("a dataset name is one folder name: letters, digits, `_`"));
         }
-        let bucket = stevedore_object_store::open(&self.bucket)?;
+        let bucket = open_bucket(&self.bucket, &self.config.store)?;
+        // preflight: the bucket exists and can be listed, before anything is written
+        bucket.preflight().await?;
         Ok(Box::new(FilesystemClient {
+            memory: std::sync::Arc::new(tokio::sync::Semaphore::new(client::MEMORY_BUDGET_MIB)),
             bucket,
             dataset: dataset_name.to_string(),
             layout: self.layout.clone(),

@@ -1,25 +1,55 @@
-//! stevedore-object-store: object stores built from dlt-style bucket URLs.
+//! stevedore-object-store: object stores built from dlt-style bucket URLs and credentials.
 //!
 //! A bucket URL is what dlt users write in `[destination.filesystem] bucket_url`:
 //! `file:///absolute/path`, an absolute native path (`/var/data`), a relative native path
-//! (`_storage/data`, resolved against the current folder), and, with later features,
-//! `s3://`, `gs://`, `az://`. This crate turns one into an [`ObjectStore`] rooted at the
-//! bucket plus the path prefix inside it.
+//! (`_storage/data`, resolved against the current folder), `s3://bucket/path`,
+//! `az://container/path` (also `abfs://`, `abfss://container@account.dfs.core.windows.net/path`),
+//! `gs://bucket/path`. This crate turns one into an [`ObjectStore`] rooted at the bucket plus
+//! the path prefix inside it ([`Bucket`]), with credentials named as dlt names them
+//! ([`Credentials`]).
 //!
-//! Schemes: `file` (always). Remote schemes are not built in this version: asking for one is
-//! a clear error naming the scheme.
+//! Schemes built by this crate ([`schemes`]): `file` always; `s3`/`s3a` with feature `aws`;
+//! `az`/`abfs`/`abfss` with feature `azure`. `gs://` and the long tail (sftp, webdav) come from
+//! `stevedore-opendal`, which builds a [`Bucket`] with the same types.
+//!
+//! Every remote bucket is checked before data is written ([`Bucket::preflight`]), and every
+//! store error becomes a [`stevedore_core::Error`] that names the bucket, says whether a retry
+//! may help ([`Failure`]) and never contains a secret ([`Bucket::error`]).
 
 #![warn(missing_docs)]
 
+mod error;
+mod options;
+
+#[cfg(feature = "aws")]
+mod aws;
+#[cfg(feature = "azure")]
+mod azure;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
+use futures::StreamExt;
+pub use object_store;
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
+use stevedore_core::config::Secret;
 use stevedore_core::{Error, ErrorKind, Result};
 
-/// URL schemes this build can open.
-pub const SCHEMES: &[&str] = &["file"];
+pub use error::{Classifier, Failure, classify, classify_chain, redact};
+pub use options::{Credentials, SecretSetting, Setting, StoreOptions};
+
+/// URL schemes this crate can open in this build.
+pub fn schemes() -> Vec<&'static str> {
+    #[allow(unused_mut)]
+    let mut v = vec!["file"];
+    #[cfg(feature = "aws")]
+    v.extend(aws::SCHEMES);
+    #[cfg(feature = "azure")]
+    v.extend(azure::SCHEMES);
+    v
+}
 
 /// A parsed bucket URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,12 +58,14 @@ pub enum BucketUrl {
     Local(PathBuf),
     /// A remote bucket: scheme, bucket (or container) and path prefix inside it.
     Remote {
-        /// `s3`, `gs`, `az`...
+        /// `s3`, `gs`, `az`... (lower case).
         scheme: String,
         /// Bucket or container.
         bucket: String,
         /// Path inside the bucket, without leading or trailing `/`.
         prefix: String,
+        /// Host after `@` in `abfss://container@account.dfs.core.windows.net/path`.
+        host: Option<String>,
     },
 }
 
@@ -53,12 +85,24 @@ impl BucketUrl {
                 return Err(Error::config(format!("file URL `{url}` is not absolute"))
                     .with_hint("use three slashes for an absolute path: file:///absolute/path, or a plain relative path"));
             }
-            let decoded = percent_decode(rest);
+            let decoded = options::percent_decode(rest);
             return Ok(BucketUrl::Local(PathBuf::from(decoded)));
         }
         if let Some((scheme, rest)) = url.split_once("://") {
             let scheme = scheme.to_ascii_lowercase();
-            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if authority.contains(['?', '#']) || prefix.contains(['?', '#']) {
+                return Err(Error::config(format!("bucket URL `{}` must not have a query or fragment", redact_userinfo(url)))
+                    .with_hint("give credentials and options in [destination.filesystem.credentials], not in the URL"));
+            }
+            let (bucket, host) = match authority.split_once('@') {
+                Some((b, h)) if matches!(scheme.as_str(), "abfs" | "abfss" | "az" | "azure") => (b, Some(h.to_string())),
+                Some(_) => {
+                    return Err(Error::config(format!("bucket URL `{}` must not contain credentials", redact_userinfo(url)))
+                        .with_hint("put credentials in [destination.filesystem.credentials] (or secrets.toml / the environment)"));
+                }
+                None => (authority, None),
+            };
             if bucket.is_empty() {
                 return Err(Error::config(format!("bucket URL `{url}` has no bucket name")));
             }
@@ -66,6 +110,7 @@ impl BucketUrl {
                 scheme,
                 bucket: bucket.to_string(),
                 prefix: prefix.trim_matches('/').to_string(),
+                host,
             });
         }
         let p = PathBuf::from(url);
@@ -78,8 +123,13 @@ impl BucketUrl {
     pub fn display(&self) -> String {
         match self {
             BucketUrl::Local(p) => format!("file://{}", p.display()),
-            BucketUrl::Remote { scheme, bucket, prefix } if prefix.is_empty() => format!("{scheme}://{bucket}"),
-            BucketUrl::Remote { scheme, bucket, prefix } => format!("{scheme}://{bucket}/{prefix}"),
+            BucketUrl::Remote { scheme, bucket, prefix, host } => {
+                let authority = match host {
+                    Some(h) => format!("{bucket}@{h}"),
+                    None => bucket.clone(),
+                };
+                if prefix.is_empty() { format!("{scheme}://{authority}") } else { format!("{scheme}://{authority}/{prefix}") }
+            }
         }
     }
 
@@ -90,28 +140,122 @@ impl BucketUrl {
             BucketUrl::Remote { scheme, .. } => scheme,
         }
     }
+
+    /// Whether this is a local folder.
+    pub fn is_local(&self) -> bool {
+        matches!(self, BucketUrl::Local(_))
+    }
+
+    /// The bucket or container name (empty for local folders).
+    pub fn bucket(&self) -> &str {
+        match self {
+            BucketUrl::Local(_) => "",
+            BucketUrl::Remote { bucket, .. } => bucket,
+        }
+    }
 }
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
+fn redact_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((s, rest)) => match rest.split_once('@') {
+            Some((_, after)) => format!("{s}://***@{after}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
     }
-    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What a bucket's store can do, declared by the code that built it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BucketCaps {
+    /// Large files can be uploaded in parts (S3 multipart, Azure blocks), streamed from disk
+    /// with bounded memory.
+    pub multipart_upload: bool,
+    /// Files up to this size go up in one request (read into memory first); larger ones use
+    /// multipart upload.
+    pub single_put_max: u64,
+    /// Job file size to rotate at when this store prefers smaller files (e.g. single-request
+    /// uploads only).
+    pub recommended_file_size: Option<u64>,
+}
+
+impl Default for BucketCaps {
+    fn default() -> Self {
+        BucketCaps { multipart_upload: true, single_put_max: 8 << 20, recommended_file_size: None }
+    }
+}
+
+impl BucketCaps {
+    /// Sets `multipart_upload`.
+    pub fn with_multipart_upload(mut self, v: bool) -> Self {
+        self.multipart_upload = v;
+        self
+    }
+    /// Sets `single_put_max`.
+    pub fn with_single_put_max(mut self, v: u64) -> Self {
+        self.single_put_max = v;
+        self
+    }
+    /// Sets `recommended_file_size`.
+    pub fn with_recommended_file_size(mut self, v: Option<u64>) -> Self {
+        self.recommended_file_size = v;
+        self
+    }
+}
+
+/// What error messages may say about a bucket: which credentials and endpoint are in use
+/// (names and origins, never values), and the secret values to scrub from any text.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct BucketContext {
+    /// The credentials in use, e.g. `aws_access_key_id (environment variable X), ...` or
+    /// `the default AWS credential chain`.
+    pub auth: String,
+    /// The settings to fix when credentials are rejected, e.g.
+    /// `aws_access_key_id / aws_secret_access_key in [destination.filesystem.credentials]`.
+    pub auth_settings: String,
+    /// The endpoint in use and where it came from.
+    pub endpoint: String,
+    /// Secret values to remove from error texts.
+    pub secrets: Secret<Vec<String>>,
+    /// Backend-specific error classification.
+    pub classify: Option<Classifier>,
+}
+
+impl BucketContext {
+    /// A context with descriptions of the credentials and endpoint in use.
+    pub fn new(auth: impl Into<String>, auth_settings: impl Into<String>, endpoint: impl Into<String>) -> Self {
+        BucketContext {
+            auth: auth.into(),
+            auth_settings: auth_settings.into(),
+            endpoint: endpoint.into(),
+            secrets: Secret::new(Vec::new()),
+            classify: None,
+        }
+    }
+    /// Secret values to scrub from error texts.
+    pub fn with_secrets(mut self, secrets: Vec<String>) -> Self {
+        self.secrets = Secret::new(secrets);
+        self
+    }
+    /// A backend-specific classifier.
+    pub fn with_classifier(mut self, c: Classifier) -> Self {
+        self.classify = Some(c);
+        self
+    }
+}
+
+impl std::fmt::Debug for BucketContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BucketContext").field("auth", &self.auth).field("endpoint", &self.endpoint).finish_non_exhaustive()
+    }
 }
 
 /// An opened bucket: the store and the path prefix all keys live under.
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows the URL and prefix only: store clients may hold credentials.
+#[derive(Clone)]
 pub struct Bucket {
     /// The store, rooted at the bucket.
     pub store: Arc<dyn ObjectStore>,
@@ -119,9 +263,35 @@ pub struct Bucket {
     pub prefix: String,
     /// The URL it came from.
     pub url: BucketUrl,
+    /// What the store can do.
+    pub caps: BucketCaps,
+    context: Arc<BucketContext>,
 }
 
+impl std::fmt::Debug for Bucket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bucket")
+            .field("url", &self.url.display())
+            .field("prefix", &self.prefix)
+            .field("caps", &self.caps)
+            .field("context", &self.context)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Longest time the preflight check may take (connect timeouts and retries included).
+pub const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(45);
+
 impl Bucket {
+    /// A bucket over `store`; for remote buckets the key prefix is the URL's path.
+    pub fn new(store: Arc<dyn ObjectStore>, url: BucketUrl, caps: BucketCaps, context: BucketContext) -> Self {
+        let prefix = match &url {
+            BucketUrl::Local(_) => String::new(),
+            BucketUrl::Remote { prefix, .. } => prefix.clone(),
+        };
+        Bucket { store, prefix, url, caps, context: Arc::new(context) }
+    }
+
     /// A key inside the bucket prefix.
     pub fn key(&self, rel: &str) -> object_store::path::Path {
         if self.prefix.is_empty() {
@@ -130,30 +300,266 @@ impl Bucket {
             object_store::path::Path::from(format!("{}/{}", self.prefix, rel))
         }
     }
+
     /// The URL of a key relative to the bucket prefix, for display and reference jobs.
     pub fn url_of(&self, rel: &str) -> String {
         format!("{}/{}", self.url.display().trim_end_matches('/'), rel)
     }
+
+    /// Whether this is a local folder.
+    pub fn is_local(&self) -> bool {
+        matches!(self.url, BucketUrl::Local(_))
+    }
+
+    /// What messages may say about credentials and endpoint.
+    pub fn context(&self) -> &BucketContext {
+        &self.context
+    }
+
+    /// Removes secrets from a text.
+    pub fn redact(&self, text: &str) -> String {
+        redact(text, self.context.secrets.expose())
+    }
+
+    /// A store error's text for a message: redacted, on one line, at most
+    /// [`MAX_DETAIL`] characters.
+    fn detail(&self, e: &object_store::Error) -> String {
+        condense(&self.redact(&e.to_string()))
+    }
+
+    /// Classifies a store error.
+    pub fn classify(&self, e: &object_store::Error) -> Failure {
+        classify(e, self.context.classify)
+    }
+
+    /// Turns a store error during `op` on `rel` (relative to the bucket prefix) into an error
+    /// that names the bucket, is retryable when the failure is transient, and holds no secret.
+    pub fn error(&self, op: &str, rel: &str, e: object_store::Error) -> Error {
+        let failure = self.classify(&e);
+        let detail = self.detail(&e);
+        let (kind, what) = match failure {
+            Failure::NotFound => (ErrorKind::NotFound, "not found"),
+            Failure::Auth => (ErrorKind::Auth, "refused: credentials missing or rejected"),
+            Failure::Connect => (ErrorKind::Destination, "failed: cannot reach the storage endpoint"),
+            Failure::Transient => (ErrorKind::Destination, "failed (transient)"),
+            Failure::Config => (ErrorKind::Config, "failed: invalid store settings"),
+            Failure::Permanent => (ErrorKind::Destination, "failed"),
+        };
+        let mut err = Error::new(kind, format!("{op} {what}: {detail}"))
+            .with("bucket", self.url.display())
+            .with("path", rel.to_string())
+            .retryable(failure.is_retryable());
+        match failure {
+            Failure::Auth => {
+                err = err.with("credentials", self.context.auth.clone());
+                if !self.context.auth_settings.is_empty() {
+                    err = err.with_hint(format!("check {}", self.context.auth_settings));
+                }
+            }
+            Failure::Connect if !self.context.endpoint.is_empty() => {
+                err = err.with("endpoint", self.context.endpoint.clone());
+            }
+            _ => {}
+        }
+        err
+    }
+
+    /// Checks, before anything is written, that the bucket exists and its prefix can be listed
+    /// with the configured credentials (one list request, first page only). Local folders pass.
+    ///
+    /// Errors name the bucket and the setting to fix and never contain a secret: a missing
+    /// bucket is [`ErrorKind::NotFound`], rejected or missing credentials [`ErrorKind::Auth`]
+    /// (not retryable), an unreachable endpoint or a transient failure a retryable
+    /// [`ErrorKind::Destination`] error.
+    pub async fn preflight(&self) -> Result<()> {
+        if self.is_local() {
+            return Ok(());
+        }
+        let prefix = (!self.prefix.is_empty()).then(|| object_store::path::Path::from(self.prefix.as_str()));
+        let store = self.store.clone();
+        let first = async move {
+            let mut s = store.list(prefix.as_ref());
+            s.next().await
+        };
+        let started = std::time::Instant::now();
+        let r = tokio::time::timeout(PREFLIGHT_TIMEOUT, first).await;
+        tracing::debug!(bucket = %self.url.display(), elapsed_ms = started.elapsed().as_millis() as u64, "bucket preflight");
+        match r {
+            Err(_) => Err(self.preflight_failure(
+                Failure::Connect,
+                format!("no answer within {} s", PREFLIGHT_TIMEOUT.as_secs()),
+            )),
+            Ok(None) | Ok(Some(Ok(_))) => Ok(()),
+            Ok(Some(Err(e))) => {
+                let failure = self.classify(&e);
+                Err(self.preflight_failure(failure, self.detail(&e)))
+            }
+        }
+    }
+
+    fn preflight_failure(&self, failure: Failure, detail: String) -> Error {
+        let bucket = self.url.bucket();
+        let url = self.url.display();
+        let ctx = &self.context;
+        let e = match failure {
+            Failure::NotFound => Error::new(
+                ErrorKind::NotFound,
+                format!("bucket `{bucket}` does not exist (or is not visible with these credentials): {detail}"),
+            )
+            .with_hint("create the bucket first (stevedore, like dlt, does not create buckets), or fix bucket_url in [destination.filesystem]"),
+            Failure::Auth => {
+                let e = Error::new(
+                    ErrorKind::Auth,
+                    format!("access to bucket `{bucket}` was refused: credentials missing or rejected: {detail}"),
+                )
+                .with("credentials", ctx.auth.clone());
+                if ctx.auth_settings.is_empty() { e } else { e.with_hint(format!("check {}", ctx.auth_settings)) }
+            }
+            Failure::Connect => Error::new(
+                ErrorKind::Destination,
+                format!("cannot reach the storage endpoint of bucket `{bucket}`: {detail}"),
+            )
+            .with("endpoint", ctx.endpoint.clone())
+            .with_hint("check endpoint_url in [destination.filesystem.credentials] and that the service is reachable")
+            .retryable(true),
+            Failure::Config => Error::new(ErrorKind::Config, format!("bucket `{bucket}` cannot be used: {detail}")),
+            Failure::Transient => Error::new(
+                ErrorKind::Destination,
+                format!("checking bucket `{bucket}` failed with a transient error: {detail}"),
+            )
+            .with("endpoint", ctx.endpoint.clone())
+            .retryable(true),
+            Failure::Permanent => {
+                Error::new(ErrorKind::Destination, format!("checking bucket `{bucket}` failed: {detail}"))
+                    .with("endpoint", ctx.endpoint.clone())
+            }
+        };
+        e.with("bucket_url", url)
+    }
 }
 
-/// Opens a bucket. Local folders are created when missing (dlt's `auto_mkdir`).
-pub fn open(url: &BucketUrl) -> Result<Bucket> {
+/// Longest store error text kept in a message.
+pub const MAX_DETAIL: usize = 600;
+
+/// One line, XML declarations dropped, runs of white space collapsed, cut at [`MAX_DETAIL`].
+fn condense(text: &str) -> String {
+    let mut t = text.to_string();
+    while let Some(i) = t.find("<?xml") {
+        match t[i..].find("?>") {
+            Some(j) => t.replace_range(i..i + j + 2, ""),
+            None => break,
+        }
+    }
+    let mut out = String::with_capacity(t.len());
+    for word in t.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    if out.chars().count() > MAX_DETAIL {
+        out = out.chars().take(MAX_DETAIL).collect::<String>() + " …";
+    }
+    out
+}
+
+/// Opens a bucket of a scheme this crate builds. Local folders are created when missing
+/// (dlt's `auto_mkdir`); remote buckets are not touched until [`Bucket::preflight`] or the
+/// first operation.
+pub fn open(url: &BucketUrl, options: &StoreOptions) -> Result<Bucket> {
     match url {
         BucketUrl::Local(dir) => {
+            let _ = options;
             std::fs::create_dir_all(dir).map_err(|e| {
                 Error::io("create bucket folder", dir, e).with_hint("check that the folder is writable or choose another bucket_url")
             })?;
             let store = LocalFileSystem::new_with_prefix(dir)
                 .map_err(|e| Error::new(ErrorKind::Config, format!("cannot open {}: {e}", dir.display())))?;
-            Ok(Bucket { store: Arc::new(store), prefix: String::new(), url: url.clone() })
+            Ok(Bucket::new(
+                Arc::new(store),
+                url.clone(),
+                BucketCaps::default(),
+                BucketContext::new("local files", "", format!("file://{}", dir.display())),
+            ))
         }
-        BucketUrl::Remote { scheme, .. } => Err(Error::new(
-            ErrorKind::Unsupported,
-            format!("bucket scheme `{scheme}://` is not available in this build"),
-        )
-        .with("bucket_url", url.display())
-        .with_hint(format!("available schemes: {}", SCHEMES.join(", ")))),
+        #[cfg(feature = "aws")]
+        BucketUrl::Remote { scheme, .. } if aws::SCHEMES.contains(&scheme.as_str()) => aws::open(url, options),
+        #[cfg(feature = "azure")]
+        BucketUrl::Remote { scheme, .. } if azure::SCHEMES.contains(&scheme.as_str()) => azure::open(url, options),
+        BucketUrl::Remote { scheme, .. } => Err(unsupported_scheme(scheme, url, &schemes())),
     }
+}
+
+/// The error for a scheme this build cannot open, listing the schemes it can.
+pub fn unsupported_scheme(scheme: &str, url: &BucketUrl, available: &[&str]) -> Error {
+    let feature = match scheme {
+        "s3" | "s3a" => Some("s3"),
+        "az" | "abfs" | "abfss" | "azure" => Some("azure"),
+        "gs" | "gcs" => Some("gcs"),
+        "sftp" => Some("sftp"),
+        "webdav" | "webdavs" | "dav" | "davs" => Some("webdav"),
+        _ => None,
+    };
+    let mut e = Error::new(ErrorKind::Unsupported, format!("bucket scheme `{scheme}://` is not available in this build"))
+        .with("bucket_url", url.display());
+    e = match feature {
+        Some(f) => e.with_hint(format!(
+            "available schemes: {}; build stevedore with feature `{f}` for {scheme}://",
+            available.join(", ")
+        )),
+        None => e.with_hint(format!("available schemes: {}", available.join(", "))),
+    };
+    e
+}
+
+/// Retry settings of remote stores: few, short retries, so a transient failure surfaces to
+/// the loader (which retries whole jobs with its own backoff) within seconds, and a dead
+/// endpoint fails the preflight quickly.
+#[cfg(any(feature = "aws", feature = "azure"))]
+pub(crate) fn retry_config() -> object_store::RetryConfig {
+    object_store::RetryConfig {
+        backoff: object_store::BackoffConfig {
+            init_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+            base: 2.0,
+        },
+        max_retries: 3,
+        retry_timeout: Duration::from_secs(20),
+    }
+}
+
+/// HTTP client options shared by the S3 and Azure stores: short connect timeout, `verify`
+/// and `use_ssl` from dlt's kwargs.
+#[cfg(any(feature = "aws", feature = "azure"))]
+pub(crate) fn client_options(options: &StoreOptions, endpoint: Option<&str>) -> Result<object_store::ClientOptions> {
+    let mut co = object_store::ClientOptions::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_timeout(Duration::from_secs(120));
+    let http_endpoint = endpoint.is_some_and(|e| e.starts_with("http://"));
+    if http_endpoint || options.kwarg_bool("use_ssl") == Some(false) {
+        co = co.with_allow_http(true);
+    }
+    match options.verify() {
+        options::Verify::Default => {}
+        options::Verify::Off => co = co.with_allow_invalid_certificates(true),
+        options::Verify::CaBundle(path) => {
+            let pem = std::fs::read(&path).map_err(|e| {
+                Error::io("read the CA bundle given in client_kwargs.verify", Path::new(&path), e)
+                    .with("setting", "client_kwargs.verify")
+            })?;
+            let cert = object_store::Certificate::from_pem(&pem).map_err(|e| {
+                Error::config(format!("client_kwargs.verify: `{path}` is not a PEM certificate: {e}"))
+            })?;
+            co = co.with_root_certificate(cert);
+        }
+    }
+    Ok(co)
+}
+
+/// An environment variable, when set and not empty.
+#[cfg(any(feature = "aws", feature = "azure"))]
+pub(crate) fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 #[cfg(test)]
@@ -173,21 +579,46 @@ mod tests {
     }
 
     #[test]
-    fn parses_remote_and_refuses_unbuilt_schemes() {
+    fn parses_remote_forms() {
         let u = BucketUrl::parse("s3://bucket/a/b/", Path::new("/")).unwrap();
-        assert_eq!(u, BucketUrl::Remote { scheme: "s3".into(), bucket: "bucket".into(), prefix: "a/b".into() });
+        assert_eq!(
+            u,
+            BucketUrl::Remote { scheme: "s3".into(), bucket: "bucket".into(), prefix: "a/b".into(), host: None }
+        );
         assert_eq!(u.display(), "s3://bucket/a/b");
-        let e = open(&u).unwrap_err();
+        assert_eq!(u.bucket(), "bucket");
+        let u = BucketUrl::parse("abfss://cont@acct.dfs.core.windows.net/p", Path::new("/")).unwrap();
+        assert_eq!(u.bucket(), "cont");
+        assert_eq!(u.display(), "abfss://cont@acct.dfs.core.windows.net/p");
+        let e = BucketUrl::parse("s3://KEY:SECRETVALUE@bucket/x", Path::new("/")).unwrap_err();
+        assert!(!e.to_string().contains("SECRETVALUE"), "{e}");
+        assert!(BucketUrl::parse("s3://b/x?sig=1", Path::new("/")).is_err());
+    }
+
+    #[test]
+    fn refuses_unbuilt_schemes_naming_the_feature() {
+        let u = BucketUrl::parse("ftpx://bucket/a", Path::new("/")).unwrap();
+        let e = open(&u, &StoreOptions::default()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Unsupported);
-        assert!(e.to_string().contains("s3://"));
+        assert!(e.to_string().contains("ftpx://"));
+        let e = unsupported_scheme("gs", &u, &["file"]);
+        assert!(e.to_string().contains("feature `gcs`"), "{e}");
+    }
+
+    #[test]
+    fn details_are_condensed() {
+        let t = condense("Error: <?xml version=\"1.0\"?>\n<Error>\n  <Code>NoSuchBucket</Code>\n</Error>");
+        assert_eq!(t, "Error: <Error> <Code>NoSuchBucket</Code> </Error>");
+        assert!(condense(&"x ".repeat(2000)).ends_with('…'));
     }
 
     #[test]
     fn opens_and_creates_local_folder() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("x/y");
-        let b = open(&BucketUrl::Local(p.clone())).unwrap();
+        let b = open(&BucketUrl::Local(p.clone()), &StoreOptions::default()).unwrap();
         assert!(p.is_dir());
         assert_eq!(b.key("a/b.txt").as_ref(), "a/b.txt");
+        assert!(format!("{b:?}").contains("file://"));
     }
 }
