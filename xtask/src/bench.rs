@@ -11,16 +11,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 use crate::proc::{self, cache_dir, workspace_root};
+use crate::services;
 use crate::venv::{self, DLT, READERS};
 use crate::{Error, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask bench [--sizes 100000,1000000] [--runs N] [--dlt-runs N] [--skip-dlt] [--with-10m] [--no-write]";
+const USAGE: &str = "usage: cargo xtask bench [--sizes 100000,1000000] [--runs N] [--dlt-runs N] [--skip-dlt] [--skip-postgres] [--with-10m] [--no-write]";
 
 struct Opts {
     sizes: Vec<usize>,
     runs: usize,
     dlt_runs: usize,
     skip_dlt: bool,
+    skip_pg: bool,
     with_10m: bool,
     write: bool,
 }
@@ -77,7 +79,7 @@ fn measure(shell: &str, env: &[(&str, String)]) -> Result<(Sample, String)> {
 }
 
 fn parse_opts(args: &[String]) -> Result<Opts> {
-    let mut o = Opts { sizes: vec![100_000, 1_000_000], runs: 5, dlt_runs: 1, skip_dlt: false, with_10m: false, write: true };
+    let mut o = Opts { sizes: vec![100_000, 1_000_000], runs: 5, dlt_runs: 1, skip_dlt: false, skip_pg: false, with_10m: false, write: true };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -88,6 +90,7 @@ fn parse_opts(args: &[String]) -> Result<Opts> {
             "--runs" => o.runs = it.next().and_then(|v| v.parse().ok()).ok_or_else(|| Error(USAGE.into()))?,
             "--dlt-runs" => o.dlt_runs = it.next().and_then(|v| v.parse().ok()).ok_or_else(|| Error(USAGE.into()))?,
             "--skip-dlt" => o.skip_dlt = true,
+            "--skip-postgres" => o.skip_pg = true,
             "--with-10m" => o.with_10m = true,
             "--no-write" => o.write = false,
             "-h" | "--help" => {
@@ -153,6 +156,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     let work = std::env::temp_dir().join(format!("stevedore-bench-{}", std::process::id()));
     let mut results: Vec<Row> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
+    let mut pg_env: Option<std::result::Result<(String, String, services::Session), String>> = None;
 
     for &n in &o.sizes {
         let file = input(&root, n)?;
@@ -203,6 +207,17 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
                 }
                 let rows = rows_by_format.get(fmt).copied().unwrap_or(0);
                 results.push(Row { scenario: name.into(), n, s: med(&v), rows });
+            }
+        }
+        // PostgreSQL: stevedore end to end, dlt end to end, and `psql \copy` of the same rows
+        if !o.skip_pg {
+            let pg = pg_env.get_or_insert_with(|| start_postgres());
+            match pg {
+                Ok((url, psql, _)) => {
+                    let (url, psql) = (url.clone(), psql.clone());
+                    bench_postgres(&mut results, &mut notes, n, &f, &stevedore, &python, &root, &work, &url, &psql, runs, &o)?;
+                }
+                Err(e) => notes.push(format!("PostgreSQL scenarios skipped: {e}")),
             }
         }
         // 1 core vs 2 cores, paired
@@ -260,6 +275,9 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         let _ = fs::remove_dir_all(&dir);
         let _ = fs::remove_file(&tf);
     }
+    if let Some(Ok((_, _, mut session))) = pg_env {
+        session.stop();
+    }
     let _ = fs::remove_dir_all(&work);
     let report = render(&results, &notes);
     println!("\n{report}");
@@ -269,6 +287,104 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         println!("bench: wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn start_postgres() -> std::result::Result<(String, String, services::Session), String> {
+    let sel = services::select(&["postgres".to_string()]).map_err(|e| e.0)?;
+    let session = services::Session::start(&sel).map_err(|e| e.0)?;
+    let var = |k: &str| session.running.iter().flat_map(|r| r.env.iter()).find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+    match (var("STEVEDORE_PG_URL"), var("STEVEDORE_PSQL")) {
+        (Some(u), Some(p)) => Ok((u, p, session)),
+        _ => Err("the postgres service did not provide STEVEDORE_PG_URL and STEVEDORE_PSQL".into()),
+    }
+}
+
+fn psql(psql: &str, url: &str, sql: &str) -> Result<String> {
+    let out = Command::new(psql).args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]).output()
+        .map_err(|e| Error(format!("psql: {e}")))?;
+    if !out.status.success() {
+        bail!("psql failed: {sql}\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn bench_postgres(
+    results: &mut Vec<Row>,
+    notes: &mut Vec<String>,
+    n: usize,
+    f: &str,
+    stevedore: &Path,
+    python: &Path,
+    root: &Path,
+    work: &Path,
+    url: &str,
+    psql_bin: &str,
+    runs: usize,
+    o: &Opts,
+) -> Result<()> {
+    let mut v = Vec::new();
+    let mut rows = 0;
+    let floor_schema = format!("bench_floor_{n}");
+    let mut tables: Vec<String> = Vec::new();
+    for i in 0..runs {
+        let ds = format!("bench_sd_{n}_{i}");
+        psql(psql_bin, url, &format!("DROP SCHEMA IF EXISTS {ds} CASCADE; DROP SCHEMA IF EXISTS {ds}_staging CASCADE"))?;
+        let dir = work.join(format!("pg-{n}-{i}"));
+        let cmd = format!(
+            "{} load {f} --table events --destination postgres --dataset {ds} --pipelines-dir {d}/p --pipeline benchpg",
+            stevedore.display(),
+            d = dir.display()
+        );
+        let (s, out) = measure(&cmd, &[("DESTINATION__POSTGRES__CREDENTIALS", url.to_string())])?;
+        rows = rows_from_summary(&out).unwrap_or(0);
+        v.push(s);
+        let _ = fs::remove_dir_all(&dir);
+        if i == 0 {
+            // the floor: export the same rows as CSV, then time `\copy` into identical tables
+            tables = psql(psql_bin, url, &format!(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema='{ds}' AND table_name NOT LIKE '\\_%' ORDER BY 1"
+            ))?.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
+            psql(psql_bin, url, &format!("DROP SCHEMA IF EXISTS {floor_schema} CASCADE; CREATE SCHEMA {floor_schema}"))?;
+            let csv_dir = work.join(format!("csv-{n}"));
+            fs::create_dir_all(&csv_dir).map_err(|e| Error(e.to_string()))?;
+            let mut script = String::new();
+            for t in &tables {
+                let file = csv_dir.join(format!("{t}.csv"));
+                psql(psql_bin, url, &format!("\\copy {ds}.\"{t}\" TO '{}' WITH (FORMAT csv)", file.display()))?;
+                psql(psql_bin, url, &format!("CREATE TABLE {floor_schema}.\"{t}\" (LIKE {ds}.\"{t}\" INCLUDING ALL)"))?;
+                script.push_str(&format!("\\copy {floor_schema}.\"{t}\" FROM '{}' WITH (FORMAT csv)\n", file.display()));
+            }
+            let script_path = csv_dir.join("copy.sql");
+            fs::write(&script_path, script).map_err(|e| Error(e.to_string()))?;
+            let mut fv = Vec::new();
+            for _ in 0..runs {
+                let trunc: Vec<String> = tables.iter().map(|t| format!("{floor_schema}.\"{t}\"")).collect();
+                psql(psql_bin, url, &format!("TRUNCATE {}", trunc.join(", ")))?;
+                fv.push(measure(&format!("{psql_bin} -X -q -v ON_ERROR_STOP=1 -d '{url}' -f {}", script_path.display()), &[])?.0);
+            }
+            results.push(Row { scenario: "floor: psql \\copy csv (all tables)".into(), n, s: med(&fv), rows });
+            let _ = fs::remove_dir_all(&csv_dir);
+            psql(psql_bin, url, &format!("DROP SCHEMA IF EXISTS {floor_schema} CASCADE"))?;
+        }
+        psql(psql_bin, url, &format!("DROP SCHEMA IF EXISTS {ds} CASCADE; DROP SCHEMA IF EXISTS {ds}_staging CASCADE"))?;
+    }
+    results.push(Row { scenario: "stevedore postgres".into(), n, s: med(&v), rows });
+    if !o.skip_dlt {
+        let mut dv = Vec::new();
+        for i in 0..o.dlt_runs.max(1) {
+            let ds = format!("bench_dlt_{n}_{i}");
+            let dir = work.join(format!("dltpg-{n}-{i}"));
+            let script = root.join("scripts").join("bench_dlt.py");
+            let cmd = format!("{} {} {f} postgres {}", python.display(), script.display(), dir.display());
+            dv.push(measure(&cmd, &[("DESTINATION__POSTGRES__CREDENTIALS", url.to_string()), ("BENCH_DATASET", ds.clone())])?.0);
+            let _ = fs::remove_dir_all(&dir);
+            psql(psql_bin, url, &format!("DROP SCHEMA IF EXISTS {ds} CASCADE; DROP SCHEMA IF EXISTS {ds}_staging CASCADE"))?;
+        }
+        results.push(Row { scenario: "dlt postgres".into(), n, s: med(&dv), rows });
+    }
+    notes.push(format!("{n} records into PostgreSQL: {} tables, {rows} rows", tables.len()));
+    Ok(())
 }
 
 fn has_taskset() -> bool {
@@ -303,6 +419,7 @@ fn render(rows: &[Row], notes: &[String]) -> String {
             "\n## {n} records\n\n| scenario | wall s | CPU s | peak RSS MB | records/s | rows/s | vs dlt (records/s) | vs parse floor (wall) |\n|---|---|---|---|---|---|---|---|\n"
         ));
         let floor = of("floor: serde_json parse (value)").map(|r| r.s.wall);
+        let pg_floor = of("floor: psql \\copy csv (all tables)").map(|r| r.s.wall);
         for r in rows.iter().filter(|r| r.n == n) {
             let rps = n as f64 / r.s.wall;
             let rows_s = if r.rows > 0 { format!("{:.0}", r.rows as f64 / r.s.wall) } else { "–".into() };
@@ -311,8 +428,9 @@ fn render(rows: &[Row], notes: &[String]) -> String {
                 (true, Some(d)) => format!("{:.1}x", d.s.wall / r.s.wall),
                 _ => "".into(),
             };
-            let vs_floor = match (r.scenario.starts_with("stevedore"), floor) {
-                (true, Some(f)) => format!("{:.2}x", r.s.wall / f),
+            let vs_floor = match (r.scenario.as_str(), floor, pg_floor) {
+                ("stevedore postgres", _, Some(f)) => format!("{:.2}x of psql", r.s.wall / f),
+                (sc, Some(f), _) if sc.starts_with("stevedore") => format!("{:.2}x", r.s.wall / f),
                 _ => "".into(),
             };
             s.push_str(&format!(

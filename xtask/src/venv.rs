@@ -42,7 +42,7 @@ pub const READERS: VenvSpec = VenvSpec {
 };
 
 /// Added by `venv --dlt`: dlt itself, for `scripts/dlt_compat_expected.py`.
-pub const DLT: &[&str] = &["dlt==1.31.0"];
+pub const DLT: &[&str] = &["dlt==1.31.0", "psycopg2-binary==2.9.13"];
 
 const STAMP: &str = ".stevedore-requirements";
 const USAGE: &str = "usage: cargo xtask venv [--dlt] [--force]";
