@@ -21,7 +21,7 @@ use crate::normalize::{BatchSink, JVal, Normalizer, NormalizerOptions};
 use crate::schema::Schema;
 
 /// Bytes of input per chunk.
-pub const CHUNK_BYTES: usize = 2 << 20;
+pub const CHUNK_BYTES: usize = 1 << 20;
 
 struct Chunk {
     index: u64,
@@ -125,7 +125,7 @@ pub fn normalize_parallel<S: BatchSink + Send>(
     let coord_t = coord.root_table(root)?;
     let snapshot: Arc<RwLock<(u64, Arc<Schema>)>> = Arc::new(RwLock::new((0, Arc::new(coord.schema().clone()))));
     let mut generation = coord.generation();
-    let (work_tx, work_rx) = mpsc::sync_channel::<Chunk>(workers * 2);
+    let (work_tx, work_rx) = mpsc::sync_channel::<Chunk>(workers);
     let work_rx = Arc::new(Mutex::new(work_rx));
     let (res_tx, res_rx) = mpsc::channel::<(u64, Outcome)>();
     let stop = AtomicBool::new(false);
