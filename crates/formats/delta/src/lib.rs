@@ -37,6 +37,7 @@
 
 #![warn(missing_docs)]
 
+mod guard;
 mod schema;
 mod source;
 mod store;

@@ -45,6 +45,15 @@ pub fn register_schemes() {
     });
 }
 
+/// `AWS_S3_ALLOW_UNSAFE_RENAME=true` in `deltalake_storage_options` (delta-rs' switch for
+/// S3 stores without conditional writes: single writer only).
+pub(crate) fn unsafe_rename(loc: &TableLocation) -> bool {
+    loc.storage_options
+        .expose()
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("AWS_S3_ALLOW_UNSAFE_RENAME") && v.trim().eq_ignore_ascii_case("true"))
+}
+
 fn parse_url(loc: &TableLocation) -> DeltaResult<Url> {
     Url::parse(&loc.url).map_err(|e| DeltaTableError::InvalidTableLocation(format!("{}: {e}", loc.url)))
 }
@@ -59,7 +68,8 @@ fn builder(loc: &TableLocation) -> DeltaResult<DeltaTableBuilder> {
     }
     let mut b = DeltaTableBuilder::from_url(url.clone())?.with_storage_options(crate::storage_options(loc));
     if let Some(store) = &loc.store {
-        b = b.with_storage_backend(store.clone(), url);
+        let guarded = crate::guard::GuardedStore::new(store.clone(), loc.url.clone(), unsafe_rename(loc));
+        b = b.with_storage_backend(Arc::new(guarded), url);
     }
     Ok(b)
 }
