@@ -6,6 +6,12 @@
 //! `merge` falls back to append (as in dlt). dlt's state folders are written too, and
 //! `_dlt_loads/<schema>__<load_id>.jsonl` marks a complete load, written last.
 //!
+//! Table formats: a table whose `table_format` is `delta` (or another format with a writer
+//! registered by [`FilesystemBuilder::table_format`]) is not uploaded as files: its parquet
+//! job files are checked by the writer, then committed by one followup job per table
+//! ([`TABLE_COMMIT_FORMAT`]) through the [`stevedore_core::table_format::TableFormatWriter`].
+//! This crate does not depend on any table-format library.
+//!
 //! Buckets: local folders always; `s3://` (feature `s3`), `az://` / `abfss://` (feature
 //! `azure`) through object_store; `gs://` (feature `gcs`) through opendal's GCS service
 //! (`stevedore-opendal`). Remote buckets are checked before the first write of every load
