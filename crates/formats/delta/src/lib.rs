@@ -291,6 +291,73 @@ mod tests {
         assert!(txn_version("1714485123.5").unwrap() > txn_version("1714485123.45").unwrap());
     }
 
+    fn table() -> stevedore_core::schema::Table {
+        use stevedore_core::schema::{Column, DataType, Table};
+        let mut t = Table::new("t");
+        t.add_column(Column::new("id", DataType::Bigint).hint("primary_key"));
+        t.add_column(Column::new("at", DataType::Time));
+        t
+    }
+
+    fn job_file(dir: &std::path::Path, name: &str, ids: Vec<i64>) -> std::path::PathBuf {
+        use deltalake::arrow::array::{ArrayRef, Int64Array, Time64MicrosecondArray};
+        let native = schema::native_schema(&table());
+        let n = ids.len();
+        let batch = deltalake::arrow::record_batch::RecordBatch::try_new(
+            native.clone(),
+            vec![
+                std::sync::Arc::new(Int64Array::from(ids)) as ArrayRef,
+                std::sync::Arc::new(Time64MicrosecondArray::from(vec![3_600_000_000; n])) as ArrayRef,
+            ],
+        )
+        .unwrap();
+        let p = dir.join(name);
+        let mut w = deltalake::parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&p).unwrap(), native, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        p
+    }
+
+    fn write(dir: &std::path::Path, files: Vec<std::path::PathBuf>, mode: TableWriteMode, load_id: &str) -> TableWrite {
+        TableWrite {
+            table: table(),
+            location: stevedore_core::table_format::TableLocation {
+                url: format!("file://{}", dir.join("t").display()),
+                store: None,
+                storage_options: Default::default(),
+                secrets: Default::default(),
+            },
+            files,
+            mode,
+            pipeline_name: "p".into(),
+            load_id: load_id.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_load_is_committed_once() {
+        let d = tempfile::tempdir().unwrap();
+        let f = job_file(d.path(), "a.parquet", vec![1, 2, 3]);
+        let w = DeltaWriter::new();
+        let c = w.commit(&write(d.path(), vec![f.clone()], TableWriteMode::Append, "1700000000.5")).await.unwrap();
+        assert_eq!((c.version, c.rows, c.already_committed), (Some(0), 3, false));
+        // the same load again (a job resumed after a crash): nothing is written
+        let c = w.commit(&write(d.path(), vec![f.clone()], TableWriteMode::Append, "1700000000.5")).await.unwrap();
+        assert_eq!((c.version, c.already_committed), (Some(0), true));
+        // a later load: upsert 3, insert 4
+        let g = job_file(d.path(), "b.parquet", vec![3, 4]);
+        let merge = TableWriteMode::Merge { strategy: MergeStrategy::Upsert, keys: vec!["id".into()] };
+        let c = w.commit(&write(d.path(), vec![g.clone()], merge, "1700000001")).await.unwrap();
+        assert_eq!((c.version, c.already_committed), (Some(1), false));
+        let t = store::load_table(&write(d.path(), vec![], TableWriteMode::Append, "1").location).await.unwrap().unwrap();
+        let arrow = t.snapshot().unwrap().snapshot().arrow_schema();
+        assert_eq!(arrow.field_with_name("at").unwrap().data_type(), &deltalake::arrow::datatypes::DataType::Utf8);
+        // a merge strategy Delta cannot do is refused by the check, before any commit
+        let di = TableWriteMode::Merge { strategy: MergeStrategy::DeleteInsert, keys: vec!["id".into()] };
+        let e = w.check(&write(d.path(), vec![g.clone()], di, "1700000002"), &g).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+    }
+
     #[test]
     fn unsupported_strategies_name_the_supported_ones() {
         let e = strategy_error("events", MergeStrategy::DeleteInsert);
