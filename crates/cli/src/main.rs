@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use stevedore::{Config, FileFormat, Pipeline, Progress, Registry, Resource, WriteDisposition};
+use stevedore::{Column, Config, FileFormat, MergeStrategy, Pipeline, Progress, Registry, Resource, TableFormat, WriteDisposition};
 
 #[derive(Parser, Debug)]
 #[command(name = "stevedore", version, about = "Load data into files, buckets and warehouses, the dlt way")]
@@ -44,6 +44,19 @@ enum Format {
     Jsonl,
     Csv,
     InsertValues,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TableFormatArg {
+    Delta,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum MergeStrategyArg {
+    DeleteInsert,
+    Upsert,
+    InsertOnly,
+    Scd2,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -86,6 +99,16 @@ struct LoadArgs {
     /// Merge key column (repeat for a compound key).
     #[arg(long = "merge-key")]
     merge_key: Vec<String>,
+    /// Table format of the loaded table (and its child tables): `delta` writes Delta tables
+    /// on the filesystem destination (parquet, whatever --format says).
+    #[arg(long, value_enum)]
+    table_format: Option<TableFormatArg>,
+    /// Merge strategy for `--write-disposition merge` (Delta tables: upsert, insert-only).
+    #[arg(long, value_enum)]
+    merge_strategy: Option<MergeStrategyArg>,
+    /// Partition column (repeat for several; Delta tables).
+    #[arg(long = "partition")]
+    partition: Vec<String>,
     /// File layout of the filesystem destination.
     #[arg(long)]
     layout: Option<String>,
@@ -229,6 +252,20 @@ async fn load(args: LoadArgs) -> stevedore::Result<()> {
     }
     if !args.merge_key.is_empty() {
         resource = resource.with_merge_key(args.merge_key.clone());
+    }
+    if let Some(TableFormatArg::Delta) = args.table_format {
+        resource = resource.with_table_format(TableFormat::Delta);
+    }
+    if let Some(s) = args.merge_strategy {
+        resource = resource.with_merge_strategy(match s {
+            MergeStrategyArg::DeleteInsert => MergeStrategy::DeleteInsert,
+            MergeStrategyArg::Upsert => MergeStrategy::Upsert,
+            MergeStrategyArg::InsertOnly => MergeStrategy::InsertOnly,
+            MergeStrategyArg::Scd2 => MergeStrategy::Scd2,
+        });
+    }
+    for p in &args.partition {
+        resource = resource.with_column(Column::incomplete(p).hint("partition"));
     }
     let result = pipeline.run(resource).await;
     bar.finish_and_clear();

@@ -218,3 +218,44 @@ fn loads_marker_names_the_load_and_schema_version() {
     // the `init` file as dlt writes it
     assert_eq!(read_json(&dataset.join("init")), json!({"initial_version": 2, "current_version": 2}));
 }
+
+/// deltalake: `{table: {version, rows, distinct_dlt_id, partitions}}` of the Delta tables.
+const PY_DELTA_STATS: &str = r#"
+import os, sys, json
+from deltalake import DeltaTable
+root = sys.argv[1]
+out = {}
+for t in sys.argv[2:]:
+    dt = DeltaTable("%s/%s" % (root, t))
+    tab = dt.to_pyarrow_table()
+    out[t] = {"version": dt.version(), "rows": tab.num_rows,
+              "distinct_dlt_id": len(set(tab.column("_dlt_id").to_pylist())),
+              "partitions": dt.metadata().partition_columns}
+print(json.dumps(out))
+sys.stdout.flush()
+os._exit(0)  # deltalake's threads can abort the interpreter's shutdown
+"#;
+
+#[test]
+fn delta_table_format_is_read_by_deltalake() {
+    // --format jsonl is disregarded for Delta tables (always parquet), as in dlt
+    let (proj, expected, _) = load_events(&["--table-format", "delta", "--format", "jsonl"], &[], None);
+    let dataset = proj.dataset_dir(DATASET);
+    for t in expected.keys() {
+        assert!(dataset.join(t).join("_delta_log").is_dir(), "{t} is a Delta table");
+        let files = list_files(&dataset.join(t));
+        assert!(files.iter().all(|f| f.starts_with("_delta_log/") || f.ends_with(".parquet")), "{t}: {files:?}");
+    }
+    // state, schema and load markers as for other filesystem tables
+    assert_eq!(load_markers(&dataset).len(), 1);
+    let Some(py) = python() else { return };
+    let mut args = vec![dataset.display().to_string()];
+    args.extend(expected.keys().cloned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let got = run_python(&py, PY_DELTA_STATS, &args);
+    for (t, n) in &expected {
+        assert_eq!(got[t]["rows"], json!(n), "deltalake rows of `{t}`: {}", got[t]);
+        assert_eq!(got[t]["distinct_dlt_id"], json!(n));
+        assert_eq!(got[t]["version"], json!(0));
+    }
+}

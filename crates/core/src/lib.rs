@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod schema;
 pub mod source;
 pub mod state;
+pub mod table_format;
 pub mod time;
 pub mod writers;
 

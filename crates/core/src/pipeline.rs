@@ -30,7 +30,7 @@ use crate::loader::{JobMetrics, LoaderOptions, PackageLoad, load_package};
 use crate::naming::{NamingConvention, SnakeCase};
 use crate::normalize::{BatchSink, JVal, Normalizer, NormalizerOptions};
 use crate::package::{LoadStorage, Manifest, ManifestTable, Package, PackageStatus};
-use crate::schema::{Column, Schema, Table, WriteDisposition};
+use crate::schema::{Column, Schema, Table, TableFormat, WriteDisposition};
 use crate::source::{InputKind, ResourceData, Source, input_kind, open_maybe_gzip, read_csv, read_parquet};
 use crate::state::{PipelineState, state_row};
 use crate::writers::{FileFormat, TableWriter, WriterConfig};
@@ -520,8 +520,19 @@ impl Pipeline {
                 .and_then(|t| t.file_format.as_deref())
                 .and_then(FileFormat::parse)
         });
+        // a table-format table (delta, iceberg) is always written as parquet, whatever
+        // loader_file_format says (as in dlt); child tables follow their root
+        let table_format = schema.table_format(table).or_else(|| {
+            schema
+                .data_tables()
+                .filter(|t| !t.is_nested() && table.starts_with(&format!("{}__", t.name)))
+                .max_by_key(|t| t.name.len())
+                .and_then(|t| t.table_format)
+        });
         let format = if table == crate::schema::STATE_TABLE {
             caps.preferred_loader_file_format
+        } else if matches!(table_format, Some(TableFormat::Delta | TableFormat::Iceberg)) {
+            FileFormat::Parquet
         } else {
             hinted.or(self.format).unwrap_or(caps.preferred_loader_file_format)
         };

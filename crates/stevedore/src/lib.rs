@@ -39,6 +39,38 @@ pub mod filesystem {
     pub use stevedore_filesystem::*;
 }
 
+/// The Delta table format of the filesystem destination (feature `delta`).
+#[cfg(feature = "delta")]
+pub mod delta {
+    pub use stevedore_delta::*;
+}
+
+/// The filesystem destination from layered config, with the table formats of this build
+/// registered (Delta with feature `delta`).
+#[cfg(feature = "filesystem")]
+pub fn filesystem_from_config(config: &Config) -> Result<Arc<dyn Destination>> {
+    #[allow(unused_mut)]
+    let mut b = stevedore_filesystem::FilesystemBuilder::from_config(config)?;
+    #[cfg(feature = "delta")]
+    {
+        b = b.table_format(stevedore_delta::writer());
+    }
+    Ok(Arc::new(b.build()?))
+}
+
+/// A filesystem destination builder with the table formats of this build registered (Delta
+/// with feature `delta`); start here instead of `Filesystem::builder()` to write Delta tables.
+#[cfg(feature = "filesystem")]
+pub fn filesystem_builder() -> stevedore_filesystem::FilesystemBuilder {
+    #[allow(unused_mut)]
+    let mut b = stevedore_filesystem::Filesystem::builder();
+    #[cfg(feature = "delta")]
+    {
+        b = b.table_format(stevedore_delta::writer());
+    }
+    b
+}
+
 /// The PostgreSQL destination.
 #[cfg(feature = "postgres")]
 pub mod postgres {
@@ -78,7 +110,7 @@ impl Registry {
         #[allow(unused_mut)]
         let mut r = Self::new();
         #[cfg(feature = "filesystem")]
-        r.register(stevedore_filesystem::NAME, &stevedore_filesystem::FILESYSTEM_SPEC, stevedore_filesystem::from_config);
+        r.register(stevedore_filesystem::NAME, &stevedore_filesystem::FILESYSTEM_SPEC, filesystem_from_config);
         #[cfg(feature = "postgres")]
         r.register(stevedore_postgres::NAME, &stevedore_postgres::POSTGRES_SPEC, stevedore_postgres::from_config);
         r

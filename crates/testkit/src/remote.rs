@@ -392,6 +392,10 @@ elif op == 'put_many':
         list(ex.map(lambda i: s.put('%s/%06d.jsonl' % (prefix, i), b'{"id": %d}\n' % i), range(n)))
     out = n
 print(json.dumps(out))
+sys.stdout.flush()
+# pyarrow's and deltalake's threads can abort the interpreter's shutdown (SIGABRT,
+# "terminate called without an active exception") after the answer is out
+os._exit(0)
 "#;
 
 /// A TCP port on 127.0.0.1 with nothing listening (bound, then released).

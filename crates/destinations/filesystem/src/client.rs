@@ -14,6 +14,7 @@
 //! batch them; GCS deletes one object per request), listings are paginated by the store.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -22,7 +23,8 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde_json::{Value, json};
 use stevedore_core::destination::{DestinationClient, FollowupJob, JobInfo, JobOutcome, PackageInfo};
-use stevedore_core::schema::{LOADS_TABLE, STATE_TABLE, VERSION_TABLE};
+use stevedore_core::schema::{LOADS_TABLE, MergeStrategy, STATE_TABLE, Schema, TableFormat, VERSION_TABLE, WriteDisposition};
+use stevedore_core::table_format::{TableFormatWriter, TableLocation, TableWrite, TableWriteMode};
 use stevedore_core::{Error, ErrorKind, Result};
 use stevedore_object_store::Bucket;
 
@@ -43,9 +45,16 @@ enum LocalData {
     File(std::path::PathBuf),
 }
 
+/// Format of the followup job that commits a table-format table's job files (one per table
+/// and load).
+pub const TABLE_COMMIT_FORMAT: &str = "table_commit";
+
 /// A client bound to one dataset folder.
 pub struct FilesystemClient {
     pub(crate) bucket: Bucket,
+    /// The bucket as table formats reach it (`deltalake_storage_options` applied).
+    pub(crate) table_store: Bucket,
+    pub(crate) table_formats: crate::TableFormats,
     pub(crate) memory: std::sync::Arc<tokio::sync::Semaphore>,
     pub(crate) dataset: String,
     pub(crate) layout: Layout,
@@ -242,6 +251,133 @@ impl FilesystemClient {
         Ok(())
     }
 
+    /// The writer of `table`'s table format; `None` when the table is plain files. A table
+    /// format without a registered writer is an error naming the feature to enable.
+    fn table_writer(&self, schema: &Schema, table: &str) -> Result<Option<&Arc<dyn TableFormatWriter>>> {
+        let Some(format) = schema.table_format(table) else { return Ok(None) };
+        if !matches!(format, TableFormat::Delta | TableFormat::Iceberg) {
+            return Ok(None); // hive / native: plain files
+        }
+        match self.table_formats.get(format.as_str()) {
+            Some(w) => Ok(Some(w)),
+            None => Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("table `{table}` has table_format `{format}`, which this build of the filesystem destination cannot write"),
+            )
+            .with("table", table.to_string())
+            .with_hint(match format {
+                TableFormat::Delta => {
+                    "build stevedore with feature `delta` (the CLI has it), or register a writer with Filesystem::builder().table_format(..)"
+                }
+                _ => "only the `delta` table format is implemented; remove the table_format hint to write plain files",
+            })),
+        }
+    }
+
+    /// Where `table`'s table-format table lives: `<bucket>/<dataset>/<table prefix>` (dlt's
+    /// layout rule: the table has its own folder).
+    fn table_location(&self, schema_name: &str, table: &str) -> Result<TableLocation> {
+        self.layout.check_table_own_folder().map_err(|e| {
+            Error::config(format!("table `{table}` is a table-format table but the layout does not give it its own folder: {e}"))
+                .with("layout", self.config.layout.clone())
+                .with_hint("use a layout that starts with {table_name}/ (the default does)")
+        })?;
+        let prefix = self.layout.table_prefix(schema_name, table).map_err(|e| Error::config(e.to_string()))?;
+        let rel = self.rel(prefix.trim_end_matches('/'));
+        let (url, store) = match &self.table_store.url {
+            stevedore_object_store::BucketUrl::Local(root) => (format!("file://{}", root.join(&rel).display()), None),
+            _ => (self.table_store.url_of(&rel), Some(self.table_store.store.clone())),
+        };
+        let mut secrets = self.table_store.context().secrets.expose().clone();
+        secrets.extend(
+            self.config
+                .deltalake_storage_options
+                .expose()
+                .iter()
+                .filter(|(k, v)| {
+                    let k = k.to_ascii_lowercase();
+                    !v.is_empty() && ["key", "secret", "token", "password", "sas", "signature"].iter().any(|s| k.contains(s))
+                })
+                .map(|(_, v)| v.clone()),
+        );
+        Ok(TableLocation {
+            url,
+            store,
+            storage_options: self.config.deltalake_storage_options.clone(),
+            secrets: stevedore_core::config::Secret::new(secrets),
+        })
+    }
+
+    /// What one table's commit of this package does.
+    fn table_write(&self, package: &PackageInfo, table: &str, files: Vec<std::path::PathBuf>, writer: &dyn TableFormatWriter) -> Result<TableWrite> {
+        let schema = &package.schema;
+        let t = schema.table(table).cloned().ok_or_else(|| {
+            Error::new(ErrorKind::State, format!("table `{table}` is not in the package schema")).with("load_id", package.load_id.clone())
+        })?;
+        let mode = if package.replace_tables.iter().any(|r| r == table) {
+            TableWriteMode::Overwrite
+        } else {
+            match schema.write_disposition(table) {
+                WriteDisposition::Replace => TableWriteMode::Overwrite,
+                WriteDisposition::Merge => {
+                    let strategy = schema
+                        .merge_strategy(table)
+                        .or_else(|| writer.merge_strategies().first().copied())
+                        .unwrap_or(MergeStrategy::Upsert);
+                    let keys: Vec<String> = if t.is_nested() {
+                        vec![stevedore_core::schema::C_DLT_ID.to_string()]
+                    } else {
+                        t.columns_with_hint("primary_key").into_iter().map(|c| c.name.clone()).collect()
+                    };
+                    if keys.is_empty() {
+                        // dlt: merge without a key appends
+                        TableWriteMode::Append
+                    } else {
+                        TableWriteMode::Merge { strategy, keys }
+                    }
+                }
+                _ => TableWriteMode::Append,
+            }
+        };
+        Ok(TableWrite {
+            table: t,
+            location: self.table_location(&schema.name, table)?,
+            files,
+            mode,
+            pipeline_name: package.pipeline_name.clone(),
+            load_id: package.load_id.clone(),
+        })
+    }
+
+    async fn commit_table(&self, package: &PackageInfo, content: &[u8]) -> Result<()> {
+        let v: Value = serde_json::from_slice(content)
+            .map_err(|e| Error::new(ErrorKind::State, format!("corrupted table commit job: {e}")))?;
+        let table = v["table"].as_str().unwrap_or_default().to_string();
+        let files: Vec<std::path::PathBuf> = v["files"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(std::path::PathBuf::from)).collect())
+            .unwrap_or_default();
+        let Some(writer) = self.table_writer(&package.schema, &table)? else {
+            return Err(Error::new(ErrorKind::State, format!("table `{table}` has no table format")));
+        };
+        let write = self.table_write(package, &table, files, writer.as_ref())?;
+        let started = std::time::Instant::now();
+        let commit = writer.commit(&write).await.map_err(|e| {
+            if e.context_value("table").is_some() { e } else { e.with("table", table.clone()) }
+        })?;
+        tracing::info!(
+            table = %table,
+            format = %writer.format(),
+            mode = %write.mode,
+            version = ?commit.version,
+            rows = commit.rows,
+            already_committed = commit.already_committed,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "table format commit"
+        );
+        Ok(())
+    }
+
     async fn cleanup_state_files(&self) -> Result<()> {
         if self.config.max_state_files <= 0 {
             return Ok(());
@@ -308,9 +444,31 @@ impl DestinationClient for FilesystemClient {
             // the state goes to `_dlt_pipeline_state/` at complete_load, like dlt does
             return Ok(JobOutcome::default());
         }
+        if job.format == TABLE_COMMIT_FORMAT {
+            let content = tokio::fs::read(&job.path).await.map_err(|e| Error::io("read job file", &job.path, e))?;
+            self.commit_table(package, &content).await?;
+            return Ok(JobOutcome::default());
+        }
         if !job.is_data() {
             return Err(Error::new(ErrorKind::Unsupported, format!("filesystem cannot run `{}` jobs", job.format))
                 .with("job", job.job_id()));
+        }
+        if let Some(writer) = self.table_writer(&package.schema, &job.table)? {
+            // a table-format table: nothing is uploaded now; the file is checked (before any
+            // commit of the package) and committed by the table's followup job
+            if job.format != "parquet" {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!("table `{}` has table_format `{}` but its job file is {}", job.table, writer.format(), job.format),
+                )
+                .with("table", job.table.clone())
+                .with_hint("table-format tables are written as parquet; load the package again with a current stevedore"));
+            }
+            let write = self.table_write(package, &job.table, vec![job.path.clone()], writer.as_ref())?;
+            writer.check(&write, &job.path).await.map_err(|e| {
+                if e.context_value("table").is_some() { e } else { e.with("table", job.table.clone()) }
+            })?;
+            return Ok(JobOutcome::default());
         }
         let rel = self.rel(&self.job_path(package, job));
         self.upload_file(&job.path, &rel).await.map_err(|e| e.with("table", job.table.clone()))?;
@@ -319,7 +477,31 @@ impl DestinationClient for FilesystemClient {
 
     async fn create_followup_jobs(&self, package: &PackageInfo, completed: &[JobInfo]) -> Result<Vec<FollowupJob>> {
         let mut out = Vec::new();
+        // one commit per table-format table: the tables with rows in this package, and the
+        // replaced ones without rows (an empty overwrite, so a replace with no rows empties
+        // them, as it does plain tables; dlt leaves such nested Delta tables untouched)
+        let mut commit_tables: Vec<&str> = package.tables.iter().map(|(t, _)| t.as_str()).collect();
+        for t in &package.replace_tables {
+            if !commit_tables.contains(&t.as_str()) {
+                commit_tables.push(t);
+            }
+        }
+        for table in commit_tables {
+            if self.table_writer(&package.schema, table)?.is_none() {
+                continue;
+            }
+            let files: Vec<String> = completed
+                .iter()
+                .filter(|j| j.table == table && j.is_data())
+                .map(|j| j.path.display().to_string())
+                .collect();
+            let content = json!({"table": table, "files": files});
+            out.push(FollowupJob { table: table.to_string(), format: TABLE_COMMIT_FORMAT.into(), content: serde_json::to_vec(&content)? });
+        }
         for table in &package.replace_tables {
+            if self.table_writer(&package.schema, table)?.is_some() {
+                continue; // replaced by the overwrite commit
+            }
             let keep: Vec<String> = completed
                 .iter()
                 .filter(|j| &j.table == table && j.is_data())

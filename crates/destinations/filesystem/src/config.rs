@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use stevedore_core::config::{Config, KeySpec, SectionSpec, ValueKind};
+use stevedore_core::config::{Config, KeySpec, SectionSpec, Secret, ValueKind};
 use stevedore_core::{Error, Result};
 use stevedore_object_store::{Credentials, StoreOptions};
 
@@ -57,7 +57,7 @@ pub static FILESYSTEM_SPEC: SectionSpec = SectionSpec {
         KeySpec::new("kwargs", ValueKind::Any, "extra filesystem options (JSON object or table): use_ssl, anon, account_host; auto_mkdir is always on for local folders"),
         KeySpec::new("client_kwargs", ValueKind::Any, "extra client options (JSON object or table): verify, endpoint_url, region_name"),
         KeySpec::new("always_refresh_views", ValueKind::Bool, "dlt SQL-client option; accepted and ignored"),
-        KeySpec::new("deltalake_storage_options", ValueKind::Any, "options passed to the Delta writer"),
+        KeySpec::new("deltalake_storage_options", ValueKind::Any, "options for Delta tables (JSON object or table), merged over the credentials: object_store keys (aws_conditional_put, aws_endpoint...) and delta-rs keys (AWS_S3_ALLOW_UNSAFE_RENAME...)"),
         KeySpec::new("replace_strategy", ValueKind::String, "only truncate-and-insert applies to plain files"),
     ],
     children: &[&CREDENTIALS_SPEC],
@@ -99,6 +99,9 @@ pub struct FilesystemConfig {
     pub max_state_files: i64,
     /// Credentials, `kwargs` and `client_kwargs` for remote buckets.
     pub store: StoreOptions,
+    /// `deltalake_storage_options`: options for the Delta tables' store and log, merged over
+    /// the credentials (values as strings; may hold secrets).
+    pub deltalake_storage_options: Secret<BTreeMap<String, String>>,
 }
 
 impl Default for FilesystemConfig {
@@ -110,6 +113,7 @@ impl Default for FilesystemConfig {
             current_datetime: None,
             max_state_files: 100,
             store: StoreOptions::default(),
+            deltalake_storage_options: Secret::default(),
         }
     }
 }
@@ -147,6 +151,7 @@ impl FilesystemConfig {
             c.max_state_files = n;
         }
         c.store = store_options(config)?;
+        c.deltalake_storage_options = Secret::new(deltalake_storage_options(config)?);
         Ok(c)
     }
 
@@ -190,4 +195,22 @@ fn store_options(config: &Config) -> Result<StoreOptions> {
         }
     }
     Ok(opts)
+}
+
+/// `deltalake_storage_options` as dlt writes it: a stringified JSON object
+/// (`'{"AWS_S3_ALLOW_UNSAFE_RENAME": "true"}'`) or a TOML table; values become strings.
+fn deltalake_storage_options(config: &Config) -> Result<BTreeMap<String, String>> {
+    let fs = config.resolve(&FILESYSTEM_SPEC)?;
+    let Some(v) = fs.get("deltalake_storage_options") else { return Ok(BTreeMap::new()) };
+    let cv = v.expose();
+    let m = StoreOptions::parse_kwargs("deltalake_storage_options", &cv.value, &cv.source.to_string())?;
+    Ok(m.into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, v)
+        })
+        .collect())
 }

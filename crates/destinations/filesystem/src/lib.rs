@@ -6,6 +6,12 @@
 //! `merge` falls back to append (as in dlt). dlt's state folders are written too, and
 //! `_dlt_loads/<schema>__<load_id>.jsonl` marks a complete load, written last.
 //!
+//! Table formats: a table whose `table_format` is `delta` (or another format with a writer
+//! registered by [`FilesystemBuilder::table_format`]) is not uploaded as files: its parquet
+//! job files are checked by the writer, then committed by one followup job per table
+//! ([`TABLE_COMMIT_FORMAT`]) through the [`stevedore_core::table_format::TableFormatWriter`].
+//! This crate does not depend on any table-format library.
+//!
 //! Buckets: local folders always; `s3://` (feature `s3`), `az://` / `abfss://` (feature
 //! `azure`) through object_store; `gs://` (feature `gcs`) through opendal's GCS service
 //! (`stevedore-opendal`). Remote buckets are checked before the first write of every load
@@ -32,10 +38,11 @@ use async_trait::async_trait;
 use stevedore_core::config::Config;
 use stevedore_core::destination::{Capabilities, Destination, DestinationClient};
 use stevedore_core::schema::ReplaceStrategy;
+use stevedore_core::table_format::TableFormatWriter;
 use stevedore_core::writers::FileFormat;
 use stevedore_core::{Error, Result};
 
-pub use client::{CLEANUP_FORMAT, FilesystemClient};
+pub use client::{CLEANUP_FORMAT, FilesystemClient, TABLE_COMMIT_FORMAT};
 pub use config::{CREDENTIALS_SPEC, CurrentDatetime, DEFAULT_BUCKET_URL, FILESYSTEM_SPEC, FilesystemConfig, SHARED_CREDENTIALS_SPEC};
 pub use layout::{DEFAULT_LAYOUT, ExtraPlaceholder, Layout};
 pub use stevedore_object_store::{Bucket, BucketUrl, Credentials, StoreOptions, object_store};
@@ -79,19 +86,24 @@ pub struct Filesystem {
     config: FilesystemConfig,
     layout: Layout,
     bucket: stevedore_object_store::BucketUrl,
+    table_formats: TableFormats,
 }
+
+/// Table-format writers by format (see [`stevedore_core::table_format`]).
+pub(crate) type TableFormats = BTreeMap<String, Arc<dyn TableFormatWriter>>;
 
 /// Builds a [`Filesystem`] destination.
 #[derive(Debug, Clone, Default)]
 pub struct FilesystemBuilder {
     config: FilesystemConfig,
     cwd: Option<PathBuf>,
+    table_formats: TableFormats,
 }
 
 impl FilesystemBuilder {
     /// Starts from layered configuration (`[destination.filesystem]`).
     pub fn from_config(config: &Config) -> Result<Self> {
-        Ok(FilesystemBuilder { config: FilesystemConfig::from_config(config)?, cwd: None })
+        Ok(FilesystemBuilder { config: FilesystemConfig::from_config(config)?, cwd: None, table_formats: TableFormats::new() })
     }
     /// Sets the bucket URL.
     pub fn bucket_url(mut self, u: &str) -> Self {
@@ -133,6 +145,19 @@ impl FilesystemBuilder {
         self.config.store = o;
         self
     }
+    /// Registers the writer of a table format (e.g. `stevedore_delta::DeltaWriter` for
+    /// `delta`): tables whose `table_format` is that format are committed through it instead
+    /// of being uploaded as plain files. The facade registers the Delta writer when its
+    /// feature `delta` is on.
+    pub fn table_format(mut self, writer: Arc<dyn TableFormatWriter>) -> Self {
+        self.table_formats.insert(writer.format().as_str().to_string(), writer);
+        self
+    }
+    /// Options for Delta tables (`deltalake_storage_options`), merged over the credentials.
+    pub fn deltalake_storage_options(mut self, options: BTreeMap<String, String>) -> Self {
+        self.config.deltalake_storage_options = stevedore_core::config::Secret::new(options);
+        self
+    }
     /// Folder relative bucket paths are resolved against (default: the current folder).
     pub fn cwd(mut self, p: impl Into<PathBuf>) -> Self {
         self.cwd = Some(p.into());
@@ -153,7 +178,7 @@ impl FilesystemBuilder {
             // credentials are checked for completeness now; the bucket itself at the preflight
             let _ = open_bucket(&bucket, &self.config.store)?;
         }
-        Ok(Filesystem { config: self.config, layout, bucket })
+        Ok(Filesystem { config: self.config, layout, bucket, table_formats: self.table_formats })
     }
 }
 
@@ -170,6 +195,10 @@ impl Filesystem {
     pub fn bucket_url(&self) -> &stevedore_object_store::BucketUrl {
         &self.bucket
     }
+    /// Table formats with a registered writer (`delta`...).
+    pub fn table_formats(&self) -> Vec<&str> {
+        self.table_formats.keys().map(String::as_str).collect()
+    }
 }
 
 #[async_trait]
@@ -182,6 +211,14 @@ impl Destination for Filesystem {
         let mut c = Capabilities::new(FileFormat::Jsonl);
         c.supported_loader_file_formats = vec![FileFormat::Jsonl, FileFormat::Parquet, FileFormat::Csv];
         c.supported_replace_strategies = vec![ReplaceStrategy::TruncateAndInsert];
+        // merge applies to table-format tables; plain files fall back to append
+        for w in self.table_formats.values() {
+            for m in w.merge_strategies() {
+                if !c.supported_merge_strategies.contains(&m) {
+                    c.supported_merge_strategies.push(m);
+                }
+            }
+        }
         c.state_as_table = false;
         c.recommended_file_size = recommended_file_size(&self.bucket);
         c
@@ -195,7 +232,17 @@ impl Destination for Filesystem {
         let bucket = open_bucket(&self.bucket, &self.config.store)?;
         // preflight: the bucket exists and can be listed, before anything is written
         bucket.preflight().await?;
+        // table formats reach the bucket through a store with `deltalake_storage_options`
+        // applied over the credentials (the same store when there are none)
+        let table_store = if self.table_formats.is_empty() || self.config.deltalake_storage_options.expose().is_empty() {
+            bucket.clone()
+        } else {
+            let opts = self.config.store.clone().with_store_overrides(self.config.deltalake_storage_options.expose().clone());
+            open_bucket(&self.bucket, &opts)?
+        };
         Ok(Box::new(FilesystemClient {
+            table_formats: self.table_formats.clone(),
+            table_store,
             memory: std::sync::Arc::new(tokio::sync::Semaphore::new(client::MEMORY_BUDGET_MIB)),
             bucket,
             dataset: dataset_name.to_string(),

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use stevedore_core::config::Secret;
 use stevedore_core::{Error, Result};
 
@@ -217,6 +217,17 @@ pub(crate) fn open(url: &BucketUrl, options: &StoreOptions) -> Result<Bucket> {
             format!("https://s3.{region}.amazonaws.com (region {region})")
         }
     };
+    for (k, v) in options.store_overrides.expose() {
+        match k.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
+            Ok(key) => {
+                if matches!(key, AmazonS3ConfigKey::SecretAccessKey | AmazonS3ConfigKey::Token) {
+                    secrets.push(v.clone());
+                }
+                builder = builder.with_config(key, v);
+            }
+            Err(_) => tracing::debug!(option = %k, "not an S3 store option; left to the table format"),
+        }
+    }
     let store = builder.build().map_err(|e| {
         Error::config(format!("cannot configure the S3 client: {}", crate::redact(&e.to_string(), &secrets)))
             .with("bucket_url", url.display())

@@ -120,6 +120,18 @@ pub(crate) fn open(url: &BucketUrl, options: &StoreOptions) -> Result<Bucket> {
     if endpoint.as_ref().is_some_and(|(e, _)| e.starts_with("http://")) {
         builder = builder.with_allow_http(true);
     }
+    let mut secrets = secrets;
+    for (k, v) in options.store_overrides.expose() {
+        match k.to_ascii_lowercase().parse::<AzureConfigKey>() {
+            Ok(key) => {
+                if matches!(key, AzureConfigKey::AccessKey | AzureConfigKey::SasKey | AzureConfigKey::ClientSecret | AzureConfigKey::Token) {
+                    secrets.push(v.clone());
+                }
+                builder = builder.with_config(key, v);
+            }
+            Err(_) => tracing::debug!(option = %k, "not an Azure store option; left to the table format"),
+        }
+    }
     let store = builder.build().map_err(|e| {
         let text = crate::redact(&e.to_string(), &secrets);
         let hint = if text.contains("ccess key") || text.contains("base64") || text.contains("SAS") {

@@ -317,6 +317,12 @@ pub struct StoreOptions {
     pub client_kwargs: serde_json::Map<String, serde_json::Value>,
     /// Where `kwargs` / `client_kwargs` came from (for messages).
     pub kwargs_origin: BTreeMap<&'static str, String>,
+    /// object_store configuration keys applied last, over everything derived from the
+    /// credentials and kwargs (e.g. `aws_conditional_put`, `aws_endpoint`,
+    /// `azure_storage_use_emulator`; names case-insensitive). Keys the scheme's store does not
+    /// know are ignored here. The filesystem destination fills this from
+    /// `deltalake_storage_options` for the store of its Delta tables.
+    pub store_overrides: stevedore_core::config::Secret<BTreeMap<String, String>>,
 }
 
 impl StoreOptions {
@@ -328,6 +334,12 @@ impl StoreOptions {
     /// Sets `kwargs`.
     pub fn with_kwargs(mut self, kwargs: serde_json::Map<String, serde_json::Value>) -> Self {
         self.kwargs = kwargs;
+        self
+    }
+
+    /// Sets `store_overrides` (object_store configuration keys applied last).
+    pub fn with_store_overrides(mut self, overrides: BTreeMap<String, String>) -> Self {
+        self.store_overrides = stevedore_core::config::Secret::new(overrides);
         self
     }
 
