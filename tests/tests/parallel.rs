@@ -47,12 +47,15 @@ fn parallel_equals_sequential() {
     // same rows by content: compare the data tables without the random ids
     let Some(py) = python() else { return };
     let script = r#"
-import sys, json, pyarrow.dataset as ds
+import sys, json, glob, pyarrow as pa, pyarrow.dataset as ds, pyarrow.parquet as pq
 out = {}
 for name in ["events", "events__tags", "events__payload__commits", "events__payload__labels"]:
     res = []
     for root in sys.argv[1:]:
-        t = ds.dataset(f"{root}/bucket/par_dataset/{name}", format="parquet").to_table()
+        files = sorted(glob.glob(f"{root}/bucket/par_dataset/{name}/*.parquet"))
+        # files written before a column appeared lack it: read all with the unified schema
+        schema = pa.unify_schemas([pq.read_schema(f) for f in files])
+        t = ds.dataset(files, schema=schema, format="parquet").to_table()
         cols = sorted(c for c in t.column_names if not c.startswith("_dlt"))
         rows = sorted(json.dumps([str(v) for v in r], sort_keys=True) for r in zip(*[t.column(c).to_pylist() for c in cols]))
         res.append((cols, rows))
