@@ -724,15 +724,13 @@ impl Pipeline {
                             let r = open_maybe_gzip(&f)?;
                             self.push_jsonl(n, root, &f.display().to_string(), r, records, ctx)?;
                         }
-                        InputKind::Csv => {
-                            for b in read_csv(&f, self.normalizer.batch_rows)? {
-                                let b = b?;
-                                *records += b.num_rows() as u64;
-                                n.push_arrow(t, &b)?;
-                            }
-                        }
-                        InputKind::Parquet => {
-                            for b in read_parquet(&f, self.normalizer.batch_rows)? {
+                        kind @ (InputKind::Csv | InputKind::Parquet) => {
+                            let batches = if kind == InputKind::Csv {
+                                read_csv(&f, self.normalizer.batch_rows)?
+                            } else {
+                                read_parquet(&f, self.normalizer.batch_rows)?
+                            };
+                            for b in batches {
                                 let b = b?;
                                 *records += b.num_rows() as u64;
                                 n.push_arrow(t, &b)?;

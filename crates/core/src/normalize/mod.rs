@@ -543,7 +543,7 @@ impl<'a> Normalizer<'a> {
                 other => other.to_json(),
             }
         } else if let Some((pid, idx)) = parent {
-            digest128(&format!("{pid}_{}_{idx}", self.tables[t].name), 10)
+            self.child_id(pid, t, idx)
         } else {
             match self.tables[t].id_type {
                 RowIdType::Random => random_dlt_id(),
@@ -569,8 +569,10 @@ impl<'a> Normalizer<'a> {
             self.write_system_str(t, C_DLT_ROOT_ID, rid)?;
         }
         if parent.is_none() {
-            let lid = self.load_id.clone();
-            self.write_system_str(t, C_DLT_LOAD_ID, &lid)?;
+            let lid = std::mem::take(&mut self.load_id);
+            let r = self.write_system_str(t, C_DLT_LOAD_ID, &lid);
+            self.load_id = lid;
+            r?;
         }
         if let Some((pid, idx)) = parent {
             self.write_system_str(t, C_DLT_PARENT_ID, pid)?;
@@ -606,7 +608,7 @@ impl<'a> Normalizer<'a> {
                     }
                     scalar => {
                         let value_node = self.child_node(ROOT_NODE, C_VALUE);
-                        let id = digest128(&format!("{row_id}_{}_{idx}", self.tables[ct].name), 10);
+                        let id = self.child_id(&row_id, ct, idx);
                         self.write_field(ct, value_node, scalar)?;
                         if let Some(rid) = child_root.as_deref() {
                             self.write_system_str(ct, C_DLT_ROOT_ID, rid)?;
@@ -620,6 +622,15 @@ impl<'a> Normalizer<'a> {
             }
         }
         Ok(())
+    }
+
+    /// dlt's nested row id: `digest128(f"{parent_id}_{table}_{idx}", 10)`, hashed from a
+    /// reused buffer (this runs once per child row).
+    fn child_id(&mut self, parent_id: &str, t: usize, idx: usize) -> String {
+        use std::fmt::Write as _;
+        self.scratch.clear();
+        let _ = write!(self.scratch, "{parent_id}_{}_{idx}", self.tables[t].name);
+        digest128(&self.scratch, 10)
     }
 
     fn key_hash(&mut self, t: usize, fields: &[RowField<'_>]) -> Result<String> {
