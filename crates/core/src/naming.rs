@@ -23,8 +23,6 @@ use std::sync::LazyLock;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64_STANDARD;
 use regex::Regex;
-use sha3::Shake128;
-use sha3::digest::{ExtendableOutput, Update, XofReader};
 
 /// Path separator between nested identifiers.
 pub const PATH_SEPARATOR: &str = "__";
@@ -239,11 +237,51 @@ fn to_snake_case(identifier: &str) -> String {
     RE_UNDERSCORES.replace_all(&ident, "_").into_owned()
 }
 
+/// SHAKE-128 rate in bytes.
+const SHAKE128_RATE: usize = 168;
+
+fn xor_block(state: &mut [u64; 25], block: &[u8]) {
+    for (lane, bytes) in state.iter_mut().zip(block.chunks(8)) {
+        let mut b = [0u8; 8];
+        b[..bytes.len()].copy_from_slice(bytes);
+        *lane ^= u64::from_le_bytes(b);
+    }
+}
+
+/// SHAKE-128 (FIPS 202) of `value` into `out`. Written on top of the Keccak-f[1600]
+/// permutation so a short message (row ids: under 168 bytes) costs exactly one permutation;
+/// the generic XOF reader of the `sha3` crate spends a second one squeezing.
+fn shake128_into(value: &[u8], out: &mut [u8]) {
+    let mut state = [0u64; 25];
+    let mut blocks = value.chunks_exact(SHAKE128_RATE);
+    for block in &mut blocks {
+        xor_block(&mut state, block);
+        keccak::f1600(&mut state);
+    }
+    let rest = blocks.remainder();
+    let mut last = [0u8; SHAKE128_RATE];
+    last[..rest.len()].copy_from_slice(rest);
+    last[rest.len()] ^= 0x1F;
+    last[SHAKE128_RATE - 1] ^= 0x80;
+    xor_block(&mut state, &last);
+    keccak::f1600(&mut state);
+    let mut done = 0;
+    loop {
+        let n = (out.len() - done).min(SHAKE128_RATE);
+        for (i, o) in out[done..done + n].iter_mut().enumerate() {
+            *o = (state[i / 8] >> (8 * (i % 8))) as u8;
+        }
+        done += n;
+        if done == out.len() {
+            return;
+        }
+        keccak::f1600(&mut state);
+    }
+}
+
 fn shake128(value: &[u8], len_bytes: usize) -> Vec<u8> {
-    let mut hasher = Shake128::default();
-    hasher.update(value);
     let mut out = vec![0u8; len_bytes];
-    hasher.finalize_xof().read(&mut out);
+    shake128_into(value, &mut out);
     out
 }
 
@@ -256,8 +294,12 @@ pub fn digest128(value: &str, len_bytes: usize) -> String {
 
 /// dlt `digest128b`: like [`digest128`] but hashes raw bytes.
 pub fn digest128b(value: &[u8], len_bytes: usize) -> String {
-    let encoded = BASE64_STANDARD.encode(shake128(value, len_bytes));
-    encoded.trim_end_matches('=').to_owned()
+    if len_bytes <= 32 {
+        let mut buf = [0u8; 32];
+        shake128_into(value, &mut buf[..len_bytes]);
+        return base64::engine::general_purpose::STANDARD_NO_PAD.encode(&buf[..len_bytes]);
+    }
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(shake128(value, len_bytes))
 }
 
 /// Number of digest bytes dlt uses for a tag with the given collision probability:
@@ -362,6 +404,22 @@ mod tests {
     // (`dlt.common.normalizers.naming.snake_case.NamingConvention`, `dlt.common.utils`).
 
     use super::*;
+
+    #[test]
+    fn one_permutation_shake128_equals_the_sha3_crate() {
+        use sha3::digest::{ExtendableOutput, Update, XofReader};
+        for len in [0usize, 1, 7, 8, 35, 166, 167, 168, 169, 335, 336, 337, 1000] {
+            let msg: Vec<u8> = (0..len).map(|i| (i * 31 + 7) as u8).collect();
+            for out_len in [1usize, 10, 15, 32, 168, 169, 400] {
+                let mut want = vec![0u8; out_len];
+                let mut h = sha3::Shake128::default();
+                h.update(&msg);
+                h.finalize_xof().read(&mut want);
+                assert_eq!(shake128(&msg, out_len), want, "message {len} bytes, digest {out_len} bytes");
+            }
+        }
+        assert_eq!(digest128b(b"abc", 40), BASE64_STANDARD.encode(shake128(b"abc", 40)).trim_end_matches('='));
+    }
 
     const LONG_PATH: &str = "prospects_external_data__data365_member__member__feed_activities_created_post__items__comments__items__comments__items__author_details__educations";
 

@@ -64,6 +64,7 @@ use parquet::arrow::{ArrowWriter, arrow_writer::ArrowWriterOptions};
 use parquet::basic::Compression;
 use parquet::errors::ParquetError;
 use parquet::file::properties::{WriterProperties, WriterVersion};
+use parquet::schema::types::ColumnPath;
 use serde_json::ser::Formatter as _;
 
 /// Arrow field metadata key that carries a dlt data type hint.
@@ -634,6 +635,10 @@ impl TableWriter {
                     .set_writer_version(self.config.parquet_writer_version)
                     .set_max_row_group_row_count(Some(self.config.parquet_row_group_rows))
                     .set_max_row_group_bytes(self.config.parquet_row_group_bytes)
+                    // Row ids are unique random-looking strings: a dictionary never pays off and
+                    // interning every value costs more than writing it plain.
+                    .set_column_dictionary_enabled(ColumnPath::from(crate::schema::C_DLT_ID), false)
+                    .set_column_dictionary_enabled(ColumnPath::from(crate::schema::C_DLT_PARENT_ID), false)
                     .build();
                 let out = BufWriter::with_capacity(IO_BUFFER_BYTES, file);
                 // pyarrow names the root of the parquet schema `schema` (arrow-rs: `arrow_schema`).
