@@ -84,6 +84,8 @@ impl Default for NormalizerOptions {
 
 const NO_COL: u32 = u32::MAX;
 const ROOT_NODE: u32 = 0;
+/// No trie node.
+const NO_NODE: u32 = u32::MAX;
 
 /// A node of the key-path trie: one distinct path of object keys inside a row.
 struct PathNode {
@@ -96,6 +98,12 @@ struct PathNode {
     table_fragment: Arc<str>,
     /// The schema prefers `json` for this column name.
     preferred_json: bool,
+    /// The key as it appears in the input.
+    key: Box<str>,
+    /// The child whose key came first in the last object seen at this path.
+    first_hint: u32,
+    /// The sibling whose key followed this one in the last object seen.
+    next_hint: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +134,30 @@ struct TableState {
     /// rows_total when the last chunk was committed (frozen mode rolls back to it)
     rows_committed: u64,
     null_only: HashSet<String>,
+    /// buffer column per [`Sys`] (or `NO_COL`)
+    sys_cols: [u32; 5],
+}
+
+/// The system columns the normalizer writes on every row.
+#[derive(Debug, Clone, Copy)]
+enum Sys {
+    LoadId = 0,
+    Id = 1,
+    ParentId = 2,
+    ListIdx = 3,
+    RootId = 4,
+}
+
+impl Sys {
+    fn column(self) -> (&'static str, DataType) {
+        match self {
+            Sys::LoadId => (C_DLT_LOAD_ID, DataType::Text),
+            Sys::Id => (C_DLT_ID, DataType::Text),
+            Sys::ParentId => (C_DLT_PARENT_ID, DataType::Text),
+            Sys::ListIdx => (C_DLT_LIST_IDX, DataType::Bigint),
+            Sys::RootId => (C_DLT_ROOT_ID, DataType::Text),
+        }
+    }
 }
 
 /// Rows and columns produced per table.
@@ -176,6 +208,9 @@ impl<'a> Normalizer<'a> {
             column: Arc::from(""),
             table_fragment: Arc::from(""),
             preferred_json: false,
+            key: "".into(),
+            first_hint: NO_NODE,
+            next_hint: NO_NODE,
         };
         Normalizer {
             schema,
@@ -403,6 +438,7 @@ impl<'a> Normalizer<'a> {
             path,
             buf: TableBuffer::new(self.opts.batch_rows.min(4096)),
             by_name: FastMap::default(),
+            sys_cols: [NO_COL; 5],
             col_of_node: Vec::new(),
             not_null: Vec::new(),
             nested_json: Vec::new(),
@@ -427,6 +463,25 @@ impl<'a> Normalizer<'a> {
         let i = self.tables.len() - 1;
         self.table_index.insert(name.to_string(), i);
         Ok(i)
+    }
+
+    /// [`Self::child_node`] for the key after sibling `prev` (`NO_NODE` for the first key):
+    /// records mostly repeat their key order, so the sibling that followed `prev` last time is
+    /// checked first, with one string compare instead of a hash lookup.
+    #[inline]
+    fn child_node_after(&mut self, parent: u32, prev: u32, key: &str) -> u32 {
+        let hint =
+            if prev == NO_NODE { self.nodes[parent as usize].first_hint } else { self.nodes[prev as usize].next_hint };
+        if hint != NO_NODE && *self.nodes[hint as usize].key == *key {
+            return hint;
+        }
+        let c = self.child_node(parent, key);
+        if prev == NO_NODE {
+            self.nodes[parent as usize].first_hint = c;
+        } else {
+            self.nodes[prev as usize].next_hint = c;
+        }
+        c
     }
 
     fn child_node(&mut self, parent: u32, key: &str) -> u32 {
@@ -454,7 +509,16 @@ impl<'a> Normalizer<'a> {
         };
         let preferred_json = self.schema.preferred_type(&column) == Some(DataType::Json);
         let id = self.nodes.len() as u32;
-        self.nodes.push(PathNode { children: FastMap::default(), fragments, column, table_fragment, preferred_json });
+        self.nodes.push(PathNode {
+            children: FastMap::default(),
+            fragments,
+            column,
+            table_fragment,
+            preferred_json,
+            key: key.into(),
+            first_hint: NO_NODE,
+            next_hint: NO_NODE,
+        });
         self.nodes[parent as usize].children.insert(key.into(), id);
         id
     }
@@ -525,8 +589,10 @@ impl<'a> Normalizer<'a> {
         let mut lists: Vec<(u32, &'v [JVal<'v>])> = Vec::new();
         let mut stack: Vec<(&'v [(Cow<'v, str>, JVal<'v>)], u32, i64)> = vec![(items, ROOT_NODE, r_lvl)];
         while let Some((cur, node, lvl)) = stack.pop() {
+            let mut prev = NO_NODE;
             for (k, v) in cur {
-                let child = self.child_node(node, k);
+                let child = self.child_node_after(node, prev, k);
+                prev = child;
                 match v {
                     JVal::Obj(m) if !self.is_nested_type(t, child, lvl) => stack.push((m, child, lvl - 1)),
                     JVal::Arr(a) if !self.is_nested_type(t, child, lvl) => lists.push((child, a)),
@@ -566,20 +632,20 @@ impl<'a> Normalizer<'a> {
             self.write_field(t, *node, v)?;
         }
         if let Some(rid) = root_id {
-            self.write_system_str(t, C_DLT_ROOT_ID, rid)?;
+            self.write_system_str(t, Sys::RootId, rid)?;
         }
         if parent.is_none() {
             let lid = std::mem::take(&mut self.load_id);
-            let r = self.write_system_str(t, C_DLT_LOAD_ID, &lid);
+            let r = self.write_system_str(t, Sys::LoadId, &lid);
             self.load_id = lid;
             r?;
         }
         if let Some((pid, idx)) = parent {
-            self.write_system_str(t, C_DLT_PARENT_ID, pid)?;
-            self.write_system_i64(t, C_DLT_LIST_IDX, idx as i64)?;
+            self.write_system_str(t, Sys::ParentId, pid)?;
+            self.write_system_i64(t, Sys::ListIdx, idx as i64)?;
         }
         if user_id.is_none() {
-            self.write_system_str(t, C_DLT_ID, &row_id)?;
+            self.write_system_str(t, Sys::Id, &row_id)?;
         }
         self.end_row(t)?;
 
@@ -611,11 +677,11 @@ impl<'a> Normalizer<'a> {
                         let id = self.child_id(&row_id, ct, idx);
                         self.write_field(ct, value_node, scalar)?;
                         if let Some(rid) = child_root.as_deref() {
-                            self.write_system_str(ct, C_DLT_ROOT_ID, rid)?;
+                            self.write_system_str(ct, Sys::RootId, rid)?;
                         }
-                        self.write_system_str(ct, C_DLT_PARENT_ID, &row_id)?;
-                        self.write_system_i64(ct, C_DLT_LIST_IDX, idx as i64)?;
-                        self.write_system_str(ct, C_DLT_ID, &id)?;
+                        self.write_system_str(ct, Sys::ParentId, &row_id)?;
+                        self.write_system_i64(ct, Sys::ListIdx, idx as i64)?;
+                        self.write_system_str(ct, Sys::Id, &id)?;
                         self.end_row(ct)?;
                     }
                 }
@@ -691,20 +757,38 @@ impl<'a> Normalizer<'a> {
         Ok(ct)
     }
 
-    fn write_system_str(&mut self, t: usize, name: &str, v: &str) -> Result<()> {
-        let idx = self.system_col(t, name, DataType::Text)?;
+    fn write_system_str(&mut self, t: usize, sys: Sys, v: &str) -> Result<()> {
+        let idx = self.sys_col(t, sys)?;
         if let Some(buffer::ColBuf::Str(b)) = self.tables[t].buf.cell(idx) {
             b.append_value(v);
         }
         Ok(())
     }
 
-    fn write_system_i64(&mut self, t: usize, name: &str, v: i64) -> Result<()> {
-        let idx = self.system_col(t, name, DataType::Bigint)?;
+    fn write_system_i64(&mut self, t: usize, sys: Sys, v: i64) -> Result<()> {
+        let idx = self.sys_col(t, sys)?;
         if let Some(buffer::ColBuf::I64(b)) = self.tables[t].buf.cell(idx) {
             b.append_value(v);
         }
         Ok(())
+    }
+
+    /// The buffer column of a system column, remembered per table (this runs several times
+    /// per row; the cached index is checked against the column name, so it never goes stale).
+    #[inline]
+    fn sys_col(&mut self, t: usize, sys: Sys) -> Result<usize> {
+        let (name, dt) = sys.column();
+        let cached = self.tables[t].sys_cols[sys as usize];
+        if cached != NO_COL {
+            if let Some(slot) = self.tables[t].buf.slots().get(cached as usize) {
+                if slot.column.name == name {
+                    return Ok(cached as usize);
+                }
+            }
+        }
+        let idx = self.system_col(t, name, dt)?;
+        self.tables[t].sys_cols[sys as usize] = idx as u32;
+        Ok(idx)
     }
 
     fn system_col(&mut self, t: usize, name: &str, dt: DataType) -> Result<usize> {

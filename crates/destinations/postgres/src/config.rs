@@ -44,7 +44,7 @@ pub static POSTGRES_SPEC: SectionSpec = SectionSpec {
         KeySpec::new("replace_strategy", ValueKind::String, "truncate-and-insert (default), insert-from-staging or staging-optimized"),
         KeySpec::new("create_indexes", ValueKind::Bool, "create UNIQUE constraints for unique columns (default true)"),
         KeySpec::new("enable_dataset_name_normalization", ValueKind::Bool, "normalize dataset names with the naming convention (default true)"),
-        KeySpec::new("pool_size", ValueKind::Integer, "connections used for parallel jobs (default: [load] workers, at most 20)"),
+        KeySpec::new("pool_size", ValueKind::Integer, "connections used for parallel jobs (default: one per core, 2 to 8; [load] workers sets it too, at most 20)"),
         KeySpec::new("csv_format", ValueKind::Any, "accepted for dlt compatibility"),
     ],
     children: &[&CREDENTIALS_SPEC],
@@ -269,9 +269,17 @@ impl Default for PostgresConfig {
             replace_strategy: None,
             create_indexes: true,
             enable_dataset_name_normalization: true,
-            pool_size: 8,
+            pool_size: default_pool_size(),
         }
     }
+}
+
+/// Connections by default: one per core, at least 2 and at most 8. Measured on 2 cores
+/// (1M records, 3.2M rows): 2 connections loaded in 7.4 s at 159 MB peak RSS, 4 in 8.8 s at
+/// 194 MB, 8 in 9.3 s at 256 MB; client-side encoding and the server compete for the same
+/// cores, so more parallel COPYs than cores only add memory.
+pub fn default_pool_size() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8)
 }
 
 impl PostgresConfig {
