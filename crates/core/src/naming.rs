@@ -240,11 +240,12 @@ fn to_snake_case(identifier: &str) -> String {
 /// SHAKE-128 rate in bytes.
 const SHAKE128_RATE: usize = 168;
 
+/// XORs one full rate block (21 little-endian lanes) into the state.
+#[inline]
 fn xor_block(state: &mut [u64; 25], block: &[u8]) {
-    for (lane, bytes) in state.iter_mut().zip(block.chunks(8)) {
-        let mut b = [0u8; 8];
-        b[..bytes.len()].copy_from_slice(bytes);
-        *lane ^= u64::from_le_bytes(b);
+    debug_assert_eq!(block.len(), SHAKE128_RATE);
+    for (lane, bytes) in state.iter_mut().zip(block.chunks_exact(8)) {
+        *lane ^= u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
     }
 }
 

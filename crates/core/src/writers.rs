@@ -63,7 +63,7 @@ use flate2::write::GzEncoder;
 use parquet::arrow::{ArrowWriter, arrow_writer::ArrowWriterOptions};
 use parquet::basic::Compression;
 use parquet::errors::ParquetError;
-use parquet::file::properties::{WriterProperties, WriterVersion};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::schema::types::ColumnPath;
 use serde_json::ser::Formatter as _;
 
@@ -639,6 +639,9 @@ impl TableWriter {
                     // interning every value costs more than writing it plain.
                     .set_column_dictionary_enabled(ColumnPath::from(crate::schema::C_DLT_ID), false)
                     .set_column_dictionary_enabled(ColumnPath::from(crate::schema::C_DLT_PARENT_ID), false)
+                    // nor do their min/max statistics: no reader prunes on a random id
+                    .set_column_statistics_enabled(ColumnPath::from(crate::schema::C_DLT_ID), EnabledStatistics::None)
+                    .set_column_statistics_enabled(ColumnPath::from(crate::schema::C_DLT_PARENT_ID), EnabledStatistics::None)
                     .build();
                 let out = BufWriter::with_capacity(IO_BUFFER_BYTES, file);
                 // pyarrow names the root of the parquet schema `schema` (arrow-rs: `arrow_schema`).

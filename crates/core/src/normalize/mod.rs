@@ -693,9 +693,12 @@ impl<'a> Normalizer<'a> {
     /// dlt's nested row id: `digest128(f"{parent_id}_{table}_{idx}", 10)`, hashed from a
     /// reused buffer (this runs once per child row).
     fn child_id(&mut self, parent_id: &str, t: usize, idx: usize) -> String {
-        use std::fmt::Write as _;
         self.scratch.clear();
-        let _ = write!(self.scratch, "{parent_id}_{}_{idx}", self.tables[t].name);
+        self.scratch.push_str(parent_id);
+        self.scratch.push('_');
+        self.scratch.push_str(&self.tables[t].name);
+        self.scratch.push('_');
+        push_decimal(&mut self.scratch, idx);
         digest128(&self.scratch, 10)
     }
 
@@ -1104,6 +1107,21 @@ pub fn dlt_type_of_arrow(t: &ArrowType) -> Option<DataType> {
         ArrowType::Null => DataType::Text,
         _ => return None,
     })
+}
+
+/// Appends `n` in decimal without the formatting machinery (runs once per child row).
+fn push_decimal(out: &mut String, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[i..].iter().map(|&d| d as char));
 }
 
 /// A random row id as dlt makes it: 10 random bytes, standard base64 without padding.

@@ -194,3 +194,26 @@ fn arrow_passthrough_adds_system_columns() {
     assert_eq!(out.column(0).data_type(), &ArrowType::Int64);
     assert_eq!(strings(&sink, "t", "_dlt_load_id"), vec![Some("9".into()), Some("9".into())]);
 }
+
+#[test]
+fn push_decimal_writes_like_display() {
+    for n in [0usize, 7, 10, 99, 100, 12345, usize::MAX] {
+        let mut s = String::from("x_");
+        super::push_decimal(&mut s, n);
+        assert_eq!(s, format!("x_{n}"));
+    }
+}
+
+/// Child row ids equal what Python computes for dlt's formula
+/// (`base64(shake_128(f"{parent}_{table}_{idx}").digest(10))`, padding stripped).
+#[test]
+fn child_ids_equal_pythons_shake128() {
+    let items: Vec<String> = (0..13).map(|i| i.to_string()).collect();
+    let line = format!(r#"{{"_dlt_id": "root1", "tags": [{}]}}"#, items.join(","));
+    let (_, sink) = run(Schema::new("s"), "items", &[line.as_str()]);
+    let ids = strings(&sink, "items__tags", "_dlt_id");
+    // python3 -c 'import hashlib,base64; print(base64.b64encode(hashlib.shake_128(b"root1_items__tags_0").digest(10)))'
+    assert_eq!(ids[0].as_deref(), Some("AyAxfxYjKEUSDg"));
+    assert_eq!(ids[1].as_deref(), Some("O1puH0balTwqyQ"));
+    assert_eq!(ids[12].as_deref(), Some("zSWsCxaD5y/fEA"));
+}
