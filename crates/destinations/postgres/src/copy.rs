@@ -378,7 +378,7 @@ fn encode_cell(src: &Src, t: &Target, row: usize, table: &str, out: &mut BytesMu
 pub(crate) fn read_parquet(path: &Path) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send>> {
     let f = std::fs::File::open(path).map_err(|e| Error::io("open job file", path, e))?;
     let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
-        .and_then(|b| b.with_batch_size(8_192).build())
+        .and_then(|b| b.with_batch_size(2_048).build())
         .map_err(|e| Error::new(ErrorKind::InvalidData, format!("cannot read parquet job file: {e}")).with("file", path.display().to_string()))?;
     let p = path.display().to_string();
     Ok(Box::new(r.map(move |b| b.map_err(|e| Error::invalid_data(format!("cannot read parquet job file: {e}")).with("file", p.clone())))))
