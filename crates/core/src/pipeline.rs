@@ -511,24 +511,18 @@ impl Pipeline {
 
     fn writer_config(&self, schema: &Schema, table: &str) -> WriterConfig {
         let caps = self.destination.capabilities();
-        // child tables created during this run are not in the snapshot: use their root's hint
-        let hinted = schema.file_format(table).and_then(FileFormat::parse).or_else(|| {
+        // the root table carries the hints; child tables created during this run are not in
+        // the snapshot yet, so their root is found by name
+        let root = schema.root_table(table).or_else(|| {
             schema
                 .data_tables()
                 .filter(|t| !t.is_nested() && table.starts_with(&format!("{}__", t.name)))
                 .max_by_key(|t| t.name.len())
-                .and_then(|t| t.file_format.as_deref())
-                .and_then(FileFormat::parse)
         });
+        let hinted = root.and_then(|t| t.file_format.as_deref()).and_then(FileFormat::parse);
         // a table-format table (delta, iceberg) is always written as parquet, whatever
-        // loader_file_format says (as in dlt); child tables follow their root
-        let table_format = schema.table_format(table).or_else(|| {
-            schema
-                .data_tables()
-                .filter(|t| !t.is_nested() && table.starts_with(&format!("{}__", t.name)))
-                .max_by_key(|t| t.name.len())
-                .and_then(|t| t.table_format)
-        });
+        // loader_file_format says (as in dlt)
+        let table_format = root.and_then(|t| t.table_format);
         let format = if table == crate::schema::STATE_TABLE {
             caps.preferred_loader_file_format
         } else if matches!(table_format, Some(TableFormat::Delta | TableFormat::Iceberg)) {

@@ -49,25 +49,21 @@ pub mod delta {
 /// registered (Delta with feature `delta`).
 #[cfg(feature = "filesystem")]
 pub fn filesystem_from_config(config: &Config) -> Result<Arc<dyn Destination>> {
-    #[allow(unused_mut)]
-    let mut b = stevedore_filesystem::FilesystemBuilder::from_config(config)?;
-    #[cfg(feature = "delta")]
-    {
-        b = b.table_format(stevedore_delta::writer());
-    }
-    Ok(Arc::new(b.build()?))
+    Ok(Arc::new(with_table_formats(stevedore_filesystem::FilesystemBuilder::from_config(config)?).build()?))
 }
 
 /// A filesystem destination builder with the table formats of this build registered (Delta
 /// with feature `delta`); start here instead of `Filesystem::builder()` to write Delta tables.
 #[cfg(feature = "filesystem")]
 pub fn filesystem_builder() -> stevedore_filesystem::FilesystemBuilder {
-    #[allow(unused_mut)]
-    let mut b = stevedore_filesystem::Filesystem::builder();
+    with_table_formats(stevedore_filesystem::Filesystem::builder())
+}
+
+/// Registers the table-format writers of this build on a filesystem builder.
+#[cfg(feature = "filesystem")]
+fn with_table_formats(b: stevedore_filesystem::FilesystemBuilder) -> stevedore_filesystem::FilesystemBuilder {
     #[cfg(feature = "delta")]
-    {
-        b = b.table_format(stevedore_delta::writer());
-    }
+    let b = b.table_format(stevedore_delta::writer());
     b
 }
 

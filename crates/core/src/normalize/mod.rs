@@ -777,18 +777,14 @@ impl<'a> Normalizer<'a> {
     }
 
     /// The buffer column of a system column, remembered per table (this runs several times
-    /// per row; the cached index is checked against the column name, so it never goes stale).
+    /// per row). A table's buffer never drops or reorders columns, so the index stays valid.
     #[inline]
     fn sys_col(&mut self, t: usize, sys: Sys) -> Result<usize> {
-        let (name, dt) = sys.column();
         let cached = self.tables[t].sys_cols[sys as usize];
         if cached != NO_COL {
-            if let Some(slot) = self.tables[t].buf.slots().get(cached as usize) {
-                if slot.column.name == name {
-                    return Ok(cached as usize);
-                }
-            }
+            return Ok(cached as usize);
         }
+        let (name, dt) = sys.column();
         let idx = self.system_col(t, name, dt)?;
         self.tables[t].sys_cols[sys as usize] = idx as u32;
         Ok(idx)
@@ -1110,18 +1106,8 @@ pub fn dlt_type_of_arrow(t: &ArrowType) -> Option<DataType> {
 }
 
 /// Appends `n` in decimal without the formatting machinery (runs once per child row).
-fn push_decimal(out: &mut String, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend(digits[i..].iter().map(|&d| d as char));
+fn push_decimal(out: &mut String, n: usize) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// A random row id as dlt makes it: 10 random bytes, standard base64 without padding.
