@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use stevedore_core::naming::SnakeCase;
-use stevedore_core::normalize::{CollectSink, JVal, Normalizer, NormalizerOptions};
+use stevedore_core::normalize::{CollectSink, JScratch, JVal, Normalizer, NormalizerOptions};
 use stevedore_core::schema::Schema;
 
 fn records(n: usize) -> Vec<String> {
@@ -27,9 +27,11 @@ fn bench_normalize(c: &mut Criterion) {
     let mut g = c.benchmark_group("normalize");
     g.throughput(Throughput::Elements(lines.len() as u64));
     g.bench_function("parse_only", |b| {
+        let (mut arena, mut scratch) = (bumpalo::Bump::new(), JScratch::default());
         b.iter(|| {
             for l in &lines {
-                black_box(JVal::parse(l).unwrap());
+                black_box(JVal::parse_with(l, &arena, &mut scratch).unwrap());
+                arena.reset();
             }
         })
     });
@@ -38,8 +40,10 @@ fn bench_normalize(c: &mut Criterion) {
             let mut sink = CollectSink::default();
             let mut n = Normalizer::new(Schema::new("bench"), Arc::new(SnakeCase::new(None)), "1", NormalizerOptions::default(), &mut sink);
             let t = n.root_table("events").unwrap();
+            let (mut arena, mut scratch) = (bumpalo::Bump::new(), JScratch::default());
             for l in &lines {
-                n.push(t, &JVal::parse(l).unwrap()).unwrap();
+                n.push(t, &JVal::parse_with(l, &arena, &mut scratch).unwrap()).unwrap();
+                arena.reset();
             }
             black_box(n.finish().unwrap());
         })

@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::naming::NamingConvention;
-use crate::normalize::{BatchSink, JVal, Normalizer, NormalizerOptions};
+use bumpalo::Bump;
+
+use crate::normalize::{BatchSink, JScratch, JVal, Normalizer, NormalizerOptions};
 use crate::schema::Schema;
 
 /// Bytes of input per chunk.
@@ -105,13 +107,16 @@ fn line_count(buf: &[u8]) -> u64 {
 /// Normalizes the lines of one chunk; `first_line` is the 0-based line number of its first line.
 fn push_lines(n: &mut Normalizer<'_>, t: usize, origin: &str, first_line: u64, text: &str) -> Result<u64> {
     let mut records = 0;
+    let mut arena = Bump::new();
+    let mut scratch = JScratch::default();
     for (i, line) in split_lines(text).enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
             continue;
         }
         let lineno = first_line + i as u64 + 1;
-        let v = JVal::parse(line).map_err(|e| {
+        arena.reset();
+        let v = JVal::parse_with(line, &arena, &mut scratch).map_err(|e| {
             Error::invalid_data(format!("malformed JSON: {e}"))
                 .with("file", origin.to_string())
                 .with("line", lineno.to_string())

@@ -635,7 +635,7 @@ impl Pipeline {
             if let Some(doc) = &state_doc {
                 let t = n.root_table(crate::schema::STATE_TABLE)?;
                 let row = state_row(doc, load_id, created_at);
-                n.push(t, &JVal::from_value(&row))?;
+                n.push(t, &JVal::from_value(&row, &bumpalo::Bump::new()))?;
             }
             n.mark_seen(ctx.worker_rows.iter().filter(|(_, r)| **r > 0).map(|(t, _)| t.clone()));
             n.finish()?
@@ -692,9 +692,11 @@ impl Pipeline {
         let t = n.root_table(root)?;
         match data {
             ResourceData::Values(it) => {
+                let mut arena = bumpalo::Bump::new();
                 for v in it {
                     let v = v?;
-                    n.push(t, &JVal::from_value(&v))?;
+                    n.push(t, &JVal::from_value(&v, &arena))?;
+                    arena.reset();
                     self.count(records);
                 }
             }

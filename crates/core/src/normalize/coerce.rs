@@ -91,7 +91,7 @@ pub fn append(cell: &mut ColBuf, dt: DataType, v: &JVal<'_>) -> bool {
                     JVal::Str(s) => {
                         // dlt coerces text to json with json.loads
                         if serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok() {
-                            b.append_value(s.as_ref());
+                            b.append_value(*s);
                             return true;
                         }
                         return false;
@@ -103,7 +103,7 @@ pub fn append(cell: &mut ColBuf, dt: DataType, v: &JVal<'_>) -> bool {
                 }
             }
             match v {
-                JVal::Str(s) => b.append_value(s.as_ref()),
+                JVal::Str(s) => b.append_value(*s),
                 JVal::Int(i) => b.append_value(i.to_string()),
                 JVal::UInt(u) => b.append_value(u.to_string()),
                 JVal::Float(f) => b.append_value(float_json(*f)),

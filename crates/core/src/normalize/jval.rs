@@ -1,14 +1,15 @@
-//! A borrowed JSON value: objects keep key order in a `Vec` (no hashing), strings borrow
-//! from the input line when they have no escapes. Parsing into it costs a fraction of
-//! `serde_json::Value`, and it keeps the whole record available (key hashes need it).
+//! A borrowed JSON value: objects keep key order in a slice (no hashing), strings borrow
+//! from the input line when they have no escapes. Containers and unescaped strings live in a
+//! bump arena the caller resets between records, so a record's tree costs no `malloc`/`free`
+//! per container and nothing to drop. It keeps the whole record available (key hashes need it).
 
-use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use bumpalo::Bump;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-/// A JSON value borrowing from its input.
-#[derive(Debug, Clone, PartialEq)]
+/// A JSON value borrowing from its input and from a [`Bump`] arena.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum JVal<'a> {
     /// `null`
     Null,
@@ -21,21 +22,55 @@ pub enum JVal<'a> {
     /// A float.
     Float(f64),
     /// A string.
-    Str(Cow<'a, str>),
+    Str(&'a str),
     /// An array.
-    Arr(Vec<JVal<'a>>),
+    Arr(&'a [JVal<'a>]),
     /// An object, keys in input order.
-    Obj(Vec<(Cow<'a, str>, JVal<'a>)>),
+    Obj(&'a [(&'a str, JVal<'a>)]),
+}
+
+/// Reusable stacks for [`JVal::parse_with`]: containers are collected here while they are
+/// parsed and copied into the arena once, at their exact length. Empty between parses, so it
+/// carries no lifetime and one instance serves every record of a stream.
+#[derive(Default)]
+pub struct JScratch {
+    vals: Vec<JVal<'static>>,
+    entries: Vec<(&'static str, JVal<'static>)>,
+}
+
+/// The stacks of one parse, borrowing the input's lifetime.
+struct Stacks<'a> {
+    vals: Vec<JVal<'a>>,
+    entries: Vec<(&'a str, JVal<'a>)>,
+}
+
+/// Reuses an emptied vector's allocation for a type of the same layout (std collects a
+/// `vec::IntoIter` of same-sized elements in place).
+pub(crate) fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!("the vector was cleared")).collect()
 }
 
 impl<'a> JVal<'a> {
-    /// Parses one JSON document.
-    pub fn parse(text: &'a str) -> serde_json::Result<JVal<'a>> {
-        serde_json::from_str(text)
+    /// Parses one JSON document into `arena` (a one-off; loops reuse a [`JScratch`] with
+    /// [`JVal::parse_with`]).
+    pub fn parse_in(text: &'a str, arena: &'a Bump) -> serde_json::Result<JVal<'a>> {
+        JVal::parse_with(text, arena, &mut JScratch::default())
     }
 
-    /// Borrows a `serde_json::Value`.
-    pub fn from_value(v: &'a serde_json::Value) -> JVal<'a> {
+    /// Parses one JSON document into `arena`, using `scratch` for containers in progress.
+    pub fn parse_with(text: &'a str, arena: &'a Bump, scratch: &mut JScratch) -> serde_json::Result<JVal<'a>> {
+        let mut stacks =
+            Stacks { vals: recycle(std::mem::take(&mut scratch.vals)), entries: recycle(std::mem::take(&mut scratch.entries)) };
+        let mut de = serde_json::Deserializer::from_str(text);
+        let v = Seed { arena, stacks: &mut stacks }.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+        scratch.vals = recycle(stacks.vals);
+        scratch.entries = recycle(stacks.entries);
+        v
+    }
+
+    /// Borrows a `serde_json::Value`; containers are copied into `arena`.
+    pub fn from_value(v: &'a serde_json::Value, arena: &'a Bump) -> JVal<'a> {
         match v {
             serde_json::Value::Null => JVal::Null,
             serde_json::Value::Bool(b) => JVal::Bool(*b),
@@ -48,11 +83,13 @@ impl<'a> JVal<'a> {
                     JVal::Float(n.as_f64().unwrap_or(f64::NAN))
                 }
             }
-            serde_json::Value::String(s) => JVal::Str(Cow::Borrowed(s.as_str())),
-            serde_json::Value::Array(a) => JVal::Arr(a.iter().map(JVal::from_value).collect()),
-            serde_json::Value::Object(m) => {
-                JVal::Obj(m.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), JVal::from_value(v))).collect())
+            serde_json::Value::String(s) => JVal::Str(s.as_str()),
+            serde_json::Value::Array(a) => {
+                JVal::Arr(arena.alloc_slice_fill_iter(a.iter().map(|x| JVal::from_value(x, arena))))
             }
+            serde_json::Value::Object(m) => JVal::Obj(
+                arena.alloc_slice_fill_iter(m.iter().map(|(k, v)| (k.as_str(), JVal::from_value(v, arena)))),
+            ),
         }
     }
 
@@ -84,12 +121,12 @@ impl<'a> JVal<'a> {
                 out.push('{');
                 if sort_keys {
                     let mut idx: Vec<usize> = (0..m.len()).collect();
-                    idx.sort_by(|a, b| m[*a].0.cmp(&m[*b].0));
+                    idx.sort_by(|a, b| m[*a].0.cmp(m[*b].0));
                     for (i, j) in idx.into_iter().enumerate() {
                         if i > 0 {
                             out.push(',');
                         }
-                        write_json_str(out, &m[j].0);
+                        write_json_str(out, m[j].0);
                         out.push(':');
                         m[j].1.write_json(out, sort_keys);
                     }
@@ -163,15 +200,20 @@ pub fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-impl<'de> Deserialize<'de> for JVal<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(JValVisitor)
+/// Deserializes one value into the arena.
+struct Seed<'s, 'a> {
+    arena: &'a Bump,
+    stacks: &'s mut Stacks<'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for Seed<'_, 'de> {
+    type Value = JVal<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
     }
 }
 
-struct JValVisitor;
-
-impl<'de> Visitor<'de> for JValVisitor {
+impl<'de> Visitor<'de> for Seed<'_, 'de> {
     type Value = JVal<'de>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
@@ -195,52 +237,57 @@ impl<'de> Visitor<'de> for JValVisitor {
         Ok(JVal::Float(v))
     }
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(JVal::Str(Cow::Borrowed(v)))
+        Ok(JVal::Str(v))
     }
     fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(JVal::Str(Cow::Owned(v.to_string())))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok(JVal::Str(Cow::Owned(v)))
+        Ok(JVal::Str(self.arena.alloc_str(v)))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(4));
-        while let Some(x) = seq.next_element()? {
-            v.push(x);
+        let start = self.stacks.vals.len();
+        loop {
+            let next = seq.next_element_seed(Seed { arena: self.arena, stacks: &mut *self.stacks })?;
+            match next {
+                Some(x) => self.stacks.vals.push(x),
+                None => break,
+            }
         }
-        Ok(JVal::Arr(v))
+        let out = self.arena.alloc_slice_copy(&self.stacks.vals[start..]);
+        self.stacks.vals.truncate(start);
+        Ok(JVal::Arr(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut v: Vec<(Cow<'de, str>, JVal<'de>)> = Vec::with_capacity(map.size_hint().unwrap_or(8));
-        while let Some(k) = map.next_key::<KeyCow<'de>>()? {
-            let val: JVal<'de> = map.next_value()?;
-            v.push((k.0, val));
+        let start = self.stacks.entries.len();
+        while let Some(k) = map.next_key_seed(KeySeed(self.arena))? {
+            let v = map.next_value_seed(Seed { arena: self.arena, stacks: &mut *self.stacks })?;
+            self.stacks.entries.push((k, v));
         }
-        Ok(JVal::Obj(v))
+        let out = self.arena.alloc_slice_copy(&self.stacks.entries[start..]);
+        self.stacks.entries.truncate(start);
+        Ok(JVal::Obj(out))
     }
 }
 
-struct KeyCow<'a>(Cow<'a, str>);
+/// Deserializes an object key: borrowed from the input, or copied into the arena when it
+/// had escapes.
+struct KeySeed<'a>(&'a Bump);
 
-impl<'de> Deserialize<'de> for KeyCow<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KV;
-        impl<'de> Visitor<'de> for KV {
-            type Value = KeyCow<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string key")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(KeyCow(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(KeyCow(Cow::Owned(v.to_string())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(KeyCow(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(KV)
+impl<'de> DeserializeSeed<'de> for KeySeed<'de> {
+    type Value = &'de str;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'de> {
+    type Value = &'de str;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(v)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(self.0.alloc_str(v))
     }
 }
 
@@ -251,21 +298,48 @@ mod tests {
     #[test]
     fn parses_and_keeps_order_and_borrows() {
         let text = r#"{"b":1,"a":"x","c":{"z":null,"y":[1,2.5,"q\n"]},"big":18446744073709551615}"#;
-        let v = JVal::parse(text).unwrap();
+        let arena = Bump::new();
+        let v = JVal::parse_in(text, &arena).unwrap();
         let JVal::Obj(m) = &v else { panic!() };
-        let keys: Vec<&str> = m.iter().map(|(k, _)| k.as_ref()).collect();
+        let keys: Vec<&str> = m.iter().map(|(k, _)| *k).collect();
         assert_eq!(keys, vec!["b", "a", "c", "big"]);
-        assert!(matches!(&m[1].1, JVal::Str(Cow::Borrowed("x"))));
+        let JVal::Str(x) = m[1].1 else { panic!() };
+        assert!(text.as_bytes().as_ptr_range().contains(&x.as_ptr()), "unescaped strings borrow the input");
         assert_eq!(m[3].1, JVal::UInt(u64::MAX));
         assert_eq!(v.to_json(), text);
     }
 
     #[test]
     fn sorted_json_and_floats() {
-        let v = JVal::parse(r#"{"b":1.0,"a":{"d":1e20,"c":true}}"#).unwrap();
+        let arena = Bump::new();
+        let v = JVal::parse_in(r#"{"b":1.0,"a":{"d":1e20,"c":true}}"#, &arena).unwrap();
         let mut s = String::new();
         v.write_json(&mut s, true);
         assert_eq!(s, r#"{"a":{"c":true,"d":1e+20},"b":1.0}"#);
+    }
+
+    #[test]
+    fn escaped_keys_and_strings_and_one_scratch_for_many_records() {
+        let mut scratch = JScratch::default();
+        let mut arena = Bump::new();
+        for _ in 0..3 {
+            let text = r#"{"a\"b":["x\té",[[],{}],{"k\n":"v"}],"n":-1}"#;
+            let v = JVal::parse_with(text, &arena, &mut scratch).unwrap();
+            let JVal::Obj(m) = v else { panic!() };
+            assert_eq!(m[0].0, "a\"b");
+            let JVal::Arr(a) = m[0].1 else { panic!() };
+            assert_eq!(a[0], JVal::Str("x\té"));
+            assert_eq!(a[1], JVal::Arr(&[JVal::Arr(&[]), JVal::Obj(&[])]));
+            assert_eq!(a[2], JVal::Obj(&[("k\n", JVal::Str("v"))]));
+            assert_eq!(m[1], (("n"), JVal::Int(-1)));
+            assert_eq!(v.to_json(), text);
+            arena.reset();
+        }
+        assert!(scratch.vals.capacity() > 0 && scratch.entries.capacity() > 0, "stacks are kept");
+        for bad in ["{\"a\":1", "[1,2", "{\"a\":1} x", "{\"a\" 1}"] {
+            assert!(JVal::parse_with(bad, &arena, &mut scratch).is_err(), "{bad}");
+            assert!(scratch.vals.is_empty() && scratch.entries.is_empty());
+        }
     }
 
     #[test]

@@ -10,7 +10,6 @@ pub mod buffer;
 mod coerce;
 pub mod jval;
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// Hash map with a fast, non-cryptographic hasher (keys are our own column paths).
@@ -28,7 +27,8 @@ use crate::schema::{
     MergeStrategy, Schema, Table,
 };
 pub use buffer::{DATA_TYPE_META, TableBuffer, arrow_field, arrow_type};
-pub use jval::JVal;
+pub use jval::{JScratch, JVal};
+use jval::recycle;
 
 /// Where normalized batches go (a load package's file writers, a test collector...).
 pub trait BatchSink {
@@ -179,6 +179,8 @@ pub struct Normalizer<'a> {
     table_index: FastMap<String, usize>,
     child_of: FastMap<(usize, u32), usize>,
     scratch: String,
+    /// Emptied per-row vectors, one set per nesting level, reused by [`Normalizer::normalize_row`].
+    spare_rows: Vec<RowVecs>,
     /// Where the current record comes from (`file:line`), for errors.
     origin: Option<(String, u64)>,
     /// Frozen: the schema must not change; a change stops with [`Normalizer::needs_schema_change`].
@@ -192,6 +194,19 @@ pub struct Normalizer<'a> {
 
 /// A field of a flattened row: trie node and value.
 type RowField<'v> = (u32, &'v JVal<'v>);
+/// A nested list of a row: trie node and elements.
+type RowList<'v> = (u32, &'v [JVal<'v>]);
+/// An object still to flatten: its entries, trie node and remaining nesting levels.
+type RowObject<'v> = (&'v [(&'v str, JVal<'v>)], u32, i64);
+
+/// The vectors [`Normalizer::normalize_row`] needs, kept empty between rows so a row costs no
+/// allocation (the lifetime is re-attached by [`recycle`]).
+#[derive(Default)]
+struct RowVecs {
+    fields: Vec<RowField<'static>>,
+    lists: Vec<RowList<'static>>,
+    stack: Vec<RowObject<'static>>,
+}
 
 impl<'a> Normalizer<'a> {
     /// A normalizer that evolves `schema` and sends batches to `sink`.
@@ -223,6 +238,7 @@ impl<'a> Normalizer<'a> {
             table_index: FastMap::default(),
             child_of: FastMap::default(),
             scratch: String::new(),
+            spare_rows: Vec::new(),
             origin: None,
             frozen: false,
             schema_change: false,
@@ -565,10 +581,10 @@ impl<'a> Normalizer<'a> {
     /// Non-object records are wrapped as `{"value": record}`.
     pub fn push(&mut self, t: usize, record: &JVal<'_>) -> Result<()> {
         let wrapped;
-        let items: &[(Cow<'_, str>, JVal<'_>)] = match record {
+        let items: &[(&str, JVal<'_>)] = match record {
             JVal::Obj(m) => m,
             other => {
-                wrapped = [(Cow::Borrowed(C_VALUE), other.clone())];
+                wrapped = [(C_VALUE, *other)];
                 &wrapped
             }
         };
@@ -579,23 +595,25 @@ impl<'a> Normalizer<'a> {
     fn normalize_row<'v>(
         &mut self,
         t: usize,
-        items: &'v [(Cow<'v, str>, JVal<'v>)],
+        items: &'v [(&'v str, JVal<'v>)],
         original: &'v JVal<'v>,
         parent: Option<(&str, usize)>,
         root_id: Option<&str>,
         r_lvl: i64,
     ) -> Result<()> {
-        let mut fields: Vec<RowField<'v>> = Vec::with_capacity(items.len() + 8);
-        let mut lists: Vec<(u32, &'v [JVal<'v>])> = Vec::new();
-        let mut stack: Vec<(&'v [(Cow<'v, str>, JVal<'v>)], u32, i64)> = vec![(items, ROOT_NODE, r_lvl)];
+        let spare = self.spare_rows.pop().unwrap_or_default();
+        let mut fields: Vec<RowField<'v>> = recycle(spare.fields);
+        let mut lists: Vec<RowList<'v>> = recycle(spare.lists);
+        let mut stack: Vec<RowObject<'v>> = recycle(spare.stack);
+        stack.push((items, ROOT_NODE, r_lvl));
         while let Some((cur, node, lvl)) = stack.pop() {
             let mut prev = NO_NODE;
             for (k, v) in cur {
                 let child = self.child_node_after(node, prev, k);
                 prev = child;
                 match v {
-                    JVal::Obj(m) if !self.is_nested_type(t, child, lvl) => stack.push((m, child, lvl - 1)),
-                    JVal::Arr(a) if !self.is_nested_type(t, child, lvl) => lists.push((child, a)),
+                    JVal::Obj(m) if !self.is_nested_type(t, child, lvl) => stack.push((*m, child, lvl - 1)),
+                    JVal::Arr(a) if !self.is_nested_type(t, child, lvl) => lists.push((child, *a)),
                     _ => fields.push((child, v)),
                 }
             }
@@ -617,9 +635,9 @@ impl<'a> Normalizer<'a> {
                 RowIdType::RowHash => {
                     self.scratch.clear();
                     if let JVal::Obj(m) = original {
-                        let filtered: Vec<(Cow<str>, JVal)> =
-                            m.iter().filter(|(k, _)| !k.starts_with(crate::schema::DLT_PREFIX)).cloned().collect();
-                        JVal::Obj(filtered).write_json(&mut self.scratch, true);
+                        let filtered: Vec<(&str, JVal)> =
+                            m.iter().filter(|(k, _)| !k.starts_with(crate::schema::DLT_PREFIX)).copied().collect();
+                        JVal::Obj(&filtered).write_json(&mut self.scratch, true);
                     } else {
                         original.write_json(&mut self.scratch, true);
                     }
@@ -650,6 +668,7 @@ impl<'a> Normalizer<'a> {
         self.end_row(t)?;
 
         if lists.is_empty() {
+            self.spare_rows.push(RowVecs { fields: recycle(fields), lists: recycle(lists), stack: recycle(stack) });
             return Ok(());
         }
         let child_root: Option<String> = if self.tables[t].propagate_root || root_id.is_some() {
@@ -657,7 +676,7 @@ impl<'a> Normalizer<'a> {
         } else {
             None
         };
-        for (node, seq) in lists {
+        for &(node, seq) in &lists {
             if seq.is_empty() {
                 continue; // an empty list makes no rows and no table
             }
@@ -668,7 +687,7 @@ impl<'a> Normalizer<'a> {
                         self.normalize_row(ct, m, el, Some((&row_id, idx)), child_root.as_deref(), r_lvl - 1)?;
                     }
                     JVal::Arr(_) => {
-                        let wrapped = [(Cow::Borrowed("list"), el.clone())];
+                        let wrapped = [("list", *el)];
                         let w = JVal::Null;
                         self.normalize_row(ct, &wrapped, &w, Some((&row_id, idx)), child_root.as_deref(), r_lvl - 2)?;
                     }
@@ -687,6 +706,7 @@ impl<'a> Normalizer<'a> {
                 }
             }
         }
+        self.spare_rows.push(RowVecs { fields: recycle(fields), lists: recycle(lists), stack: recycle(stack) });
         Ok(())
     }
 

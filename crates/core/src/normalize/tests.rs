@@ -10,7 +10,7 @@ fn run(schema: Schema, table: &str, lines: &[&str]) -> (Schema, CollectSink) {
         let mut n = Normalizer::new(schema, Arc::new(SnakeCase::new(None)), "1700000000.1", NormalizerOptions::default(), &mut sink);
         let t = n.root_table(table).unwrap();
         for l in lines {
-            n.push(t, &JVal::parse(l).unwrap()).unwrap();
+            n.push(t, &JVal::parse_in(l, &bumpalo::Bump::new()).unwrap()).unwrap();
         }
         n.finish().unwrap().0
     };
@@ -155,10 +155,10 @@ fn not_null_violations_name_table_and_column() {
     let mut n = Normalizer::new(schema, Arc::new(SnakeCase::new(None)), "1", NormalizerOptions::default(), &mut sink);
     let t = n.root_table("t").unwrap();
     n.set_origin("in.jsonl", 3);
-    let e = n.push(t, &JVal::parse(r#"{"x": 1}"#).unwrap()).unwrap_err();
+    let e = n.push(t, &JVal::parse_in(r#"{"x": 1}"#, &bumpalo::Bump::new()).unwrap()).unwrap_err();
     assert_eq!(e.context_value("column"), Some("id"));
     assert_eq!(e.context_value("line"), Some("3"));
-    let e = n.push(t, &JVal::parse(r#"{"id": null}"#).unwrap()).unwrap_err();
+    let e = n.push(t, &JVal::parse_in(r#"{"id": null}"#, &bumpalo::Bump::new()).unwrap()).unwrap_err();
     assert_eq!(e.context_value("table"), Some("t"));
 }
 
@@ -169,7 +169,7 @@ fn batches_rotate_by_rows_and_schema_grows() {
     let mut n = Normalizer::new(Schema::new("s"), Arc::new(SnakeCase::new(None)), "1", opts, &mut sink);
     let t = n.root_table("t").unwrap();
     for l in [r#"{"a":1}"#, r#"{"a":2}"#, r#"{"a":3,"b":"x"}"#] {
-        n.push(t, &JVal::parse(l).unwrap()).unwrap();
+        n.push(t, &JVal::parse_in(l, &bumpalo::Bump::new()).unwrap()).unwrap();
     }
     n.finish().unwrap();
     assert_eq!(sink.batches.len(), 2);

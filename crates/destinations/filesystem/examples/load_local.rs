@@ -1,6 +1,6 @@
 //! A JSON-lines load to a local folder without the CLI's other destinations: a quick build
 //! for profiling the normalizer and the writers (`perf record`), not a user entry point.
-//! It uses the system allocator (the CLI uses mimalloc), so glibc's `MALLOC_*` tunables apply.
+//! Like the CLI it uses the system allocator, so glibc's `MALLOC_*` tunables apply.
 //!
 //! Usage: `load_local FILE OUT_DIR [parquet|jsonl|csv]`.
 
