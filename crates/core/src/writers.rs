@@ -67,6 +67,9 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::schema::types::ColumnPath;
 use serde_json::ser::Formatter as _;
 
+/// Dictionary page limit per column chunk of a parquet file (see where it is set).
+const PARQUET_DICTIONARY_PAGE_BYTES: usize = 256 * 1024;
+
 /// Arrow field metadata key that carries a dlt data type hint.
 pub const JSON_TYPE_METADATA_KEY: &str = "stevedore.data_type";
 /// Value of [`JSON_TYPE_METADATA_KEY`] that marks a string column holding serialized JSON.
@@ -635,6 +638,12 @@ impl TableWriter {
                     .set_writer_version(self.config.parquet_writer_version)
                     .set_max_row_group_row_count(Some(self.config.parquet_row_group_rows))
                     .set_max_row_group_bytes(self.config.parquet_row_group_bytes)
+                    // Dictionaries pay off for low-cardinality columns, which fit in a few KiB; a
+                    // high-cardinality column fills the limit and falls back to plain in every row
+                    // group, so a smaller limit wastes less interning (1 MiB default).
+                    .set_dictionary_page_size_limit(PARQUET_DICTIONARY_PAGE_BYTES)
+                    // Row-group min/max statistics, no page index: pyarrow's defaults.
+                    .set_statistics_enabled(EnabledStatistics::Chunk)
                     // Row ids are unique random-looking strings: a dictionary never pays off and
                     // interning every value costs more than writing it plain.
                     .set_column_dictionary_enabled(ColumnPath::from(crate::schema::C_DLT_ID), false)
@@ -2516,6 +2525,12 @@ mod tests {
                 .iter()
                 .all(|c| c.compression() == Compression::SNAPPY)
         );
+        // pyarrow's defaults: min/max per row group, no page index; none for random row ids
+        for c in rg.columns() {
+            assert!(c.column_index_offset().is_none(), "{}: no page index", c.column_path());
+            let is_id = c.column_path().string() == "_dlt_id";
+            assert_eq!(c.statistics().is_some_and(|st| st.min_bytes_opt().is_some()), !is_id, "{}", c.column_path());
+        }
         let descr = meta.file_metadata().schema_descr();
         let ts = descr.column(2);
         assert_eq!(
