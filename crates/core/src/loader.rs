@@ -282,7 +282,11 @@ async fn run_one(
                 let msg = e.to_string();
                 let failed = pkg.move_job(&job, FAILED_JOBS, None)?;
                 let exc = failed.path.with_file_name(format!("{}.exception", failed.file_name()));
-                crate::package::write_atomic(&exc, msg.as_bytes())?;
+                // The reason is also returned below: a full disk that made the job fail must
+                // not hide that reason behind the failure to write this note.
+                if let Err(note) = crate::package::write_atomic(&exc, msg.as_bytes()) {
+                    tracing::warn!(job = %job.job_id(), error = %note, "could not keep why the job failed beside it");
+                }
                 return Ok(JobMetrics {
                     job_id: job.job_id(),
                     table: job.table.clone(),

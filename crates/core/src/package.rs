@@ -82,11 +82,17 @@ pub struct Manifest {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut f = fs::File::create(&tmp).map_err(|e| Error::io("create file", &tmp, e))?;
-    f.write_all(bytes).map_err(|e| Error::io("write file", &tmp, e))?;
-    f.sync_all().map_err(|e| Error::io("sync file", &tmp, e))?;
+    let written = f
+        .write_all(bytes)
+        .map_err(|e| Error::io("write file", &tmp, e))
+        .and_then(|()| f.sync_all().map_err(|e| Error::io("sync file", &tmp, e)));
     drop(f);
-    fs::rename(&tmp, path).map_err(|e| Error::io("rename file", path, e))?;
-    Ok(())
+    let done = written.and_then(|()| fs::rename(&tmp, path).map_err(|e| Error::io("rename file", path, e)));
+    if done.is_err() {
+        // no half-written temporary file left behind (e.g. on a full disk)
+        let _ = fs::remove_file(&tmp);
+    }
+    done
 }
 
 fn sync_dir(p: &Path) {
