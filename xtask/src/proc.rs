@@ -48,8 +48,28 @@ pub fn workspace_root() -> Result<PathBuf> {
 }
 
 /// The cargo that runs us (`$CARGO`), so the same toolchain builds the tests.
+///
+/// Without the variables `cargo run` set for the xtask binary itself: build scripts that
+/// watch them (ring's watches `CARGO_MANIFEST_DIR`) would otherwise see a different value
+/// than in a `cargo build` typed by hand, and each switch rebuilt ring and everything above
+/// it (DataFusion included, minutes on 2 cores).
 pub fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(is_run_variable) {
+            cmd.env_remove(&name);
+        }
+    }
+    cmd
+}
+
+/// Whether `name` is one of the variables `cargo run` sets for the program it runs.
+fn is_run_variable(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || matches!(
+            name,
+            "CARGO_MANIFEST_DIR" | "CARGO_MANIFEST_PATH" | "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+        )
 }
 
 /// A command as a shell line, for the log.
@@ -111,6 +131,20 @@ pub fn describe_status(status: ExitStatus) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cargo_run_variables_are_not_passed_on() {
+        assert!(is_run_variable("CARGO_MANIFEST_DIR"));
+        assert!(is_run_variable("CARGO_PKG_VERSION"));
+        assert!(!is_run_variable("CARGO_TARGET_DIR"), "the target dir is ours to pass");
+        assert!(!is_run_variable("CARGO_HOME"));
+        assert!(!is_run_variable("CARGO"));
+        let cmd = cargo();
+        let removed: Vec<_> = cmd.get_envs().filter(|(_, v)| v.is_none()).map(|(k, _)| k.to_owned()).collect();
+        if std::env::var_os("CARGO_MANIFEST_DIR").is_some() {
+            assert!(removed.iter().any(|k| k == "CARGO_MANIFEST_DIR"), "{removed:?}");
+        }
+    }
 
     #[test]
     fn display_quotes_only_what_a_shell_would_split() {
