@@ -33,15 +33,20 @@ pub enum JVal<'a> {
 /// parsed and copied into the arena once, at their exact length. Empty between parses, so it
 /// carries no lifetime and one instance serves every record of a stream.
 #[derive(Default)]
-pub struct JScratch {
-    vals: Vec<JVal<'static>>,
-    entries: Vec<(&'static str, JVal<'static>)>,
-}
+pub struct JScratch(Stacks<'static>);
 
 /// The stacks of one parse, borrowing the input's lifetime.
+#[derive(Default)]
 struct Stacks<'a> {
     vals: Vec<JVal<'a>>,
     entries: Vec<(&'a str, JVal<'a>)>,
+}
+
+impl Stacks<'_> {
+    /// The same (emptied) allocations, for another lifetime.
+    fn recycle<'b>(self) -> Stacks<'b> {
+        Stacks { vals: recycle(self.vals), entries: recycle(self.entries) }
+    }
 }
 
 /// Reuses an emptied vector's allocation for a type of the same layout (std collects a
@@ -60,12 +65,10 @@ impl<'a> JVal<'a> {
 
     /// Parses one JSON document into `arena`, using `scratch` for containers in progress.
     pub fn parse_with(text: &'a str, arena: &'a Bump, scratch: &mut JScratch) -> serde_json::Result<JVal<'a>> {
-        let mut stacks =
-            Stacks { vals: recycle(std::mem::take(&mut scratch.vals)), entries: recycle(std::mem::take(&mut scratch.entries)) };
+        let mut stacks = std::mem::take(&mut scratch.0).recycle();
         let mut de = serde_json::Deserializer::from_str(text);
         let v = Seed { arena, stacks: &mut stacks }.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
-        scratch.vals = recycle(stacks.vals);
-        scratch.entries = recycle(stacks.entries);
+        scratch.0 = stacks.recycle();
         v
     }
 
@@ -335,10 +338,10 @@ mod tests {
             assert_eq!(v.to_json(), text);
             arena.reset();
         }
-        assert!(scratch.vals.capacity() > 0 && scratch.entries.capacity() > 0, "stacks are kept");
+        assert!(scratch.0.vals.capacity() > 0 && scratch.0.entries.capacity() > 0, "stacks are kept");
         for bad in ["{\"a\":1", "[1,2", "{\"a\":1} x", "{\"a\" 1}"] {
             assert!(JVal::parse_with(bad, &arena, &mut scratch).is_err(), "{bad}");
-            assert!(scratch.vals.is_empty() && scratch.entries.is_empty());
+            assert!(scratch.0.vals.is_empty() && scratch.0.entries.is_empty());
         }
     }
 

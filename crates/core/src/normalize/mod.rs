@@ -180,7 +180,7 @@ pub struct Normalizer<'a> {
     child_of: FastMap<(usize, u32), usize>,
     scratch: String,
     /// Emptied per-row vectors, one set per nesting level, reused by [`Normalizer::normalize_row`].
-    spare_rows: Vec<RowVecs>,
+    spare_rows: Vec<RowVecs<'static>>,
     /// Where the current record comes from (`file:line`), for errors.
     origin: Option<(String, u64)>,
     /// Frozen: the schema must not change; a change stops with [`Normalizer::needs_schema_change`].
@@ -200,12 +200,20 @@ type RowList<'v> = (u32, &'v [JVal<'v>]);
 type RowObject<'v> = (&'v [(&'v str, JVal<'v>)], u32, i64);
 
 /// The vectors [`Normalizer::normalize_row`] needs, kept empty between rows so a row costs no
-/// allocation (the lifetime is re-attached by [`recycle`]).
+/// allocation (stored as `RowVecs<'static>`, re-attached to a row's lifetime by
+/// [`RowVecs::recycle`]).
 #[derive(Default)]
-struct RowVecs {
-    fields: Vec<RowField<'static>>,
-    lists: Vec<RowList<'static>>,
-    stack: Vec<RowObject<'static>>,
+struct RowVecs<'v> {
+    fields: Vec<RowField<'v>>,
+    lists: Vec<RowList<'v>>,
+    stack: Vec<RowObject<'v>>,
+}
+
+impl RowVecs<'_> {
+    /// The same (emptied) allocations, for another lifetime.
+    fn recycle<'w>(self) -> RowVecs<'w> {
+        RowVecs { fields: recycle(self.fields), lists: recycle(self.lists), stack: recycle(self.stack) }
+    }
 }
 
 impl<'a> Normalizer<'a> {
@@ -601,10 +609,7 @@ impl<'a> Normalizer<'a> {
         root_id: Option<&str>,
         r_lvl: i64,
     ) -> Result<()> {
-        let spare = self.spare_rows.pop().unwrap_or_default();
-        let mut fields: Vec<RowField<'v>> = recycle(spare.fields);
-        let mut lists: Vec<RowList<'v>> = recycle(spare.lists);
-        let mut stack: Vec<RowObject<'v>> = recycle(spare.stack);
+        let RowVecs { mut fields, mut lists, mut stack } = self.spare_rows.pop().unwrap_or_default().recycle();
         stack.push((items, ROOT_NODE, r_lvl));
         while let Some((cur, node, lvl)) = stack.pop() {
             let mut prev = NO_NODE;
@@ -667,15 +672,8 @@ impl<'a> Normalizer<'a> {
         }
         self.end_row(t)?;
 
-        if lists.is_empty() {
-            self.spare_rows.push(RowVecs { fields: recycle(fields), lists: recycle(lists), stack: recycle(stack) });
-            return Ok(());
-        }
-        let child_root: Option<String> = if self.tables[t].propagate_root || root_id.is_some() {
-            Some(root_id.map(String::from).unwrap_or_else(|| row_id.clone()))
-        } else {
-            None
-        };
+        let child_root: Option<&str> =
+            if self.tables[t].propagate_root || root_id.is_some() { Some(root_id.unwrap_or(&row_id)) } else { None };
         for &(node, seq) in &lists {
             if seq.is_empty() {
                 continue; // an empty list makes no rows and no table
@@ -684,18 +682,18 @@ impl<'a> Normalizer<'a> {
             for (idx, el) in seq.iter().enumerate() {
                 match el {
                     JVal::Obj(m) => {
-                        self.normalize_row(ct, m, el, Some((&row_id, idx)), child_root.as_deref(), r_lvl - 1)?;
+                        self.normalize_row(ct, m, el, Some((&row_id, idx)), child_root, r_lvl - 1)?;
                     }
                     JVal::Arr(_) => {
                         let wrapped = [("list", *el)];
                         let w = JVal::Null;
-                        self.normalize_row(ct, &wrapped, &w, Some((&row_id, idx)), child_root.as_deref(), r_lvl - 2)?;
+                        self.normalize_row(ct, &wrapped, &w, Some((&row_id, idx)), child_root, r_lvl - 2)?;
                     }
                     scalar => {
                         let value_node = self.child_node(ROOT_NODE, C_VALUE);
                         let id = self.child_id(&row_id, ct, idx);
                         self.write_field(ct, value_node, scalar)?;
-                        if let Some(rid) = child_root.as_deref() {
+                        if let Some(rid) = child_root {
                             self.write_system_str(ct, Sys::RootId, rid)?;
                         }
                         self.write_system_str(ct, Sys::ParentId, &row_id)?;
@@ -706,7 +704,7 @@ impl<'a> Normalizer<'a> {
                 }
             }
         }
-        self.spare_rows.push(RowVecs { fields: recycle(fields), lists: recycle(lists), stack: recycle(stack) });
+        self.spare_rows.push(RowVecs { fields, lists, stack }.recycle());
         Ok(())
     }
 
