@@ -139,17 +139,39 @@ impl ColBuf {
         }
     }
 
+    /// The values as an array; the builder starts over with the capacity this batch
+    /// needed (Arrow's `finish` hands its buffers to the array and leaves empty ones, which
+    /// would grow again by doubling, copying and faulting in pages, batch after batch).
     fn finish(&mut self) -> ArrayRef {
+        let n = self.len();
         match self {
-            ColBuf::Str(b) => Arc::new(b.finish()),
-            ColBuf::I64(b) => Arc::new(b.finish()),
-            ColBuf::F64(b) => Arc::new(b.finish()),
+            ColBuf::Str(b) => {
+                let bytes = b.values_slice().len();
+                let a = b.finish();
+                *b = StringBuilder::with_capacity(n, bytes);
+                Arc::new(a)
+            }
+            ColBuf::I64(b) => {
+                let a = b.finish();
+                *b = Int64Builder::with_capacity(n);
+                Arc::new(a)
+            }
+            ColBuf::F64(b) => {
+                let a = b.finish();
+                *b = Float64Builder::with_capacity(n);
+                Arc::new(a)
+            }
             ColBuf::Bool(b) => Arc::new(b.finish()),
             ColBuf::Ts(b) => ArrayBuilder::finish(b),
             ColBuf::Date(b) => Arc::new(b.finish()),
             ColBuf::Time(b) => Arc::new(b.finish()),
             ColBuf::Dec(b, ..) => ArrayBuilder::finish(b),
-            ColBuf::Bin(b) => Arc::new(b.finish()),
+            ColBuf::Bin(b) => {
+                let bytes = b.values_slice().len();
+                let a = b.finish();
+                *b = BinaryBuilder::with_capacity(n, bytes);
+                Arc::new(a)
+            }
         }
     }
 

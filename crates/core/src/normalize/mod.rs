@@ -98,12 +98,24 @@ struct PathNode {
     table_fragment: Arc<str>,
     /// The schema prefers `json` for this column name.
     preferred_json: bool,
+    /// The column is `_dlt_id` (a row id supplied in the data).
+    is_dlt_id: bool,
     /// The key as it appears in the input.
     key: Box<str>,
     /// The child whose key came first in the last object seen at this path.
     first_hint: u32,
     /// The sibling whose key followed this one in the last object seen.
     next_hint: u32,
+}
+
+/// The parent of a nested row: its id, the row's position in the parent's list, and
+/// whether the parent's id follows from the data (a key or row hash at the root, an id
+/// given in the data, or dlt's nested hash of such a parent) rather than from chance.
+#[derive(Clone, Copy)]
+struct ParentRow<'p> {
+    id: &'p str,
+    idx: usize,
+    deterministic: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,6 +243,7 @@ impl<'a> Normalizer<'a> {
             column: Arc::from(""),
             table_fragment: Arc::from(""),
             preferred_json: false,
+            is_dlt_id: false,
             key: "".into(),
             first_hint: NO_NODE,
             next_hint: NO_NODE,
@@ -532,6 +545,7 @@ impl<'a> Normalizer<'a> {
             Arc::from(self.naming.shorten_fragments(&fr))
         };
         let preferred_json = self.schema.preferred_type(&column) == Some(DataType::Json);
+        let is_dlt_id = &*column == C_DLT_ID;
         let id = self.nodes.len() as u32;
         self.nodes.push(PathNode {
             children: FastMap::default(),
@@ -539,6 +553,7 @@ impl<'a> Normalizer<'a> {
             column,
             table_fragment,
             preferred_json,
+            is_dlt_id,
             key: key.into(),
             first_hint: NO_NODE,
             next_hint: NO_NODE,
@@ -605,7 +620,7 @@ impl<'a> Normalizer<'a> {
         t: usize,
         items: &'v [(&'v str, JVal<'v>)],
         original: &'v JVal<'v>,
-        parent: Option<(&str, usize)>,
+        parent: Option<ParentRow<'_>>,
         root_id: Option<&str>,
         r_lvl: i64,
     ) -> Result<()> {
@@ -625,14 +640,20 @@ impl<'a> Normalizer<'a> {
         }
 
         // row id
-        let user_id = fields.iter().find(|(n, v)| &*self.nodes[*n as usize].column == C_DLT_ID && !v.is_null());
+        let user_id = fields.iter().find(|(n, v)| self.nodes[*n as usize].is_dlt_id && !v.is_null());
+        // Whether this row's id follows from the data (see `ParentRow::deterministic`).
+        let deterministic = user_id.is_some()
+            || match parent {
+                Some(p) => p.deterministic,
+                None => self.tables[t].id_type != RowIdType::Random,
+            };
         let row_id: String = if let Some((_, v)) = user_id {
             match v {
                 JVal::Str(s) => s.to_string(),
                 other => other.to_json(),
             }
-        } else if let Some((pid, idx)) = parent {
-            self.child_id(pid, t, idx)
+        } else if let Some(p) = parent {
+            self.child_id(p, t)
         } else {
             match self.tables[t].id_type {
                 RowIdType::Random => random_dlt_id(),
@@ -663,9 +684,9 @@ impl<'a> Normalizer<'a> {
             self.load_id = lid;
             r?;
         }
-        if let Some((pid, idx)) = parent {
-            self.write_system_str(t, Sys::ParentId, pid)?;
-            self.write_system_i64(t, Sys::ListIdx, idx as i64)?;
+        if let Some(p) = parent {
+            self.write_system_str(t, Sys::ParentId, p.id)?;
+            self.write_system_i64(t, Sys::ListIdx, p.idx as i64)?;
         }
         if user_id.is_none() {
             self.write_system_str(t, Sys::Id, &row_id)?;
@@ -680,18 +701,19 @@ impl<'a> Normalizer<'a> {
             }
             let ct = self.child_table(t, node)?;
             for (idx, el) in seq.iter().enumerate() {
+                let me = ParentRow { id: &row_id, idx, deterministic };
                 match el {
                     JVal::Obj(m) => {
-                        self.normalize_row(ct, m, el, Some((&row_id, idx)), child_root, r_lvl - 1)?;
+                        self.normalize_row(ct, m, el, Some(me), child_root, r_lvl - 1)?;
                     }
                     JVal::Arr(_) => {
                         let wrapped = [("list", *el)];
                         let w = JVal::Null;
-                        self.normalize_row(ct, &wrapped, &w, Some((&row_id, idx)), child_root, r_lvl - 2)?;
+                        self.normalize_row(ct, &wrapped, &w, Some(me), child_root, r_lvl - 2)?;
                     }
                     scalar => {
                         let value_node = self.child_node(ROOT_NODE, C_VALUE);
-                        let id = self.child_id(&row_id, ct, idx);
+                        let id = self.child_id(me, ct);
                         self.write_field(ct, value_node, scalar)?;
                         if let Some(rid) = child_root {
                             self.write_system_str(ct, Sys::RootId, rid)?;
@@ -708,15 +730,24 @@ impl<'a> Normalizer<'a> {
         Ok(())
     }
 
-    /// dlt's nested row id: `digest128(f"{parent_id}_{table}_{idx}", 10)`, hashed from a
-    /// reused buffer (this runs once per child row).
-    fn child_id(&mut self, parent_id: &str, t: usize, idx: usize) -> String {
+    /// The id of a nested row of table `t` under `parent`.
+    ///
+    /// Under a parent whose id follows from the data this is dlt's nested row id,
+    /// `digest128(f"{parent_id}_{table}_{idx}", 10)`, byte for byte: upsert and scd2 find
+    /// nested rows again by it, also in tables dlt loaded. Under a random parent id the
+    /// hash of it would be just as random, so the row gets a fresh random id of the same
+    /// shape instead (one SHAKE-128 permutation per nested row was ~11% of the CPU of a
+    /// load to parquet in a `perf` profile of the benchmark).
+    fn child_id(&mut self, parent: ParentRow<'_>, t: usize) -> String {
+        if !parent.deterministic {
+            return random_dlt_id();
+        }
         self.scratch.clear();
-        self.scratch.push_str(parent_id);
+        self.scratch.push_str(parent.id);
         self.scratch.push('_');
         self.scratch.push_str(&self.tables[t].name);
         self.scratch.push('_');
-        push_decimal(&mut self.scratch, idx);
+        push_decimal(&mut self.scratch, parent.idx);
         digest128(&self.scratch, 10)
     }
 

@@ -51,15 +51,66 @@ fn flattens_like_dlt_order_and_names() {
     assert!(s.tables["events"].seen_data());
 }
 
+/// Under a random root id, nested rows get fresh random ids of dlt's shape: unique,
+/// 14 base64 characters, and not the hash of the parent id (which would be as random).
 #[test]
-fn child_ids_are_dlts_deterministic_hash() {
-    let (_, sink) = run(Schema::new("s"), "t", &[r#"{"items": [{"x": 1}, {"x": 2}]}"#]);
+fn child_ids_under_a_random_root_are_random() {
+    let lines: Vec<String> = (0..200).map(|i| format!(r#"{{"i": {i}, "items": [{{"x": 1, "deep": [1, 2]}}, {{"x": 2}}]}}"#)).collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let (_, sink) = run(Schema::new("s"), "t", &lines);
+    let roots = strings(&sink, "t", "_dlt_id");
+    let ids = strings(&sink, "t__items", "_dlt_id");
+    let deep = strings(&sink, "t__items__deep", "_dlt_id");
+    assert_eq!((roots.len(), ids.len(), deep.len()), (200, 400, 400));
+    let mut all: Vec<&str> = roots.iter().chain(&ids).chain(&deep).map(|x| x.as_deref().unwrap()).collect();
+    for id in &all {
+        assert_eq!(id.len(), 14, "{id}");
+        assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/'), "{id}");
+    }
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), 1000, "row ids are unique across tables");
+    assert_ne!(ids[0].as_deref(), Some(digest128(&format!("{}_t__items_0", roots[0].as_deref().unwrap()), 10).as_str()));
+    // the parent links still hold
+    let parents = strings(&sink, "t__items", "_dlt_parent_id");
+    assert_eq!(parents[0], roots[0]);
+    assert_eq!(parents[1], roots[0]);
+    assert_eq!(strings(&sink, "t__items__deep", "_dlt_parent_id")[1], ids[0]);
+}
+
+/// Under a root id that follows from the data (upsert's key hash here), every nested
+/// level gets dlt's `digest128(f"{parent}_{table}_{idx}", 10)`, so two loads of the same
+/// record give the same ids.
+#[test]
+fn child_ids_under_a_key_hash_root_are_dlts_deterministic_hash() {
+    let mut schema = Schema::new("s");
+    let mut t = Table::new("t");
+    t.write_disposition = Some(WriteDisposition::Merge);
+    t.extra.insert("x-merge-strategy".into(), serde_json::json!("upsert"));
+    t.add_column(Column::incomplete("id").hint("primary_key"));
+    schema.update_table(t).unwrap();
+    let line = r#"{"id": 7, "items": [{"x": 1}, {"x": 2, "deep": ["a", "b"]}]}"#;
+    let (_, sink) = run(schema.clone(), "t", &[line]);
+    let (_, again) = run(schema, "t", &[line]);
     let parent = strings(&sink, "t", "_dlt_id")[0].clone().unwrap();
     let ids = strings(&sink, "t__items", "_dlt_id");
     assert_eq!(ids[0].as_deref(), Some(digest128(&format!("{parent}_t__items_0"), 10).as_str()));
     assert_eq!(ids[1].as_deref(), Some(digest128(&format!("{parent}_t__items_1"), 10).as_str()));
-    assert_eq!(ids[0].as_ref().unwrap().len(), 14);
-    assert_eq!(strings(&sink, "t__items", "_dlt_parent_id"), vec![Some(parent.clone()), Some(parent)]);
+    let item1 = ids[1].clone().unwrap();
+    let deep = strings(&sink, "t__items__deep", "_dlt_id");
+    assert_eq!(deep[1].as_deref(), Some(digest128(&format!("{item1}_t__items__deep_1"), 10).as_str()));
+    assert_eq!(ids, strings(&again, "t__items", "_dlt_id"));
+    assert_eq!(deep, strings(&again, "t__items__deep", "_dlt_id"));
+}
+
+/// A `_dlt_id` given in a nested record makes that row's children deterministic even
+/// under a random root.
+#[test]
+fn child_ids_under_a_given_id_are_hashed() {
+    let (_, sink) = run(Schema::new("s"), "t", &[r#"{"items": [{"_dlt_id": "given", "deep": [1]}, {"deep": [2]}]}"#]);
+    let deep = strings(&sink, "t__items__deep", "_dlt_id");
+    assert_eq!(deep[0].as_deref(), Some(digest128("given_t__items__deep_0", 10).as_str()));
+    assert_ne!(deep[1].as_deref(), None);
 }
 
 #[test]
