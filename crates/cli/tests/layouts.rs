@@ -244,3 +244,31 @@ fn invalid_layouts_fail_clearly_and_write_nothing() {
         assert_nothing_pending(&proj);
     }
 }
+
+/// On one file system a local load links the package's job files into the dataset instead
+/// of copying them: the same inode, the same bytes, no temporary file left behind.
+#[cfg(unix)]
+#[test]
+fn local_files_are_linked_not_copied() {
+    use std::os::unix::fs::MetadataExt;
+    let proj = CliProject::new(BIN);
+    proj.write("in.jsonl", INPUT);
+    assert_success(&proj.load("in.jsonl", "items", PIPELINE, DATASET, &[], &[]), "load");
+    let (load_id, _, jobs) = loaded_jobs(&proj);
+    let pkg = proj.working_dir(PIPELINE).join("load").join("loaded").join(&load_id).join("completed_jobs");
+    for (table, file_id, ext) in &jobs {
+        let job = std::fs::read_dir(&pkg)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                let name = p.file_name().unwrap().to_str().unwrap();
+                name.starts_with(&format!("{table}.{file_id}.")) && !name.ends_with(".remote_url")
+            })
+            .expect("job file in the package");
+        let landed = proj.dataset_dir(DATASET).join(table).join(format!("{load_id}.{file_id}.{ext}"));
+        let (a, b) = (std::fs::metadata(&job).unwrap(), std::fs::metadata(&landed).unwrap());
+        assert_eq!((a.dev(), a.ino()), (b.dev(), b.ino()), "{} is a link of {}", landed.display(), job.display());
+        assert_eq!(std::fs::read(&job).unwrap(), std::fs::read(&landed).unwrap());
+    }
+    assert!(list_files(&proj.dataset_dir(DATASET)).iter().all(|f| !f.ends_with(".tmp")), "no temporary file left");
+}

@@ -69,6 +69,40 @@ use serde_json::ser::Formatter as _;
 
 /// Dictionary page limit per column chunk of a parquet file (see where it is set).
 const PARQUET_DICTIONARY_PAGE_BYTES: usize = 256 * 1024;
+/// How many leading values of a file's first batch [`mostly_distinct_columns`] looks at.
+const DISTINCT_SAMPLE: usize = 4096;
+
+/// The string and binary columns of `batch` whose first values are mostly distinct (at
+/// least half of a sample of 256 to [`DISTINCT_SAMPLE`] non-null values): ids, hashes, urls,
+/// free text. A dictionary would fill its page limit within a few thousand rows and fall
+/// back to plain encoding in every row group, after interning (hashing and comparing) those
+/// values for nothing; such columns are written plain from the start. Columns with fewer
+/// sampled values keep the dictionary, as every column does in pyarrow.
+fn mostly_distinct_columns(batch: &RecordBatch) -> Vec<String> {
+    fn distinct<'a>(values: impl Iterator<Item = Option<&'a [u8]>>) -> bool {
+        let mut seen: HashSet<&[u8], foldhash::fast::FixedState> = HashSet::default();
+        let mut n = 0usize;
+        for v in values.flatten().take(DISTINCT_SAMPLE) {
+            n += 1;
+            seen.insert(v);
+        }
+        n >= 256 && seen.len() * 2 >= n
+    }
+    let mut out = Vec::new();
+    for (f, a) in batch.schema().fields().iter().zip(batch.columns()) {
+        let yes = match a.data_type() {
+            DataType::Utf8 => distinct(a.as_string::<i32>().iter().map(|v| v.map(str::as_bytes))),
+            DataType::LargeUtf8 => distinct(a.as_string::<i64>().iter().map(|v| v.map(str::as_bytes))),
+            DataType::Binary => distinct(a.as_binary::<i32>().iter()),
+            DataType::LargeBinary => distinct(a.as_binary::<i64>().iter()),
+            _ => false,
+        };
+        if yes {
+            out.push(f.name().clone());
+        }
+    }
+    out
+}
 
 /// Arrow field metadata key that carries a dlt data type hint.
 pub const JSON_TYPE_METADATA_KEY: &str = "stevedore.data_type";
@@ -443,7 +477,7 @@ impl TableWriter {
                 self.close_current()?;
             }
             if self.current.is_none() {
-                self.open(batch.schema_ref())?;
+                self.open(batch.schema_ref(), Some(batch))?;
             }
             let cur = self.current.as_mut().expect("file was just opened");
             let mut take = total - offset;
@@ -488,7 +522,7 @@ impl TableWriter {
     pub fn write_empty(&mut self, schema: &SchemaRef) -> Result<(), WriterError> {
         self.validate()?;
         if self.current.is_none() && self.files.is_empty() {
-            self.open(schema)?;
+            self.open(schema, None)?;
         }
         Ok(())
     }
@@ -561,7 +595,9 @@ impl TableWriter {
         Ok(false)
     }
 
-    fn open(&mut self, schema: &SchemaRef) -> Result<(), WriterError> {
+    /// Opens a new file for `schema`; `first` is the batch about to be written, if any
+    /// (parquet chooses per-column encodings from it).
+    fn open(&mut self, schema: &SchemaRef, first: Option<&RecordBatch>) -> Result<(), WriterError> {
         let compressed = self.config.is_compressed();
         let (file_id, final_path, temp_path, file) = loop {
             let file_id = new_file_id();
@@ -633,7 +669,7 @@ impl TableWriter {
             }
             FileFormat::Parquet => {
                 let stripped = strip_metadata(schema);
-                let props = WriterProperties::builder()
+                let mut props = WriterProperties::builder()
                     .set_compression(self.config.parquet_compression)
                     .set_writer_version(self.config.parquet_writer_version)
                     .set_max_row_group_row_count(Some(self.config.parquet_row_group_rows))
@@ -650,8 +686,11 @@ impl TableWriter {
                     .set_column_dictionary_enabled(ColumnPath::from(crate::schema::C_DLT_PARENT_ID), false)
                     // nor do their min/max statistics: no reader prunes on a random id
                     .set_column_statistics_enabled(ColumnPath::from(crate::schema::C_DLT_ID), EnabledStatistics::None)
-                    .set_column_statistics_enabled(ColumnPath::from(crate::schema::C_DLT_PARENT_ID), EnabledStatistics::None)
-                    .build();
+                    .set_column_statistics_enabled(ColumnPath::from(crate::schema::C_DLT_PARENT_ID), EnabledStatistics::None);
+                for name in first.map(mostly_distinct_columns).unwrap_or_default() {
+                    props = props.set_column_dictionary_enabled(ColumnPath::from(name), false);
+                }
+                let props = props.build();
                 let out = BufWriter::with_capacity(IO_BUFFER_BYTES, file);
                 // pyarrow names the root of the parquet schema `schema` (arrow-rs: `arrow_schema`).
                 let options = ArrowWriterOptions::new()
@@ -2545,6 +2584,50 @@ mod tests {
                 .key_value_metadata()
                 .is_none_or(|kv| kv.iter().all(|k| k.key == "ARROW:schema"))
         );
+    }
+
+    /// Columns whose first values are mostly distinct are written plain, the others with a
+    /// dictionary; both read back equal.
+    #[test]
+    fn parquet_dictionary_only_for_repeating_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = 3000;
+        let sha: Vec<String> = (0..n).map(|i| format!("{:040x}", (i as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15))).collect();
+        let kind: Vec<&str> = (0..n).map(|i| ["push", "watch", "fork"][i % 3]).collect();
+        // distinct, but only 100 values: too few to judge, keeps the dictionary
+        let rare: Vec<Option<String>> = (0..n).map(|i| (i % 30 == 0).then(|| format!("r{i}"))).collect();
+        // half distinct: plain
+        let half: Vec<String> = (0..n).map(|i| format!("h{}", i / 2)).collect();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("sha", DataType::Utf8, false),
+            Field::new("kind", DataType::Utf8, false),
+            Field::new("rare", DataType::Utf8, true),
+            Field::new("half", DataType::Binary, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(sha)),
+                Arc::new(StringArray::from(kind)),
+                Arc::new(StringArray::from(rare)),
+                Arc::new(arrow_array::BinaryArray::from_iter_values(half.iter().map(|h| h.as_bytes()))),
+            ],
+        )
+        .unwrap();
+        let files = write_all(dir.path(), "t", config(FileFormat::Parquet), std::slice::from_ref(&batch));
+        let (schema, batches) = read_parquet(&files[0].path);
+        let back = arrow_select::concat::concat_batches(&schema, &batches).unwrap();
+        assert_eq!(back.columns(), batch.columns());
+        let reader = SerializedFileReader::new(File::open(&files[0].path).unwrap()).unwrap();
+        let rg = reader.metadata().row_group(0);
+        let dict: Vec<(String, bool)> = rg
+            .columns()
+            .iter()
+            .map(|c| (c.column_path().string(), c.dictionary_page_offset().is_some()))
+            .collect();
+        let want: Vec<(String, bool)> =
+            [("sha", false), ("kind", true), ("rare", true), ("half", false)].iter().map(|(c, d)| (c.to_string(), *d)).collect();
+        assert_eq!(dict, want);
     }
 
     #[test]

@@ -90,7 +90,17 @@ impl FilesystemClient {
             match &data {
                 LocalData::Bytes(b) => std::fs::write(&tmp, b).map_err(|e| Error::io("write file", &tmp, e))?,
                 LocalData::File(src) => {
-                    std::fs::copy(src, &tmp).map_err(|e| Error::io("copy job file", &tmp, e))?;
+                    // A job file is complete and fsynced before it is loaded, and never written
+                    // again: on the same file system a hard link lands it without copying.
+                    // Elsewhere (another device, or a file system without links) it is copied.
+                    match std::fs::remove_file(&tmp) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(Error::io("remove stale temporary file", &tmp, e)),
+                    }
+                    if std::fs::hard_link(src, &tmp).is_err() {
+                        std::fs::copy(src, &tmp).map_err(|e| Error::io("copy job file", &tmp, e))?;
+                    }
                 }
             }
             std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Error::io("sync file", &tmp, e))?;
