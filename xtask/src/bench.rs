@@ -53,6 +53,19 @@ fn med(samples: &[Sample]) -> Sample {
 }
 
 /// Runs `cmd` (a shell line) under /usr/bin/time; returns the sample and stdout.
+/// One `stevedore load` of `file` into a local folder under `dir` (removed afterwards).
+fn run_stevedore(stevedore: &Path, file: &str, fmt: &str, nogz: bool, dir: &Path) -> Result<(Sample, String)> {
+    let cmd = format!(
+        "{} load {file} --table events --format {fmt} --bucket-url {d}/data --pipelines-dir {d}/p --pipeline bench",
+        stevedore.display(),
+        d = dir.display()
+    );
+    let env = if nogz { vec![("DATA_WRITER__DISABLE_COMPRESSION", "true".to_string())] } else { vec![] };
+    let r = measure(&cmd, &env);
+    let _ = fs::remove_dir_all(dir);
+    r
+}
+
 fn measure(shell: &str, env: &[(&str, String)]) -> Result<(Sample, String)> {
     let tf = std::env::temp_dir().join(format!("stevedore-bench-time-{}", std::process::id()));
     let mut cmd = Command::new("/usr/bin/time");
@@ -178,17 +191,9 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             let mut v = Vec::new();
             let mut rows = 0;
             for i in 0..runs {
-                let dir = work.join(format!("{fmt}-{nogz}-{n}-{i}"));
-                let cmd = format!(
-                    "{} load {f} --table events --format {fmt} --bucket-url {d}/data --pipelines-dir {d}/p --pipeline bench",
-                    stevedore.display(),
-                    d = dir.display()
-                );
-                let env = if nogz { vec![("DATA_WRITER__DISABLE_COMPRESSION", "true".to_string())] } else { vec![] };
-                let (s, out) = measure(&cmd, &env)?;
+                let (s, out) = run_stevedore(&stevedore, &f, fmt, nogz, &work.join(format!("{fmt}-{nogz}-{n}-{i}")))?;
                 rows = rows_from_summary(&out).unwrap_or(0);
                 v.push(s);
-                let _ = fs::remove_dir_all(&dir);
             }
             rows_by_format.insert(fmt, rows);
             results.push(Row { scenario: name.into(), n, s: med(&v), rows });
@@ -198,15 +203,34 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             let script = root.join("scripts").join("bench_dlt.py");
             for (name, fmt, nogz) in [("dlt parquet", "parquet", false), ("dlt jsonl.gz", "jsonl", false), ("dlt jsonl", "jsonl", true)] {
                 let mut v = Vec::new();
+                // The machine's speed drifts over minutes, and a dlt run takes minutes: each dlt
+                // run is paired with stevedore runs right before and after it.
+                let mut pairs = Vec::new();
                 for i in 0..o.dlt_runs.max(1) {
+                    let sdir = work.join(format!("pair-{fmt}-{nogz}-{n}-{i}"));
+                    let (before, _) = run_stevedore(&stevedore, &f, fmt, nogz, &sdir)?;
                     let dir = work.join(format!("dlt-{fmt}-{nogz}-{n}-{i}"));
                     let cmd = format!("{} {} {f} {fmt} {}", python.display(), script.display(), dir.display());
                     let env = if nogz { vec![("DATA_WRITER__DISABLE_COMPRESSION", "true".to_string())] } else { vec![] };
-                    v.push(measure(&cmd, &env)?.0);
+                    let d = measure(&cmd, &env)?.0;
                     let _ = fs::remove_dir_all(&dir);
+                    let (after, _) = run_stevedore(&stevedore, &f, fmt, nogz, &sdir)?;
+                    pairs.push((before.wall, d.wall, after.wall));
+                    v.push(d);
                 }
                 let rows = rows_by_format.get(fmt).copied().unwrap_or(0);
                 results.push(Row { scenario: name.into(), n, s: med(&v), rows });
+                let ratios: Vec<f64> = pairs.iter().map(|(b, d, a)| d / ((b + a) / 2.0)).collect();
+                let mut sorted = ratios.clone();
+                sorted.sort_by(|a, b| a.total_cmp(b));
+                let shown: Vec<String> =
+                    pairs.iter().map(|(b, d, a)| format!("{b:.2} s / {d:.1} s / {a:.2} s")).collect();
+                notes.push(format!(
+                    "{n} records, {}: dlt vs stevedore run right before and after it (interleaved): median {:.1}x (stevedore before / dlt / stevedore after: {})",
+                    name.trim_start_matches("dlt "),
+                    sorted[sorted.len() / 2],
+                    shown.join("; ")
+                ));
             }
         }
         // PostgreSQL: stevedore end to end, dlt end to end, and `psql \copy` of the same rows

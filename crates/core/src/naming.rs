@@ -252,7 +252,7 @@ fn xor_block(state: &mut [u64; 25], block: &[u8]) {
 /// SHAKE-128 (FIPS 202) of `value` into `out`. Written on top of the Keccak-f[1600]
 /// permutation so a short message (row ids: under 168 bytes) costs exactly one permutation;
 /// the generic XOF reader of the `sha3` crate spends a second one squeezing.
-fn shake128_into(value: &[u8], out: &mut [u8]) {
+pub(crate) fn shake128_into(value: &[u8], out: &mut [u8]) {
     let mut state = [0u64; 25];
     let mut blocks = value.chunks_exact(SHAKE128_RATE);
     for block in &mut blocks {

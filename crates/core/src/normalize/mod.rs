@@ -21,7 +21,7 @@ use arrow_schema::{DataType as ArrowType, Field, Schema as ArrowSchema};
 use base64::Engine as _;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::naming::{NamingConvention, digest128, digest128b};
+use crate::naming::NamingConvention;
 use crate::schema::{
     C_DLT_ID, C_DLT_LIST_IDX, C_DLT_LOAD_ID, C_DLT_PARENT_ID, C_DLT_ROOT_ID, C_VALUE, Column, DataType,
     MergeStrategy, Schema, Table,
@@ -647,16 +647,16 @@ impl<'a> Normalizer<'a> {
                 Some(p) => p.deterministic,
                 None => self.tables[t].id_type != RowIdType::Random,
             };
-        let row_id: String = if let Some((_, v)) = user_id {
-            match v {
+        let row_id: RowId = if let Some((_, v)) = user_id {
+            RowId::Given(match v {
                 JVal::Str(s) => s.to_string(),
                 other => other.to_json(),
-            }
+            })
         } else if let Some(p) = parent {
             self.child_id(p, t)
         } else {
             match self.tables[t].id_type {
-                RowIdType::Random => random_dlt_id(),
+                RowIdType::Random => RowId::random(),
                 RowIdType::KeyHash => self.key_hash(t, &fields)?,
                 RowIdType::RowHash => {
                     self.scratch.clear();
@@ -667,10 +667,11 @@ impl<'a> Normalizer<'a> {
                     } else {
                         original.write_json(&mut self.scratch, true);
                     }
-                    digest128b(self.scratch.as_bytes(), 10)
+                    RowId::hashed(self.scratch.as_bytes())
                 }
             }
         };
+        let row_id = row_id.as_str();
 
         for (node, v) in &fields {
             self.write_field(t, *node, v)?;
@@ -689,19 +690,19 @@ impl<'a> Normalizer<'a> {
             self.write_system_i64(t, Sys::ListIdx, p.idx as i64)?;
         }
         if user_id.is_none() {
-            self.write_system_str(t, Sys::Id, &row_id)?;
+            self.write_system_str(t, Sys::Id, row_id)?;
         }
         self.end_row(t)?;
 
         let child_root: Option<&str> =
-            if self.tables[t].propagate_root || root_id.is_some() { Some(root_id.unwrap_or(&row_id)) } else { None };
+            if self.tables[t].propagate_root || root_id.is_some() { Some(root_id.unwrap_or(row_id)) } else { None };
         for &(node, seq) in &lists {
             if seq.is_empty() {
                 continue; // an empty list makes no rows and no table
             }
             let ct = self.child_table(t, node)?;
             for (idx, el) in seq.iter().enumerate() {
-                let me = ParentRow { id: &row_id, idx, deterministic };
+                let me = ParentRow { id: row_id, idx, deterministic };
                 match el {
                     JVal::Obj(m) => {
                         self.normalize_row(ct, m, el, Some(me), child_root, r_lvl - 1)?;
@@ -718,9 +719,9 @@ impl<'a> Normalizer<'a> {
                         if let Some(rid) = child_root {
                             self.write_system_str(ct, Sys::RootId, rid)?;
                         }
-                        self.write_system_str(ct, Sys::ParentId, &row_id)?;
+                        self.write_system_str(ct, Sys::ParentId, row_id)?;
                         self.write_system_i64(ct, Sys::ListIdx, idx as i64)?;
-                        self.write_system_str(ct, Sys::Id, &id)?;
+                        self.write_system_str(ct, Sys::Id, id.as_str())?;
                         self.end_row(ct)?;
                     }
                 }
@@ -738,9 +739,9 @@ impl<'a> Normalizer<'a> {
     /// hash of it would be just as random, so the row gets a fresh random id of the same
     /// shape instead (one SHAKE-128 permutation per nested row was ~11% of the CPU of a
     /// load to parquet in a `perf` profile of the benchmark).
-    fn child_id(&mut self, parent: ParentRow<'_>, t: usize) -> String {
+    fn child_id(&mut self, parent: ParentRow<'_>, t: usize) -> RowId {
         if !parent.deterministic {
-            return random_dlt_id();
+            return RowId::random();
         }
         self.scratch.clear();
         self.scratch.push_str(parent.id);
@@ -748,10 +749,10 @@ impl<'a> Normalizer<'a> {
         self.scratch.push_str(&self.tables[t].name);
         self.scratch.push('_');
         push_decimal(&mut self.scratch, parent.idx);
-        digest128(&self.scratch, 10)
+        RowId::hashed(self.scratch.as_bytes())
     }
 
-    fn key_hash(&mut self, t: usize, fields: &[RowField<'_>]) -> Result<String> {
+    fn key_hash(&mut self, t: usize, fields: &[RowField<'_>]) -> Result<RowId> {
         let pk = self.tables[t].primary_key.clone();
         let mut parts: Vec<(&str, &JVal)> = Vec::with_capacity(pk.len());
         for k in &pk {
@@ -778,7 +779,7 @@ impl<'a> Normalizer<'a> {
             v.write_json(&mut self.scratch, true);
         }
         self.scratch.push('}');
-        Ok(digest128b(self.scratch.as_bytes(), 10))
+        Ok(RowId::hashed(self.scratch.as_bytes()))
     }
 
     fn child_table(&mut self, t: usize, node: u32) -> Result<usize> {
@@ -1161,9 +1162,46 @@ fn push_decimal(out: &mut String, n: usize) {
 
 /// A random row id as dlt makes it: 10 random bytes, standard base64 without padding.
 pub fn random_dlt_id() -> String {
-    let mut b = [0u8; 10];
-    fastrand::fill(&mut b);
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode(b)
+    RowId::random().as_str().to_string()
+}
+
+/// A row id. dlt's own ids, random or hashed, are 10 bytes in 14 base64 characters and are
+/// kept on the stack (no allocation per row); an id given in the data may be anything.
+enum RowId {
+    Short([u8; 14]),
+    Given(String),
+}
+
+impl RowId {
+    /// dlt's `uniq_id_base64(10)`: 10 random bytes.
+    fn random() -> RowId {
+        let mut raw = [0u8; 10];
+        fastrand::fill(&mut raw);
+        RowId::encode(&raw)
+    }
+
+    /// dlt's `digest128(value, 10)`: SHAKE-128 of `value`, 10 bytes.
+    fn hashed(value: &[u8]) -> RowId {
+        let mut raw = [0u8; 10];
+        crate::naming::shake128_into(value, &mut raw);
+        RowId::encode(&raw)
+    }
+
+    fn encode(raw: &[u8; 10]) -> RowId {
+        let mut b = [0u8; 14];
+        let n = base64::engine::general_purpose::STANDARD_NO_PAD
+            .encode_slice(raw, &mut b)
+            .expect("10 bytes are 14 base64 characters");
+        debug_assert_eq!(n, 14);
+        RowId::Short(b)
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            RowId::Short(b) => std::str::from_utf8(b).expect("base64 is ASCII"),
+            RowId::Given(s) => s,
+        }
+    }
 }
 
 /// Arrow schema of a schema table (complete columns in order).

@@ -1,5 +1,5 @@
 use super::*;
-use crate::naming::SnakeCase;
+use crate::naming::{SnakeCase, digest128, digest128b};
 use crate::schema::WriteDisposition;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
