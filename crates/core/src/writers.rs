@@ -76,8 +76,9 @@ const DISTINCT_SAMPLE: usize = 4096;
 /// least half of a sample of 256 to [`DISTINCT_SAMPLE`] non-null values): ids, hashes, urls,
 /// free text. A dictionary would fill its page limit within a few thousand rows and fall
 /// back to plain encoding in every row group, after interning (hashing and comparing) those
-/// values for nothing; such columns are written plain from the start. Columns with fewer
-/// sampled values keep the dictionary, as every column does in pyarrow.
+/// values for nothing; such columns are written plain from the start. Every other column,
+/// and any column with fewer than 256 values to sample, keeps the dictionary (pyarrow tries
+/// one on every column).
 fn mostly_distinct_columns(batch: &RecordBatch) -> Vec<String> {
     fn distinct<'a>(values: impl Iterator<Item = Option<&'a [u8]>>) -> bool {
         let mut seen: HashSet<&[u8], foldhash::fast::FixedState> = HashSet::default();
