@@ -32,6 +32,17 @@ fn strings(sink: &CollectSink, table: &str, col: &str) -> Vec<Option<String>> {
     out
 }
 
+/// A schema whose table `t` is merged with `upsert` on primary key `id`.
+fn upsert_schema() -> Schema {
+    let mut schema = Schema::new("s");
+    let mut t = Table::new("t");
+    t.write_disposition = Some(WriteDisposition::Merge);
+    t.extra.insert("x-merge-strategy".into(), serde_json::json!("upsert"));
+    t.add_column(Column::incomplete("id").hint("primary_key"));
+    schema.update_table(t).unwrap();
+    schema
+}
+
 #[test]
 fn flattens_like_dlt_order_and_names() {
     let (s, sink) = run(
@@ -83,12 +94,7 @@ fn child_ids_under_a_random_root_are_random() {
 /// record give the same ids.
 #[test]
 fn child_ids_under_a_key_hash_root_are_dlts_deterministic_hash() {
-    let mut schema = Schema::new("s");
-    let mut t = Table::new("t");
-    t.write_disposition = Some(WriteDisposition::Merge);
-    t.extra.insert("x-merge-strategy".into(), serde_json::json!("upsert"));
-    t.add_column(Column::incomplete("id").hint("primary_key"));
-    schema.update_table(t).unwrap();
+    let schema = upsert_schema();
     let line = r#"{"id": 7, "items": [{"x": 1}, {"x": 2, "deep": ["a", "b"]}]}"#;
     let (_, sink) = run(schema.clone(), "t", &[line]);
     let (_, again) = run(schema, "t", &[line]);
@@ -180,12 +186,7 @@ fn empty_keys_and_scalars_at_root() {
 
 #[test]
 fn upsert_uses_key_hash_and_root_key() {
-    let mut schema = Schema::new("s");
-    let mut t = Table::new("t");
-    t.write_disposition = Some(WriteDisposition::Merge);
-    t.extra.insert("x-merge-strategy".into(), serde_json::json!("upsert"));
-    t.add_column(Column::incomplete("id").hint("primary_key"));
-    schema.update_table(t).unwrap();
+    let schema = upsert_schema();
     let (s, sink) = run(schema.clone(), "t", &[r#"{"id": 1, "c": [1]}"#]);
     let (_, sink2) = run(schema, "t", &[r#"{"id": 1, "c": [2]}"#]);
     let a = strings(&sink, "t", "_dlt_id");
