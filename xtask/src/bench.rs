@@ -52,20 +52,28 @@ fn med(samples: &[Sample]) -> Sample {
     }
 }
 
-/// Runs `cmd` (a shell line) under /usr/bin/time; returns the sample and stdout.
-/// One `stevedore load` of `file` into a local folder under `dir` (removed afterwards).
-fn run_stevedore(stevedore: &Path, file: &str, fmt: &str, nogz: bool, dir: &Path) -> Result<(Sample, String)> {
-    let cmd = format!(
+/// The shell line of one `stevedore load` of `file` into a local folder under `dir`.
+fn stevedore_load(stevedore: &Path, file: &str, fmt: &str, dir: &Path) -> String {
+    format!(
         "{} load {file} --table events --format {fmt} --bucket-url {d}/data --pipelines-dir {d}/p --pipeline bench",
         stevedore.display(),
         d = dir.display()
-    );
-    let env = if nogz { vec![("DATA_WRITER__DISABLE_COMPRESSION", "true".to_string())] } else { vec![] };
-    let r = measure(&cmd, &env);
+    )
+}
+
+/// The environment that turns gzip off (`nogz`), for stevedore and dlt alike.
+fn gzip_env(nogz: bool) -> Vec<(&'static str, String)> {
+    if nogz { vec![("DATA_WRITER__DISABLE_COMPRESSION", "true".to_string())] } else { vec![] }
+}
+
+/// Measures one `stevedore load` into `dir` (removed afterwards).
+fn run_stevedore(stevedore: &Path, file: &str, fmt: &str, nogz: bool, dir: &Path) -> Result<(Sample, String)> {
+    let r = measure(&stevedore_load(stevedore, file, fmt, dir), &gzip_env(nogz));
     let _ = fs::remove_dir_all(dir);
     r
 }
 
+/// Runs `cmd` (a shell line) under /usr/bin/time; returns the sample and stdout.
 fn measure(shell: &str, env: &[(&str, String)]) -> Result<(Sample, String)> {
     let tf = std::env::temp_dir().join(format!("stevedore-bench-time-{}", std::process::id()));
     let mut cmd = Command::new("/usr/bin/time");
@@ -211,8 +219,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
                     let (before, _) = run_stevedore(&stevedore, &f, fmt, nogz, &sdir)?;
                     let dir = work.join(format!("dlt-{fmt}-{nogz}-{n}-{i}"));
                     let cmd = format!("{} {} {f} {fmt} {}", python.display(), script.display(), dir.display());
-                    let env = if nogz { vec![("DATA_WRITER__DISABLE_COMPRESSION", "true".to_string())] } else { vec![] };
-                    let d = measure(&cmd, &env)?.0;
+                    let d = measure(&cmd, &gzip_env(nogz))?.0;
                     let _ = fs::remove_dir_all(&dir);
                     let (after, _) = run_stevedore(&stevedore, &f, fmt, nogz, &sdir)?;
                     pairs.push((before.wall, d.wall, after.wall));
@@ -220,8 +227,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
                 }
                 let rows = rows_by_format.get(fmt).copied().unwrap_or(0);
                 results.push(Row { scenario: name.into(), n, s: med(&v), rows });
-                let ratios: Vec<f64> = pairs.iter().map(|(b, d, a)| d / ((b + a) / 2.0)).collect();
-                let mut sorted = ratios.clone();
+                let mut sorted: Vec<f64> = pairs.iter().map(|(b, d, a)| d / ((b + a) / 2.0)).collect();
                 sorted.sort_by(|a, b| a.total_cmp(b));
                 let shown: Vec<String> =
                     pairs.iter().map(|(b, d, a)| format!("{b:.2} s / {d:.1} s / {a:.2} s")).collect();
@@ -251,11 +257,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             let mut two = Vec::new();
             for i in 0..runs {
                 let dir = work.join(format!("cores-{i}"));
-                let base = format!(
-                    "{} load {f} --table events --format parquet --bucket-url {d}/data --pipelines-dir {d}/p --pipeline bench",
-                    stevedore.display(),
-                    d = dir.display()
-                );
+                let base = stevedore_load(&stevedore, &f, "parquet", &dir);
                 let (s1, _) = measure(&format!("taskset -c 0 {base}"), &[])?;
                 let _ = fs::remove_dir_all(&dir);
                 let (s2, _) = measure(&format!("taskset -c 0,1 {base}"), &[])?;

@@ -71,13 +71,15 @@ use serde_json::ser::Formatter as _;
 const PARQUET_DICTIONARY_PAGE_BYTES: usize = 256 * 1024;
 /// How many leading values of a file's first batch [`mostly_distinct_columns`] looks at.
 const DISTINCT_SAMPLE: usize = 4096;
+/// Fewer non-null values than this are too few to judge: the column keeps its dictionary.
+const DISTINCT_MIN_SAMPLE: usize = 256;
 
 /// The string and binary columns of `batch` whose first values are mostly distinct (at
-/// least half of a sample of 256 to [`DISTINCT_SAMPLE`] non-null values): ids, hashes, urls,
-/// free text. A dictionary would fill its page limit within a few thousand rows and fall
+/// least half of a sample of [`DISTINCT_MIN_SAMPLE`] to [`DISTINCT_SAMPLE`] non-null values):
+/// ids, hashes, urls, free text. A dictionary would fill its page limit within a few thousand rows and fall
 /// back to plain encoding in every row group, after interning (hashing and comparing) those
 /// values for nothing; such columns are written plain from the start. Every other column,
-/// and any column with fewer than 256 values to sample, keeps the dictionary (pyarrow tries
+/// and any column with too few values to sample, keeps the dictionary (pyarrow tries
 /// one on every column).
 fn mostly_distinct_columns(batch: &RecordBatch) -> Vec<String> {
     fn distinct<'a>(values: impl Iterator<Item = Option<&'a [u8]>>) -> bool {
@@ -87,7 +89,7 @@ fn mostly_distinct_columns(batch: &RecordBatch) -> Vec<String> {
             n += 1;
             seen.insert(v);
         }
-        n >= 256 && seen.len() * 2 >= n
+        n >= DISTINCT_MIN_SAMPLE && seen.len() * 2 >= n
     }
     let mut out = Vec::new();
     for (f, a) in batch.schema().fields().iter().zip(batch.columns()) {
