@@ -69,39 +69,86 @@ use serde_json::ser::Formatter as _;
 
 /// Dictionary page limit per column chunk of a parquet file (see where it is set).
 const PARQUET_DICTIONARY_PAGE_BYTES: usize = 256 * 1024;
-/// How many leading values of a file's first batch [`mostly_distinct_columns`] looks at.
+/// How many leading values of a file's first batch [`plain_columns`] looks at.
 const DISTINCT_SAMPLE: usize = 4096;
 /// Fewer non-null values than this are too few to judge: the column keeps its dictionary.
 const DISTINCT_MIN_SAMPLE: usize = 256;
+/// How many bytes of a plain column's first values [`plain_columns`] compresses to judge
+/// whether snappy pays off.
+const COMPRESS_SAMPLE_BYTES: usize = 64 * 1024;
 
-/// The string and binary columns of `batch` whose first values are mostly distinct (at
-/// least half of a sample of [`DISTINCT_MIN_SAMPLE`] to [`DISTINCT_SAMPLE`] non-null values):
-/// ids, hashes, urls, free text. A dictionary would fill its page limit within a few thousand rows and fall
-/// back to plain encoding in every row group, after interning (hashing and comparing) those
-/// values for nothing; such columns are written plain from the start. Every other column,
-/// and any column with too few values to sample, keeps the dictionary (pyarrow tries
-/// one on every column).
-fn mostly_distinct_columns(batch: &RecordBatch) -> Vec<String> {
-    fn distinct<'a>(values: impl Iterator<Item = Option<&'a [u8]>>) -> bool {
+/// A column of a new parquet file written with plain encoding (no dictionary).
+#[derive(Debug, PartialEq)]
+struct PlainColumn {
+    name: String,
+    /// Snappy saves at least a tenth of the sample's bytes (always true when the file's
+    /// codec is not snappy: the column keeps it).
+    compress: bool,
+}
+
+/// The columns of `batch` whose first values are mostly distinct (at least half of a sample
+/// of [`DISTINCT_MIN_SAMPLE`] to [`DISTINCT_SAMPLE`] non-null values): ids, hashes, urls, free
+/// text, timestamps, numeric ids and measures. A dictionary would fill its page limit within
+/// a few thousand rows and fall back to plain encoding in every row group, or hold one entry
+/// per value plus an index for each, after interning (hashing and comparing) every value;
+/// such columns are written plain from the start. Strings, binaries and fixed-width values
+/// (numbers, dates, times, timestamps, decimals) are sampled; every other column (booleans,
+/// nested), and any column with too few values to sample, keeps the dictionary (pyarrow
+/// tries one on every column).
+///
+/// With `judge_snappy`, the first [`COMPRESS_SAMPLE_BYTES`] of each such column, laid out
+/// as parquet's plain encoding lays them out, are compressed with snappy: where that saves
+/// less than a tenth (hashes, random ids: snappy has no entropy coder, it only finds the
+/// repeated length prefixes), the column is written uncompressed, which costs that tenth of
+/// its size and saves snappy's time on it, the compressor's slowest input.
+fn plain_columns(batch: &RecordBatch, judge_snappy: bool) -> Vec<PlainColumn> {
+    /// Whether the values are mostly distinct, and if so whether snappy pays off on them.
+    /// `prefixed`: plain encoding writes a 4-byte length before each value.
+    fn judge<'a>(values: impl Iterator<Item = Option<&'a [u8]>>, prefixed: bool, judge_snappy: bool) -> Option<bool> {
         let mut seen: HashSet<&[u8], foldhash::fast::FixedState> = HashSet::default();
+        let mut sample = Vec::new();
         let mut n = 0usize;
         for v in values.flatten().take(DISTINCT_SAMPLE) {
             n += 1;
             seen.insert(v);
+            if judge_snappy && sample.len() < COMPRESS_SAMPLE_BYTES {
+                if prefixed {
+                    sample.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                }
+                sample.extend_from_slice(v);
+            }
         }
-        n >= DISTINCT_MIN_SAMPLE && seen.len() * 2 >= n
+        if n < DISTINCT_MIN_SAMPLE || seen.len() * 2 < n {
+            return None;
+        }
+        if !judge_snappy {
+            return Some(true);
+        }
+        let compressed = snap::raw::Encoder::new().compress_vec(&sample).map(|c| c.len()).unwrap_or(0);
+        Some(compressed * 10 <= sample.len() * 9)
     }
     let mut out = Vec::new();
     for (f, a) in batch.schema().fields().iter().zip(batch.columns()) {
-        let yes = match a.data_type() {
-            DataType::Utf8 => distinct(a.as_string::<i32>().iter().map(|v| v.map(str::as_bytes))),
-            DataType::LargeUtf8 => distinct(a.as_string::<i64>().iter().map(|v| v.map(str::as_bytes))),
-            DataType::Binary => distinct(a.as_binary::<i32>().iter()),
-            DataType::LargeBinary => distinct(a.as_binary::<i64>().iter()),
-            _ => false,
+        let verdict = match a.data_type() {
+            DataType::Utf8 => judge(a.as_string::<i32>().iter().map(|v| v.map(str::as_bytes)), true, judge_snappy),
+            DataType::LargeUtf8 => judge(a.as_string::<i64>().iter().map(|v| v.map(str::as_bytes)), true, judge_snappy),
+            DataType::Binary => judge(a.as_binary::<i32>().iter(), true, judge_snappy),
+            DataType::LargeBinary => judge(a.as_binary::<i64>().iter(), true, judge_snappy),
+            t => match t.primitive_width() {
+                // the values' bytes, `width` per slot (booleans are bits and have no width)
+                Some(width) if width > 0 && !matches!(t, DataType::Boolean) => {
+                    let data = a.to_data();
+                    let bytes = data.buffers()[0].as_slice();
+                    let first = data.offset();
+                    let values = (0..a.len())
+                        .map(|i| a.is_valid(i).then(|| &bytes[(first + i) * width..(first + i + 1) * width]));
+                    judge(values, false, judge_snappy)
+                }
+                _ => None,
+            },
         };
-        if yes {
-            out.push(f.name().clone());
+        if let Some(compress) = verdict {
+            out.push(PlainColumn { name: f.name().clone(), compress });
         }
     }
     out
@@ -690,8 +737,14 @@ impl TableWriter {
                     // nor do their min/max statistics: no reader prunes on a random id
                     .set_column_statistics_enabled(ColumnPath::from(crate::schema::C_DLT_ID), EnabledStatistics::None)
                     .set_column_statistics_enabled(ColumnPath::from(crate::schema::C_DLT_PARENT_ID), EnabledStatistics::None);
-                for name in first.map(mostly_distinct_columns).unwrap_or_default() {
-                    props = props.set_column_dictionary_enabled(ColumnPath::from(name), false);
+                let judge_snappy = self.config.parquet_compression == Compression::SNAPPY;
+                for c in first.map(|b| plain_columns(b, judge_snappy)).unwrap_or_default() {
+                    let path = ColumnPath::from(c.name);
+                    if !c.compress {
+                        tracing::debug!(table = %self.table, column = %path, "snappy saves under a tenth: column written uncompressed");
+                        props = props.set_column_compression(path.clone(), Compression::UNCOMPRESSED);
+                    }
+                    props = props.set_column_dictionary_enabled(path, false);
                 }
                 let props = props.build();
                 let out = BufWriter::with_capacity(IO_BUFFER_BYTES, file);
@@ -2590,7 +2643,8 @@ mod tests {
     }
 
     /// Columns whose first values are mostly distinct are written plain, the others with a
-    /// dictionary; both read back equal.
+    /// dictionary; plain columns snappy cannot shrink by a tenth are written uncompressed;
+    /// all read back equal.
     #[test]
     fn parquet_dictionary_only_for_repeating_columns() {
         let dir = tempfile::tempdir().unwrap();
@@ -2601,11 +2655,25 @@ mod tests {
         let rare: Vec<Option<String>> = (0..n).map(|i| (i % 30 == 0).then(|| format!("r{i}"))).collect();
         // half distinct: plain
         let half: Vec<String> = (0..n).map(|i| format!("h{}", i / 2)).collect();
+        // fixed-width values are sampled the same way: distinct timestamps and sliced
+        // (offset) ids plain, a repeating count with nulls keeps its dictionary
+        let ts: Vec<i64> = (0..n as i64).map(|i| 1_700_000_000_000_000 + i * 1_000_003).collect();
+        let ids = Int64Array::from((0..n as i64 + 10).map(|i| i * 7).collect::<Vec<_>>()).slice(10, n);
+        let count: Vec<Option<i64>> = (0..n as i64).map(|i| (i % 4 != 0).then_some(i % 5)).collect();
+        // random hex digests and random bytes: distinct, and snappy saves under a tenth
+        let mut rng = fastrand::Rng::with_seed(7);
+        let digest: Vec<String> = (0..n).map(|_| (0..20).map(|_| format!("{:02x}", rng.u8(..))).collect()).collect();
+        let random: Vec<Vec<u8>> = (0..n).map(|_| (0..16).map(|_| rng.u8(..)).collect()).collect();
         let schema = Arc::new(Schema::new(vec![
             Field::new("sha", DataType::Utf8, false),
             Field::new("kind", DataType::Utf8, false),
             Field::new("rare", DataType::Utf8, true),
             Field::new("half", DataType::Binary, false),
+            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+            Field::new("ids", DataType::Int64, false),
+            Field::new("count", DataType::Int64, true),
+            Field::new("digest", DataType::Utf8, false),
+            Field::new("random", DataType::Binary, false),
         ]));
         let batch = RecordBatch::try_new(
             schema,
@@ -2614,6 +2682,11 @@ mod tests {
                 Arc::new(StringArray::from(kind)),
                 Arc::new(StringArray::from(rare)),
                 Arc::new(arrow_array::BinaryArray::from_iter_values(half.iter().map(|h| h.as_bytes()))),
+                Arc::new(arrow_array::TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
+                Arc::new(ids),
+                Arc::new(Int64Array::from(count)),
+                Arc::new(StringArray::from(digest)),
+                Arc::new(arrow_array::BinaryArray::from_iter_values(random.iter())),
             ],
         )
         .unwrap();
@@ -2623,14 +2696,38 @@ mod tests {
         assert_eq!(back.columns(), batch.columns());
         let reader = SerializedFileReader::new(File::open(&files[0].path).unwrap()).unwrap();
         let rg = reader.metadata().row_group(0);
-        let dict: Vec<(String, bool)> = rg
+        let got: Vec<(String, bool, Compression)> = rg
             .columns()
             .iter()
-            .map(|c| (c.column_path().string(), c.dictionary_page_offset().is_some()))
+            .map(|c| (c.column_path().string(), c.dictionary_page_offset().is_some(), c.compression()))
             .collect();
-        let want: Vec<(String, bool)> =
-            [("sha", false), ("kind", true), ("rare", true), ("half", false)].iter().map(|(c, d)| (c.to_string(), *d)).collect();
-        assert_eq!(dict, want);
+        let (s, u) = (Compression::SNAPPY, Compression::UNCOMPRESSED);
+        let want: Vec<(String, bool, Compression)> = [
+            ("sha", false, s),
+            ("kind", true, s),
+            ("rare", true, s),
+            ("half", false, s),
+            ("ts", false, s),
+            ("ids", false, s),
+            ("count", true, s),
+            ("digest", false, u),
+            ("random", false, u),
+        ]
+        .iter()
+        .map(|(c, d, z)| (c.to_string(), *d, *z))
+        .collect();
+        assert_eq!(got, want);
+
+        // another codec is kept on every column: the user chose size over speed
+        let mut zstd = config(FileFormat::Parquet);
+        zstd.parquet_compression = Compression::ZSTD(Default::default());
+        let dir = tempfile::tempdir().unwrap();
+        let files = write_all(dir.path(), "t", zstd, std::slice::from_ref(&batch));
+        let reader = SerializedFileReader::new(File::open(&files[0].path).unwrap()).unwrap();
+        let rg = reader.metadata().row_group(0);
+        assert!(rg.columns().iter().all(|c| c.compression() == Compression::ZSTD(Default::default())));
+        let (schema, batches) = read_parquet(&files[0].path);
+        assert_eq!(arrow_select::concat::concat_batches(&schema, &batches).unwrap().columns(), batch.columns());
     }
 
     #[test]

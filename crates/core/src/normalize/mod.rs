@@ -108,6 +108,29 @@ struct PathNode {
     next_hint: u32,
 }
 
+/// Whether two object keys are equal, without calling libc's `memcmp`: keys are short
+/// (most under 16 bytes), where the call and its length dispatch cost more than the
+/// compare. Up to 16 bytes it compares two overlapping words from each end.
+#[inline]
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n > 16 {
+        return a == b;
+    }
+    if n >= 8 {
+        let w = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
+        return w(a, 0) == w(b, 0) && w(a, n - 8) == w(b, n - 8);
+    }
+    if n >= 4 {
+        let w = |s: &[u8], i: usize| u32::from_le_bytes(s[i..i + 4].try_into().expect("4 bytes"));
+        return w(a, 0) == w(b, 0) && w(a, n - 4) == w(b, n - 4);
+    }
+    a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// The parent of a nested row: its id, the row's position in the parent's list, and
 /// whether the parent's id follows from the data (a key or row hash at the root, an id
 /// given in the data, or dlt's nested hash of such a parent) rather than from chance.
@@ -509,7 +532,7 @@ impl<'a> Normalizer<'a> {
     fn child_node_after(&mut self, parent: u32, prev: u32, key: &str) -> u32 {
         let hint =
             if prev == NO_NODE { self.nodes[parent as usize].first_hint } else { self.nodes[prev as usize].next_hint };
-        if hint != NO_NODE && *self.nodes[hint as usize].key == *key {
+        if hint != NO_NODE && same_key(self.nodes[hint as usize].key.as_bytes(), key.as_bytes()) {
             return hint;
         }
         let c = self.child_node(parent, key);

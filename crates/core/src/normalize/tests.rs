@@ -269,3 +269,21 @@ fn child_ids_equal_pythons_shake128() {
     assert_eq!(ids[1].as_deref(), Some("O1puH0balTwqyQ"));
     assert_eq!(ids[12].as_deref(), Some("zSWsCxaD5y/fEA"));
 }
+
+/// `same_key` agrees with slice equality for every length around its word boundaries,
+/// for equal keys and for keys differing in any single byte.
+#[test]
+fn same_key_matches_slice_equality() {
+    for n in 0..=40usize {
+        let a: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+        assert!(same_key(&a, &a.clone()), "equal keys of length {n}");
+        for i in 0..n {
+            let mut b = a.clone();
+            b[i] ^= 0x20;
+            assert!(!same_key(&a, &b), "length {n}, byte {i} differs");
+        }
+        let mut longer = a.clone();
+        longer.push(b'z');
+        assert!(!same_key(&a, &longer) && !same_key(&longer, &a), "lengths {n} and {}", n + 1);
+    }
+}
