@@ -27,7 +27,7 @@ use crate::schema::{
     MergeStrategy, Schema, Table,
 };
 pub use buffer::{DATA_TYPE_META, TableBuffer, arrow_field, arrow_type};
-pub use jval::{JScratch, JVal};
+pub use jval::{JScratch, JVal, JsonError};
 use jval::recycle;
 
 /// Where normalized batches go (a load package's file writers, a test collector...).
