@@ -302,24 +302,22 @@ impl<'a> Parser<'_, 'a> {
         'value: loop {
             let mut v = match self.peek() {
                 b'{' | b'[' if self.st.frames.len() >= MAX_DEPTH => return self.err("recursion limit exceeded"),
-                b'{' => {
+                open @ (b'{' | b'[') => {
+                    let object = open == b'{';
                     self.pos += 1;
-                    if self.peek() == b'}' {
-                        self.pos += 1;
-                        JVal::Obj(&[])
-                    } else {
-                        self.open(true)?;
-                        continue 'value;
-                    }
-                }
-                b'[' => {
-                    self.pos += 1;
-                    if self.peek() == b']' {
-                        self.pos += 1;
-                        JVal::Arr(&[])
-                    } else {
-                        self.open(false)?;
-                        continue 'value;
+                    match self.peek() {
+                        b'}' if object => {
+                            self.pos += 1;
+                            JVal::Obj(&[])
+                        }
+                        b']' if !object => {
+                            self.pos += 1;
+                            JVal::Arr(&[])
+                        }
+                        _ => {
+                            self.open(object)?;
+                            continue 'value;
+                        }
                     }
                 }
                 b'"' => JVal::Str(self.string()?),
@@ -341,42 +339,38 @@ impl<'a> Parser<'_, 'a> {
                 };
                 if top.object {
                     self.st.entries.push((top.key, v));
-                    match self.peek() {
-                        b',' => {
-                            self.pos += 1;
+                } else {
+                    self.st.vals.push(v);
+                }
+                let close = if top.object { b'}' } else { b']' };
+                match self.peek() {
+                    b',' => {
+                        self.pos += 1;
+                        if top.object {
                             let key = self.key()?;
                             if let Some(f) = self.st.frames.last_mut() {
                                 f.key = key;
                             }
-                            continue 'value;
                         }
-                        b'}' => {
-                            self.pos += 1;
-                            self.st.frames.pop();
+                        continue 'value;
+                    }
+                    c if c == close => {
+                        self.pos += 1;
+                        self.st.frames.pop();
+                        v = if top.object {
                             let out = self.arena.alloc_slice_copy(&self.st.entries[top.start..]);
                             self.st.entries.truncate(top.start);
-                            v = JVal::Obj(out);
-                        }
-                        0 if self.pos >= self.b.len() => return self.err("EOF while parsing an object"),
-                        _ => return self.err("expected `,` or `}`"),
-                    }
-                } else {
-                    self.st.vals.push(v);
-                    match self.peek() {
-                        b',' => {
-                            self.pos += 1;
-                            continue 'value;
-                        }
-                        b']' => {
-                            self.pos += 1;
-                            self.st.frames.pop();
+                            JVal::Obj(out)
+                        } else {
                             let out = self.arena.alloc_slice_copy(&self.st.vals[top.start..]);
                             self.st.vals.truncate(top.start);
-                            v = JVal::Arr(out);
-                        }
-                        0 if self.pos >= self.b.len() => return self.err("EOF while parsing a list"),
-                        _ => return self.err("expected `,` or `]`"),
+                            JVal::Arr(out)
+                        };
                     }
+                    0 if self.pos >= self.b.len() => {
+                        return self.err(if top.object { "EOF while parsing an object" } else { "EOF while parsing a list" });
+                    }
+                    _ => return self.err(if top.object { "expected `,` or `}`" } else { "expected `,` or `]`" }),
                 }
             }
         }
@@ -573,6 +567,19 @@ impl<'a> Parser<'_, 'a> {
         Ok(v)
     }
 
+    /// One or more digits (of a fraction or an exponent).
+    fn digits(&mut self) -> Result<(), JsonError> {
+        let from = self.pos;
+        while matches!(self.b.get(self.pos), Some(b'0'..=b'9')) {
+            self.pos += 1;
+        }
+        match self.pos {
+            p if p > from => Ok(()),
+            p if p >= self.b.len() => self.err("EOF while parsing a value"),
+            _ => self.err("invalid number"),
+        }
+    }
+
     /// A number: an integer that fits i64 (or u64 above it), else a float.
     fn number(&mut self) -> Result<JVal<'a>, JsonError> {
         let start = self.pos;
@@ -600,13 +607,7 @@ impl<'a> Parser<'_, 'a> {
         if self.b.get(self.pos) == Some(&b'.') {
             float = true;
             self.pos += 1;
-            let from = self.pos;
-            while matches!(self.b.get(self.pos), Some(b'0'..=b'9')) {
-                self.pos += 1;
-            }
-            if self.pos == from {
-                return if self.pos >= self.b.len() { self.err("EOF while parsing a value") } else { self.err("invalid number") };
-            }
+            self.digits()?;
         }
         if matches!(self.b.get(self.pos), Some(b'e' | b'E')) {
             float = true;
@@ -614,13 +615,7 @@ impl<'a> Parser<'_, 'a> {
             if matches!(self.b.get(self.pos), Some(b'+' | b'-')) {
                 self.pos += 1;
             }
-            let from = self.pos;
-            while matches!(self.b.get(self.pos), Some(b'0'..=b'9')) {
-                self.pos += 1;
-            }
-            if self.pos == from {
-                return if self.pos >= self.b.len() { self.err("EOF while parsing a value") } else { self.err("invalid number") };
-            }
+            self.digits()?;
         }
         if !float && !overflow {
             if !negative {
