@@ -78,7 +78,7 @@ const DISTINCT_MIN_SAMPLE: usize = 256;
 const COMPRESS_SAMPLE_BYTES: usize = 64 * 1024;
 
 /// A column of a new parquet file written with plain encoding (no dictionary).
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 struct PlainColumn {
     name: String,
     /// Snappy saves at least a tenth of the sample's bytes (always true when the file's
@@ -96,8 +96,9 @@ struct PlainColumn {
 /// nested), and any column with too few values to sample, keeps the dictionary (pyarrow
 /// tries one on every column).
 ///
-/// With `judge_snappy`, the first [`COMPRESS_SAMPLE_BYTES`] of each such column, laid out
-/// as parquet's plain encoding lays them out, are compressed with snappy: where that saves
+/// With `judge_snappy`, the first [`COMPRESS_SAMPLE_BYTES`] of each such column (a 4-byte
+/// length before each string or binary value, as in parquet's plain encoding; fixed-width
+/// values as Arrow holds them, close to it) are compressed with snappy: where that saves
 /// less than a tenth (hashes, random ids: snappy has no entropy coder, it only finds the
 /// repeated length prefixes), the column is written uncompressed, which costs that tenth of
 /// its size and saves snappy's time on it, the compressor's slowest input.
@@ -124,6 +125,7 @@ fn plain_columns(batch: &RecordBatch, judge_snappy: bool) -> Vec<PlainColumn> {
         if !judge_snappy {
             return Some(true);
         }
+        // (a sample snappy cannot compress at all keeps the codec: nothing is decided on an error)
         let compressed = snap::raw::Encoder::new().compress_vec(&sample).map(|c| c.len()).unwrap_or(0);
         Some(compressed * 10 <= sample.len() * 9)
     }
@@ -135,8 +137,8 @@ fn plain_columns(batch: &RecordBatch, judge_snappy: bool) -> Vec<PlainColumn> {
             DataType::Binary => judge(a.as_binary::<i32>().iter(), true, judge_snappy),
             DataType::LargeBinary => judge(a.as_binary::<i64>().iter(), true, judge_snappy),
             t => match t.primitive_width() {
-                // the values' bytes, `width` per slot (booleans are bits and have no width)
-                Some(width) if width > 0 && !matches!(t, DataType::Boolean) => {
+                // the values' bytes, `width` per slot (booleans are bits: no width)
+                Some(width) if width > 0 => {
                     let data = a.to_data();
                     let bytes = data.buffers()[0].as_slice();
                     let first = data.offset();
