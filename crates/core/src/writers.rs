@@ -2649,7 +2649,6 @@ mod tests {
     /// all read back equal.
     #[test]
     fn parquet_dictionary_only_for_repeating_columns() {
-        let dir = tempfile::tempdir().unwrap();
         let n = 3000;
         let sha: Vec<String> = (0..n).map(|i| format!("{:040x}", (i as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15))).collect();
         let kind: Vec<&str> = (0..n).map(|i| ["push", "watch", "fork"][i % 3]).collect();
@@ -2666,43 +2665,33 @@ mod tests {
         let mut rng = fastrand::Rng::with_seed(7);
         let digest: Vec<String> = (0..n).map(|_| (0..20).map(|_| format!("{:02x}", rng.u8(..))).collect()).collect();
         let random: Vec<Vec<u8>> = (0..n).map(|_| (0..16).map(|_| rng.u8(..)).collect()).collect();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("sha", DataType::Utf8, false),
-            Field::new("kind", DataType::Utf8, false),
-            Field::new("rare", DataType::Utf8, true),
-            Field::new("half", DataType::Binary, false),
-            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
-            Field::new("ids", DataType::Int64, false),
-            Field::new("count", DataType::Int64, true),
-            Field::new("digest", DataType::Utf8, false),
-            Field::new("random", DataType::Binary, false),
-        ]));
-        let batch = RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(StringArray::from(sha)),
-                Arc::new(StringArray::from(kind)),
-                Arc::new(StringArray::from(rare)),
-                Arc::new(arrow_array::BinaryArray::from_iter_values(half.iter().map(|h| h.as_bytes()))),
-                Arc::new(arrow_array::TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
-                Arc::new(ids),
-                Arc::new(Int64Array::from(count)),
-                Arc::new(StringArray::from(digest)),
-                Arc::new(arrow_array::BinaryArray::from_iter_values(random.iter())),
-            ],
-        )
+        // nullable where the column has nulls (`rare`, `count`)
+        let batch = RecordBatch::try_from_iter([
+            ("sha", Arc::new(StringArray::from(sha)) as ArrayRef),
+            ("kind", Arc::new(StringArray::from(kind))),
+            ("rare", Arc::new(StringArray::from(rare))),
+            ("half", Arc::new(BinaryArray::from_iter_values(half.iter().map(|h| h.as_bytes())))),
+            ("ts", Arc::new(arrow_array::TimestampMicrosecondArray::from(ts).with_timezone("UTC"))),
+            ("ids", Arc::new(ids)),
+            ("count", Arc::new(Int64Array::from(count))),
+            ("digest", Arc::new(StringArray::from(digest))),
+            ("random", Arc::new(BinaryArray::from_iter_values(random.iter()))),
+        ])
         .unwrap();
-        let files = write_all(dir.path(), "t", config(FileFormat::Parquet), std::slice::from_ref(&batch));
-        let (schema, batches) = read_parquet(&files[0].path);
-        let back = arrow_select::concat::concat_batches(&schema, &batches).unwrap();
-        assert_eq!(back.columns(), batch.columns());
-        let reader = SerializedFileReader::new(File::open(&files[0].path).unwrap()).unwrap();
-        let rg = reader.metadata().row_group(0);
-        let got: Vec<(String, bool, Compression)> = rg
-            .columns()
-            .iter()
-            .map(|c| (c.column_path().string(), c.dictionary_page_offset().is_some(), c.compression()))
-            .collect();
+        // writes the batch with `config`; checks it reads back equal; each column's dictionary
+        // and codec
+        let written = |config: WriterConfig| -> Vec<(String, bool, Compression)> {
+            let dir = tempfile::tempdir().unwrap();
+            let files = write_all(dir.path(), "t", config, std::slice::from_ref(&batch));
+            let (schema, batches) = read_parquet(&files[0].path);
+            assert_eq!(arrow_select::concat::concat_batches(&schema, &batches).unwrap().columns(), batch.columns());
+            let reader = SerializedFileReader::new(File::open(&files[0].path).unwrap()).unwrap();
+            let rg = reader.metadata().row_group(0);
+            rg.columns()
+                .iter()
+                .map(|c| (c.column_path().string(), c.dictionary_page_offset().is_some(), c.compression()))
+                .collect()
+        };
         let (s, u) = (Compression::SNAPPY, Compression::UNCOMPRESSED);
         let want: Vec<(String, bool, Compression)> = [
             ("sha", false, s),
@@ -2718,18 +2707,12 @@ mod tests {
         .iter()
         .map(|(c, d, z)| (c.to_string(), *d, *z))
         .collect();
-        assert_eq!(got, want);
+        assert_eq!(written(config(FileFormat::Parquet)), want);
 
         // another codec is kept on every column: the user chose size over speed
         let mut zstd = config(FileFormat::Parquet);
         zstd.parquet_compression = Compression::ZSTD(Default::default());
-        let dir = tempfile::tempdir().unwrap();
-        let files = write_all(dir.path(), "t", zstd, std::slice::from_ref(&batch));
-        let reader = SerializedFileReader::new(File::open(&files[0].path).unwrap()).unwrap();
-        let rg = reader.metadata().row_group(0);
-        assert!(rg.columns().iter().all(|c| c.compression() == Compression::ZSTD(Default::default())));
-        let (schema, batches) = read_parquet(&files[0].path);
-        assert_eq!(arrow_select::concat::concat_batches(&schema, &batches).unwrap().columns(), batch.columns());
+        assert!(written(zstd).iter().all(|(_, _, z)| *z == Compression::ZSTD(Default::default())));
     }
 
     #[test]

