@@ -28,6 +28,13 @@ enum Command {
         #[arg(long)]
         pipelines_dir: Option<PathBuf>,
     },
+    /// Operate on a pipeline's pending load packages.
+    Pipeline {
+        /// Pipeline name.
+        pipeline: String,
+        #[command(subcommand)]
+        action: PipelineAction,
+    },
     /// Show a pipeline's last load.
     Info {
         /// Pipeline name.
@@ -36,6 +43,39 @@ enum Command {
         #[arg(long)]
         pipelines_dir: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum PipelineAction {
+    /// Drop the packages left pending by interrupted runs for good (dlt's `dlt pipeline NAME
+    /// drop-pending-packages`): what their jobs already wrote to the destination is removed,
+    /// and they are never loaded.
+    DropPendingPackages(DestArgs),
+}
+
+/// Where a pipeline loads to, and how its runs meet.
+#[derive(clap::Args, Debug)]
+struct DestArgs {
+    /// Dataset name (default <pipeline>_dataset).
+    #[arg(long)]
+    dataset: Option<String>,
+    /// Destination (`filesystem` or `postgres`; postgres credentials from config or
+    /// DESTINATION__POSTGRES__CREDENTIALS).
+    #[arg(long)]
+    destination: Option<String>,
+    /// Bucket URL of the filesystem destination (default ./stevedore_data).
+    #[arg(long)]
+    bucket_url: Option<String>,
+    /// File layout of the filesystem destination.
+    #[arg(long)]
+    layout: Option<String>,
+    /// Folder holding pipeline working folders (default ~/.stevedore/pipelines).
+    #[arg(long)]
+    pipelines_dir: Option<PathBuf>,
+    /// When another run of the same pipeline is in progress, wait for it to finish instead of
+    /// failing at once.
+    #[arg(long)]
+    wait: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -69,24 +109,19 @@ enum Disposition {
 #[derive(clap::Args, Debug)]
 struct LoadArgs {
     /// Input files (.jsonl, .ndjson, .json, .csv, each optionally .gz, or .parquet); `-` reads JSON lines from stdin.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "resume_only")]
     files: Vec<PathBuf>,
     /// Table to load into.
-    #[arg(long)]
-    table: String,
+    #[arg(long, required_unless_present = "resume_only")]
+    table: Option<String>,
+    /// Only finish the load packages that interrupted runs left pending; read no input.
+    #[arg(long, conflicts_with_all = ["files", "table"])]
+    resume_only: bool,
     /// Pipeline name.
     #[arg(long, default_value = "stevedore")]
     pipeline: String,
-    /// Dataset name (default <pipeline>_dataset).
-    #[arg(long)]
-    dataset: Option<String>,
-    /// Destination (`filesystem` or `postgres`; postgres credentials from config or
-    /// DESTINATION__POSTGRES__CREDENTIALS).
-    #[arg(long)]
-    destination: Option<String>,
-    /// Bucket URL of the filesystem destination (default ./stevedore_data).
-    #[arg(long)]
-    bucket_url: Option<String>,
+    #[command(flatten)]
+    dest: DestArgs,
     /// Loader file format (default: the destination's, jsonl for the filesystem).
     #[arg(long, value_enum)]
     format: Option<Format>,
@@ -109,12 +144,6 @@ struct LoadArgs {
     /// Partition column (repeat for several; Delta tables).
     #[arg(long = "partition")]
     partition: Vec<String>,
-    /// File layout of the filesystem destination.
-    #[arg(long)]
-    layout: Option<String>,
-    /// Folder holding pipeline working folders (default ~/.stevedore/pipelines).
-    #[arg(long)]
-    pipelines_dir: Option<PathBuf>,
 }
 
 fn init_logging(config: Option<&Config>) {
@@ -158,6 +187,16 @@ fn pipelines_dir(arg: Option<PathBuf>, config: &Config) -> stevedore::Result<Pat
 async fn run(cli: Cli) -> stevedore::Result<()> {
     match cli.command {
         Command::Load(args) => load(args).await,
+        Command::Pipeline { pipeline, action: PipelineAction::DropPendingPackages(dest) } => {
+            let p = build_pipeline(&pipeline, &dest, None, None)?;
+            let dropped = p.drop_pending_packages().await?;
+            if dropped.is_empty() {
+                out(&format!("pipeline {pipeline} has no pending load packages\n"));
+            } else {
+                out(&format!("dropped {} pending load package(s) of pipeline {pipeline}: {}\n", dropped.len(), dropped.join(", ")));
+            }
+            Ok(())
+        }
         Command::Schema { pipeline, pipelines_dir: dir } => {
             let config = Config::from_env()?;
             init_logging(Some(&config));
@@ -193,53 +232,80 @@ async fn run(cli: Cli) -> stevedore::Result<()> {
     }
 }
 
-async fn load(args: LoadArgs) -> stevedore::Result<()> {
-    let mut config = Config::from_env()?.with_pipeline_name(&args.pipeline);
+/// The pipeline `name` with its destination, from the config, the environment and `dest`;
+/// with a spinner when `progress` says so.
+fn build_pipeline(name: &str, dest: &DestArgs, format: Option<FileFormat>, bar: Option<&ProgressBar>) -> stevedore::Result<Pipeline> {
+    let mut config = Config::from_env()?.with_pipeline_name(name);
     init_logging(Some(&config));
     let registry = Registry::with_builtins();
     config.validate(&registry.specs())?;
-    let destination_name = match &args.destination {
-        Some(d) => d.clone(),
-        None => "filesystem".to_string(),
-    };
-    if let Some(u) = &args.bucket_url {
+    let destination_name = dest.destination.clone().unwrap_or_else(|| "filesystem".to_string());
+    if let Some(u) = &dest.bucket_url {
         config.set_explicit("destination.filesystem.bucket_url", toml::Value::String(u.clone()));
     }
-    if let Some(l) = &args.layout {
+    if let Some(l) = &dest.layout {
         config.set_explicit("destination.filesystem.layout", toml::Value::String(l.clone()));
     }
     let destination = registry.destination(&destination_name, &config)?;
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("template"));
-    bar.enable_steady_tick(Duration::from_millis(200));
-    let bar2 = bar.clone();
-    let jobs = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let mut builder = Pipeline::builder(&args.pipeline)
-        .destination(destination)
-        .config(config)
-        .progress(move |p| match p {
+    let mut builder = Pipeline::builder(name).destination(destination).config(config).wait_for_lock(dest.wait);
+    if let Some(bar) = bar {
+        let bar2 = bar.clone();
+        let jobs = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        builder = builder.progress(move |p| match p {
             Progress::Extracted { records } => bar2.set_message(format!("{records} records normalized")),
             Progress::Job(m) => {
                 let n = jobs.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 bar2.set_message(format!("{n} jobs loaded (last: {} {})", m.table, m.state));
             }
+            Progress::WaitingForLock { holder } => {
+                bar2.suspend(|| eprintln!("waiting: the pipeline is being run by another stevedore process ({holder})"));
+                bar2.set_message("waiting for the other run to finish");
+            }
         });
-    if let Some(d) = &args.dataset {
+    } else if dest.wait {
+        builder = builder.progress(|p| {
+            if let Progress::WaitingForLock { holder } = p {
+                eprintln!("waiting: the pipeline is being run by another stevedore process ({holder})");
+            }
+        });
+    }
+    if let Some(d) = &dest.dataset {
         builder = builder.dataset_name(d);
     }
-    if let Some(p) = &args.pipelines_dir {
+    if let Some(p) = &dest.pipelines_dir {
         builder = builder.pipelines_dir(p);
     }
-    if let Some(f) = args.format {
-        builder = builder.loader_file_format(match f {
-            Format::Parquet => FileFormat::Parquet,
-            Format::Jsonl => FileFormat::Jsonl,
-            Format::Csv => FileFormat::Csv,
-            Format::InsertValues => FileFormat::InsertValues,
-        });
+    if let Some(f) = format {
+        builder = builder.loader_file_format(f);
     }
-    let pipeline = builder.build()?;
-    let mut resource = Resource::from_files(&args.table, args.files.clone());
+    builder.build()
+}
+
+async fn load(args: LoadArgs) -> stevedore::Result<()> {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("template"));
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let format = args.format.map(|f| match f {
+        Format::Parquet => FileFormat::Parquet,
+        Format::Jsonl => FileFormat::Jsonl,
+        Format::Csv => FileFormat::Csv,
+        Format::InsertValues => FileFormat::InsertValues,
+    });
+    let pipeline = match build_pipeline(&args.pipeline, &args.dest, format, Some(&bar)) {
+        Ok(p) => p,
+        Err(e) => {
+            bar.finish_and_clear();
+            return Err(e);
+        }
+    };
+    if args.resume_only {
+        let result = pipeline.resume().await;
+        bar.finish_and_clear();
+        out(&format!("{}\n", result?));
+        return Ok(());
+    }
+    let table = args.table.as_deref().expect("clap requires --table without --resume-only");
+    let mut resource = Resource::from_files(table, args.files.clone());
     if let Some(wd) = args.write_disposition {
         resource = resource.with_write_disposition(match wd {
             Disposition::Append => WriteDisposition::Append,

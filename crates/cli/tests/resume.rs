@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use stevedore_testkit::{CliProject, assert_success, expected_row_counts, gen_events, list_files, load_markers, packages, parquet_stats, python};
+use stevedore_testkit::{CliProject, assert_failure, assert_success, expected_row_counts, gen_events, list_files, load_markers, packages, parquet_stats, python};
 
 const BIN: &str = env!("CARGO_BIN_EXE_stevedore");
 const PIPELINE: &str = "resume";
@@ -18,17 +18,13 @@ fn job_files(proj: &CliProject, stage: &str, load_id: &str, folder: &str) -> usi
     list_files(&dir).iter().filter(|f| !f.ends_with(".remote_url") && !f.ends_with(".exception")).count()
 }
 
-/// Files in the table folders that a reader listing the folder would pick up (not hidden with a
-/// leading `.` or `_`) and that are not job files named `<load_id>.<file_id>.parquet`: leftovers
-/// of an interrupted write.
+/// Files in the table folders that are not job files named `<load_id>.<file_id>.parquet`:
+/// leftovers of an interrupted write, hidden temporary files (`.<name>.tmp`) included.
 fn stray_files(proj: &CliProject, tables: &BTreeMap<String, u64>) -> Vec<String> {
     let mut out = Vec::new();
     for t in tables.keys() {
         for f in list_files(&proj.dataset_dir(DATASET).join(t)) {
             let name = f.rsplit('/').next().unwrap_or(&f);
-            if name.starts_with('.') || name.starts_with('_') {
-                continue;
-            }
             let parts: Vec<&str> = name.split('.').collect();
             let ok = parts.len() == 4
                 && parts[3] == "parquet"
@@ -94,18 +90,250 @@ fn fault_abort_then_resume_loads_exactly_once() {
 }
 
 #[test]
-fn fault_abort_then_same_command_again_loads_each_package_once() {
+fn fault_abort_then_same_command_finishes_the_package_and_loads_the_input_once() {
     let (proj, expected, lid) = aborted_load();
-    // what the docs tell a user: run the same command again (it loads the input once more)
+    // what the docs tell a user: run the same command again
     let out = proj.load("events.jsonl", "events", PIPELINE, DATASET, &["--format", "parquet"], &[]);
-    assert_success(&out, "same command again");
+    let stdout = assert_success(&out, "same command again");
+    assert!(stdout.contains(&format!("resumed load {lid}; the input was already in it, not extracted again")), "{stdout}");
     let loaded = packages(&proj.working_dir(PIPELINE), "loaded");
-    assert_eq!(loaded.len(), 2, "the resumed package and the new one");
-    assert_eq!(loaded[0], lid);
-    assert_eq!(markers_for(&proj, &lid), 1);
-    assert_eq!(markers_for(&proj, &loaded[1]), 1);
-    assert_eq!(load_markers(&proj.dataset_dir(DATASET)).len(), 2);
+    assert_eq!(loaded, vec![lid.clone()], "only the resumed package, no second copy of the input");
+    assert_eq!(load_markers(&proj.dataset_dir(DATASET)).len(), 1);
+    assert_exact_rows(&proj, &expected, 1, json!({ lid.clone(): expected["events"] }));
+    assert!(stray_files(&proj, &expected).is_empty(), "{:?}", stray_files(&proj, &expected));
+
+    // once that load completed, the same file again is a new load
+    let out = proj.load("events.jsonl", "events", PIPELINE, DATASET, &["--format", "parquet"], &[]);
+    let stdout = assert_success(&out, "the same file after a completed load");
+    assert!(!stdout.contains("already in it"), "{stdout}");
+    let loaded = packages(&proj.working_dir(PIPELINE), "loaded");
+    assert_eq!(loaded.len(), 2);
     assert_exact_rows(&proj, &expected, 2, json!({ lid: expected["events"], loaded[1].clone(): expected["events"] }));
+}
+
+/// The input comes from standard input: it can only be recognized by its content, after it
+/// was read again; the copy read by the rerun is dropped and the pending package is loaded.
+#[test]
+fn stdin_fault_abort_then_same_input_again_is_loaded_once() {
+    let proj = CliProject::new(BIN);
+    gen_events(3000, &proj.path().join("events.jsonl"));
+    let expected = expected_row_counts(&proj.path().join("events.jsonl"), "events");
+    proj.write(".stevedore/config.toml", "[data_writer]\nfile_max_items = 500\n");
+    let stdin_load = |envs: &[(&str, &str)], input: &str| {
+        let args: Vec<String> = ["load", "-", "--table", "events", "--format", "parquet", "--pipeline", PIPELINE, "--dataset", DATASET]
+            .map(String::from)
+            .into_iter()
+            .chain(["--bucket-url".into(), proj.bucket().display().to_string()])
+            .chain(["--pipelines-dir".into(), proj.pipelines_dir().display().to_string()])
+            .collect();
+        let mut c = proj.cmd(&args);
+        c.stdin(std::fs::File::open(proj.path().join(input)).unwrap());
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let out = stdin_load(&[(FAULT, "2")], "events.jsonl");
+    assert!(!out.status.success(), "the fault hook stops the process");
+    let pending = packages(&proj.working_dir(PIPELINE), "normalized");
+    assert_eq!(pending.len(), 1);
+    let lid = pending[0].clone();
+    let stdout = assert_success(&stdin_load(&[], "events.jsonl"), "same input on stdin again");
+    assert!(stdout.contains(&format!("resumed load {lid}; the input was already in it, the copy read now was dropped")), "{stdout}");
+    assert_eq!(packages(&proj.working_dir(PIPELINE), "loaded"), vec![lid.clone()]);
+    assert_eq!(load_markers(&proj.dataset_dir(DATASET)).len(), 1);
+    assert_exact_rows(&proj, &expected, 1, json!({ lid.clone(): expected["events"] }));
+
+    // other content on stdin is a new load, even while a package is pending
+    let out = stdin_load(&[(FAULT, "2")], "events.jsonl");
+    assert!(!out.status.success());
+    std::fs::write(proj.path().join("one.jsonl"), "{\"id\": 1}\n").unwrap();
+    let stdout = assert_success(&stdin_load(&[], "one.jsonl"), "other input on stdin");
+    assert!(stdout.contains("left pending by an earlier run"), "{stdout}");
+    assert_eq!(packages(&proj.working_dir(PIPELINE), "loaded").len(), 3);
+    assert_eq!(load_markers(&proj.dataset_dir(DATASET)).len(), 3);
+}
+
+/// `kill -9` at several moments of a load (while normalizing, right after the package was
+/// committed, between jobs), then the same command: every table holds the input's rows
+/// exactly once, with one marker.
+#[test]
+fn kill_9_at_several_moments_then_same_command_loads_exactly_once() {
+    let mut exact = 0;
+    let phases = ["normalizing", "committed", "between jobs"];
+    for phase in phases {
+        let proj = CliProject::new(BIN);
+        gen_events(if phase == "normalizing" { 20000 } else { 6000 }, &proj.path().join("events.jsonl"));
+        let expected = expected_row_counts(&proj.path().join("events.jsonl"), "events");
+        proj.write(".stevedore/config.toml", "[data_writer]\nfile_max_items = 150\n\n[load]\nworkers = 1\n");
+        let args: Vec<String> =
+            ["load", "events.jsonl", "--table", "events", "--format", "parquet", "--pipeline", PIPELINE, "--dataset", DATASET]
+                .map(String::from)
+                .into_iter()
+                .chain(["--bucket-url".into(), proj.bucket().display().to_string()])
+                .chain(["--pipelines-dir".into(), proj.pipelines_dir().display().to_string()])
+                .collect();
+        let mut child = proj.cmd(&args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let load = proj.working_dir(PIPELINE).join("load");
+        let started = Instant::now();
+        let landed = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break format!("late: the load finished first ({st})");
+            }
+            let new = stevedore_testkit::list_dirs(&load.join("new"));
+            let pending = stevedore_testkit::list_dirs(&load.join("normalized"));
+            let done = pending.first().map_or(0, |lid| job_files(&proj, "normalized", lid, "completed_jobs"));
+            let now = match phase {
+                "normalizing" => !new.is_empty(),
+                "committed" => !pending.is_empty(),
+                _ => done >= 3,
+            };
+            if now {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                break format!("killed {phase} ({} new, {} pending, {done} jobs done)", new.len(), pending.len());
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "the load never reached {phase}");
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        println!("{landed}");
+        let pending = packages(&proj.working_dir(PIPELINE), "normalized");
+        let out = proj.load("events.jsonl", "events", PIPELINE, DATASET, &["--format", "parquet"], &[]);
+        let stdout = assert_success(&out, "same command after kill -9");
+        let loaded = packages(&proj.working_dir(PIPELINE), "loaded");
+        if let Some(lid) = pending.first() {
+            assert!(stdout.contains(&format!("resumed load {lid}; the input was already in it")), "{stdout}");
+            assert_eq!(&loaded, &pending, "the pending package was finished and nothing else loaded");
+        }
+        assert_eq!(loaded.len(), 1, "one load: {loaded:?}");
+        assert_eq!(load_markers(&proj.dataset_dir(DATASET)).len(), 1, "one marker");
+        assert_exact_rows(&proj, &expected, 1, json!({ loaded[0].clone(): expected["events"] }));
+        let stray = stray_files(&proj, &expected);
+        assert!(stray.is_empty(), "{phase}: {stray:?}");
+        exact += 1;
+    }
+    assert_eq!(exact, phases.len());
+}
+
+/// A second run of a pipeline that is running fails at once, naming the process that holds it;
+/// with `--wait` it waits and then loads.
+#[test]
+fn two_runs_of_one_pipeline_do_not_overlap() {
+    let proj = CliProject::new(BIN);
+    gen_events(6000, &proj.path().join("events.jsonl"));
+    let expected = expected_row_counts(&proj.path().join("events.jsonl"), "events");
+    proj.write(".stevedore/config.toml", "[data_writer]\nfile_max_items = 40\n\n[load]\nworkers = 1\n");
+    let args = |wait: bool| -> Vec<String> {
+        let mut a: Vec<String> =
+            ["load", "events.jsonl", "--table", "events", "--format", "parquet", "--pipeline", PIPELINE, "--dataset", DATASET]
+                .map(String::from)
+                .into_iter()
+                .chain(["--bucket-url".into(), proj.bucket().display().to_string()])
+                .chain(["--pipelines-dir".into(), proj.pipelines_dir().display().to_string()])
+                .collect();
+        if wait {
+            a.push("--wait".into());
+        }
+        a
+    };
+    let lock = proj.working_dir(PIPELINE).join(".lock");
+    let wait_for_holder = |pid: u32| {
+        let t = Instant::now();
+        while std::fs::read_to_string(&lock).unwrap_or_default().trim() != pid.to_string() {
+            assert!(t.elapsed() < Duration::from_secs(60), "the first run never took the lock");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+    let first = proj.cmd(&args(false)).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    wait_for_holder(first.id());
+    let second = proj.cmd(&args(false)).output().unwrap();
+    let first_pid = first.id();
+    let first = first.wait_with_output().unwrap();
+    assert_success(&first, "the first run");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "the second run must not run alongside the first");
+    assert!(stderr.contains(&format!("pipeline `{PIPELINE}` is being run by another stevedore process (process {first_pid})")), "{stderr}");
+    assert!(stderr.contains("--wait"), "{stderr}");
+    assert_eq!(packages(&proj.working_dir(PIPELINE), "loaded").len(), 1);
+
+    // with --wait the second run waits, then loads its own package
+    let first = proj.cmd(&args(false)).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    wait_for_holder(first.id());
+    let second = proj.cmd(&args(true)).output().unwrap();
+    let mut first = first;
+    assert!(first.wait().unwrap().success());
+    assert_success(&second, "the waiting run");
+    assert!(String::from_utf8_lossy(&second.stderr).contains("waiting: the pipeline is being run by another stevedore process"));
+    let loaded = packages(&proj.working_dir(PIPELINE), "loaded");
+    assert_eq!(loaded.len(), 3, "three loads, none mixed: {loaded:?}");
+    assert_eq!(load_markers(&proj.dataset_dir(DATASET)).len(), 3);
+    let by_load: serde_json::Map<String, Value> = loaded.iter().map(|l| (l.clone(), expected["events"].into())).collect();
+    assert_exact_rows(&proj, &expected, 3, Value::Object(by_load));
+}
+
+/// A job that fails for good aborts the package, and the files its other jobs already wrote
+/// are removed: no unmarked data stays in the table folders. The same command then loads the
+/// input as a new load.
+#[test]
+fn failed_job_aborts_and_removes_what_the_load_wrote() {
+    let proj = CliProject::new(BIN);
+    gen_events(3000, &proj.path().join("events.jsonl"));
+    let expected = expected_row_counts(&proj.path().join("events.jsonl"), "events");
+    proj.write(".stevedore/config.toml", "[data_writer]\nfile_max_items = 500\n");
+    // a file where a child table's folder would go: its jobs fail with a non-transient error
+    let child = expected.keys().find(|t| t.as_str() != "events").expect("a child table").clone();
+    proj.write(&format!("bucket/{DATASET}/{child}"), "not a folder");
+    let out = proj.load("events.jsonl", "events", PIPELINE, DATASET, &["--format", "parquet"], &[]);
+    let stderr = assert_failure(&out, "a load with a failing job");
+    assert!(stderr.contains("load package aborted") && stderr.contains(&child), "{stderr}");
+    assert!(stderr.contains("files its jobs wrote were removed"), "{stderr}");
+    let loaded = packages(&proj.working_dir(PIPELINE), "loaded");
+    assert_eq!(loaded.len(), 1);
+    let completed = job_files(&proj, "loaded", &loaded[0], "completed_jobs");
+    assert!(completed > 0, "other jobs had completed before the abort");
+    for t in expected.keys().filter(|t| **t != child) {
+        let left = list_files(&proj.dataset_dir(DATASET).join(t));
+        assert!(left.is_empty(), "`{t}` still holds files of the aborted load: {left:?}");
+    }
+    assert!(load_markers(&proj.dataset_dir(DATASET)).is_empty());
+
+    std::fs::remove_file(proj.dataset_dir(DATASET).join(&child)).unwrap();
+    let out = proj.load("events.jsonl", "events", PIPELINE, DATASET, &["--format", "parquet"], &[]);
+    assert_success(&out, "same command once the cause is gone");
+    let loaded = packages(&proj.working_dir(PIPELINE), "loaded");
+    assert_eq!(load_markers(&proj.dataset_dir(DATASET)).len(), 1);
+    assert_exact_rows(&proj, &expected, 1, json!({ loaded[1].clone(): expected["events"] }));
+}
+
+/// `stevedore load --resume-only` finishes the pending package without reading any input;
+/// `stevedore pipeline NAME drop-pending-packages` drops one for good, with what it wrote.
+#[test]
+fn resume_only_and_drop_pending_packages() {
+    let (proj, expected, lid) = aborted_load();
+    let common = |args: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        a.extend(["--dataset".into(), DATASET.into(), "--bucket-url".into(), proj.bucket().display().to_string()]);
+        a.extend(["--pipelines-dir".into(), proj.pipelines_dir().display().to_string()]);
+        a
+    };
+    let out = proj.cmd(&common(&["load", "--resume-only", "--pipeline", PIPELINE])).output().unwrap();
+    let stdout = assert_success(&out, "resume only");
+    assert!(stdout.contains(&format!("resumed load {lid}")), "{stdout}");
+    assert_exact_rows(&proj, &expected, 1, json!({ lid.clone(): expected["events"] }));
+    let out = proj.cmd(&common(&["load", "--resume-only", "--pipeline", PIPELINE])).output().unwrap();
+    assert!(assert_success(&out, "nothing to resume").contains("nothing to resume"));
+
+    // a second pending package, dropped: its files go, the first load stays
+    let out = proj.load("events.jsonl", "events", PIPELINE, DATASET, &["--format", "parquet"], &[(FAULT, "2")]);
+    assert!(!out.status.success());
+    let pending = packages(&proj.working_dir(PIPELINE), "normalized");
+    assert_eq!(pending.len(), 1);
+    let out = proj.cmd(&common(&["pipeline", PIPELINE, "drop-pending-packages"])).output().unwrap();
+    let stdout = assert_success(&out, "drop-pending-packages");
+    assert!(stdout.contains(&format!("dropped 1 pending load package(s) of pipeline {PIPELINE}: {}", pending[0])), "{stdout}");
+    assert!(packages(&proj.working_dir(PIPELINE), "normalized").is_empty());
+    assert_exact_rows(&proj, &expected, 1, json!({ lid: expected["events"] }));
+    assert!(stray_files(&proj, &expected).is_empty(), "{:?}", stray_files(&proj, &expected));
 }
 
 #[test]

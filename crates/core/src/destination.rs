@@ -202,6 +202,15 @@ pub trait DestinationClient: Send + Sync {
     }
     /// Writes the load marker. Called once, last. Idempotent.
     async fn complete_load(&self, package: &PackageInfo) -> Result<()>;
+    /// Removes what the data jobs of a package that will never be completed wrote (a job
+    /// failed for good, or the package was dropped with `drop-pending-packages`), so that no
+    /// data of a load without a marker stays visible: for files, each job's file and any
+    /// temporary file of an interrupted write. `jobs` are the package's data jobs in every
+    /// state; removing what is not there is not an error. Called only while no followup of the
+    /// package has run, and again on the next run if it was interrupted. Default: nothing.
+    async fn discard_package(&self, _package: &PackageInfo, _jobs: &[JobInfo]) -> Result<()> {
+        Ok(())
+    }
     /// Empties the staging dataset's tables after a completed load (`[load]
     /// truncate_staging_dataset`). Default: nothing (no staging dataset).
     async fn truncate_staging_dataset(&self, _package: &PackageInfo) -> Result<()> {

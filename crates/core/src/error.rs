@@ -86,14 +86,19 @@ impl Error {
     }
     /// An i/o error on `path` while doing `what`.
     pub fn io(what: &str, path: &std::path::Path, err: std::io::Error) -> Self {
-        let retryable = matches!(
-            err.kind(),
-            std::io::ErrorKind::Interrupted | std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-        );
-        Self::new(ErrorKind::Io, format!("{what} failed: {err}"))
+        // a full disk is transient for the loader: the job goes back to the package, which
+        // stays pending, and the same command finishes it once there is space again
+        let full = matches!(err.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded);
+        let retryable = full
+            || matches!(
+                err.kind(),
+                std::io::ErrorKind::Interrupted | std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            );
+        let e = Self::new(ErrorKind::Io, format!("{what} failed: {err}"))
             .with("path", path.display().to_string())
             .retryable(retryable)
-            .with_source(err)
+            .with_source(err);
+        if full { e.with_hint("free space on that disk and run the same command again") } else { e }
     }
     /// Marks the error as retryable (transient) or not.
     pub fn retryable(mut self, retryable: bool) -> Self {

@@ -8,7 +8,9 @@
 pub mod config;
 pub mod destination;
 pub mod error;
+pub mod fingerprint;
 pub mod loader;
+pub mod lock;
 pub mod naming;
 pub mod normalize;
 pub mod package;

@@ -4,8 +4,11 @@
 //! exponential backoff; a job that keeps failing goes back to `new_jobs` with its retry count
 //! raised, the package stays pending and the next run resumes it. A terminal error moves the
 //! job to `failed_jobs` (its reason kept in `<job>.exception`), stops new jobs, and aborts the
-//! package: no load marker is written. Jobs found in `started_jobs` (a crash or kill while
-//! they ran) are run again: destination jobs are idempotent, so this never duplicates rows.
+//! package: no load marker is written, and what the package's data jobs wrote is removed from
+//! the destination ([`DestinationClient::discard_package`]; an `aborting.json` marker makes a
+//! later run finish that removal if it was interrupted). Jobs found in `started_jobs` (a crash
+//! or kill while they ran) are run again: destination jobs are idempotent, so this never
+//! duplicates rows.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -16,7 +19,7 @@ use futures::StreamExt;
 
 use crate::destination::{DestinationClient, JobInfo, PackageInfo};
 use crate::error::{Error, ErrorKind, Result};
-use crate::package::{COMPLETED_JOBS, FAILED_JOBS, LoadStorage, NEW_JOBS, Package, PackageStatus, STARTED_JOBS};
+use crate::package::{ABORTING_MARKER, COMPLETED_JOBS, FAILED_JOBS, LoadStorage, NEW_JOBS, Package, PackageStatus, STARTED_JOBS};
 
 /// Environment variable: abort the process (as a crash would) after this many jobs completed
 /// in this process. A deterministic fault hook for resume tests.
@@ -108,6 +111,14 @@ pub async fn load_package(
 ) -> Result<PackageLoad> {
     let started = Instant::now();
     let info = pkg.info()?;
+
+    if pkg.has_marker(ABORTING_MARKER) {
+        // aborted by a failed job in an earlier run that stopped before it removed the
+        // package's files: finish that, and the package stays aborted
+        discard(pkg, client, &info).await?;
+        storage.finish(pkg, PackageStatus::Aborted)?;
+        return Ok(PackageLoad { load_id: info.load_id, status: PackageStatus::Aborted, jobs: Vec::new(), elapsed: started.elapsed() });
+    }
 
     // jobs interrupted by a crash run again
     for j in pkg.jobs(STARTED_JOBS)? {
@@ -202,15 +213,22 @@ pub async fn load_package(
     }
 
     if aborted.load(Ordering::SeqCst) {
-        storage.finish(pkg, PackageStatus::Aborted)?;
         let failed: Vec<String> = metrics
             .iter()
             .filter(|m| m.state == "failed")
             .map(|m| format!("{}: {}", m.job_id, m.failed_message.as_deref().unwrap_or("")))
             .collect();
+        pkg.write_marker(ABORTING_MARKER, &serde_json::to_vec(&failed)?)?;
+        let removed = discard(pkg, client, &info).await?;
+        storage.finish(pkg, PackageStatus::Aborted)?;
+        let hint = if removed {
+            "no load marker was written for this load id and the files its jobs wrote were removed; fix the cause and run again"
+        } else {
+            "no load marker was written for this load id; fix the cause and run again"
+        };
         return Err(Error::new(ErrorKind::Destination, format!("load package aborted, failed jobs: {}", failed.join("; ")))
             .with("load_id", info.load_id.clone())
-            .with_hint("no load marker was written for this load id; fix the cause and run again"));
+            .with_hint(hint));
     }
 
     client.complete_load(&info).await?;
@@ -224,6 +242,23 @@ pub async fn load_package(
         let _ = std::fs::remove_dir_all(done.dir.join(COMPLETED_JOBS));
     }
     Ok(PackageLoad { load_id: info.load_id, status: PackageStatus::Loaded, jobs: metrics, elapsed: started.elapsed() })
+}
+
+/// Removes what `pkg`'s data jobs wrote to the destination, unless a followup job already
+/// ran (then the followups may have moved that data into final tables, and removing the job
+/// files could lose rows that were there before). Returns whether it removed anything.
+pub async fn discard(pkg: &Package, client: &dyn DestinationClient, info: &PackageInfo) -> Result<bool> {
+    if pkg.jobs(COMPLETED_JOBS)?.iter().any(|j| !j.is_data()) {
+        tracing::warn!(load_id = %info.load_id, "a followup job of this package already ran: its data stays in the destination, without a load marker");
+        return Ok(false);
+    }
+    let jobs = pkg.data_jobs()?;
+    client.discard_package(info, &jobs).await.map_err(|e| {
+        e.with("load_id", info.load_id.clone())
+            .with_hint("the package is kept; run again to finish removing its files, or drop it with `stevedore pipeline NAME drop-pending-packages`")
+    })?;
+    tracing::info!(load_id = %info.load_id, jobs = jobs.len(), "removed what the package's jobs wrote");
+    Ok(true)
 }
 
 async fn run_one(

@@ -12,6 +12,8 @@
 //!   failed_jobs/<job>.exception                              why a job failed
 //!   applied_schema_updates.json                              migration done (resume skips it)
 //!   followups.json                                           followup jobs created
+//!   aborting.json                                            a job failed for good: the files
+//!                                                            the package wrote are being removed
 //! ```
 //! Job files are named like dlt's: `<table>.<file_id>.<retry_count>.<ext>[.gz]`.
 
@@ -76,7 +78,18 @@ pub struct Manifest {
     pub replace_tables: Vec<String>,
     /// Pipeline state document to store with the load, when it changed.
     pub state: Option<serde_json::Value>,
+    /// What the package was extracted from (see [`crate::fingerprint`]); `None` for packages
+    /// of Arrow input and packages written before fingerprints existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<crate::fingerprint::Fingerprint>,
+    /// Records read from the source.
+    #[serde(default)]
+    pub records: u64,
 }
+
+/// Marker of a package whose load was aborted by a failed job and whose written data is being
+/// removed from the destination; a run that finds it finishes the removal.
+pub const ABORTING_MARKER: &str = "aborting.json";
 
 /// Writes `bytes` to `path` through a temporary file, fsync and rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -276,6 +289,18 @@ impl Package {
         fs::rename(&job.path, &dest).map_err(|e| Error::io("move job file", &dest, e))?;
         j.path = dest;
         Ok(j)
+    }
+    /// The package's data jobs in every folder (new, started, completed, failed).
+    pub fn data_jobs(&self) -> Result<Vec<JobInfo>> {
+        let mut out = Vec::new();
+        for f in [NEW_JOBS, STARTED_JOBS, COMPLETED_JOBS, FAILED_JOBS] {
+            out.extend(self.jobs(f)?.into_iter().filter(JobInfo::is_data));
+        }
+        Ok(out)
+    }
+    /// Removes the package from disk (a pending package dropped for good).
+    pub fn remove(self) -> Result<()> {
+        fs::remove_dir_all(&self.dir).map_err(|e| Error::io("remove package", &self.dir, e))
     }
     /// Whether a marker file exists.
     pub fn has_marker(&self, name: &str) -> bool {

@@ -26,7 +26,9 @@ use serde_json::{Value, json};
 use crate::config::{Config, KeySpec, SectionSpec, ValueKind};
 use crate::destination::Destination;
 use crate::error::{Error, ErrorKind, Result};
+use crate::fingerprint::{self, ContentDigest, Fingerprint, Recorder, ValueDigest};
 use crate::loader::{JobMetrics, LoaderOptions, PackageLoad, load_package};
+use crate::lock::PipelineLock;
 use crate::naming::{NamingConvention, SnakeCase};
 use crate::normalize::{BatchSink, JVal, Normalizer, NormalizerOptions};
 use crate::package::{LoadStorage, Manifest, ManifestTable, Package, PackageStatus};
@@ -109,6 +111,11 @@ pub enum Progress {
     },
     /// A job finished.
     Job(JobMetrics),
+    /// Another run holds the pipeline; this one waits for it (`wait_for_lock`).
+    WaitingForLock {
+        /// Who holds it (`process 1234`).
+        holder: String,
+    },
 }
 
 type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
@@ -122,9 +129,16 @@ pub struct PipelineBuilder {
     config: Option<Config>,
     format: Option<FileFormat>,
     progress: Option<ProgressFn>,
+    wait_for_lock: bool,
 }
 
 impl PipelineBuilder {
+    /// When another run holds this pipeline: wait for it (`true`) instead of failing at once
+    /// (the default). Runs of one pipeline never overlap: they would mix their packages.
+    pub fn wait_for_lock(mut self, wait: bool) -> Self {
+        self.wait_for_lock = wait;
+        self
+    }
     /// Sets the destination.
     pub fn destination(mut self, d: Arc<dyn Destination>) -> Self {
         self.destination = Some(d);
@@ -227,6 +241,7 @@ impl PipelineBuilder {
             loader,
             normalizer,
             progress: self.progress,
+            wait_for_lock: self.wait_for_lock,
         })
     }
 }
@@ -252,6 +267,7 @@ pub struct Pipeline {
     loader: LoaderOptions,
     normalizer: NormalizerOptions,
     progress: Option<ProgressFn>,
+    wait_for_lock: bool,
 }
 
 impl fmt::Debug for Pipeline {
@@ -289,8 +305,13 @@ pub struct LoadInfo {
     pub dataset_name: String,
     /// Packages loaded in this run (resumed ones first).
     pub packages: Vec<PackageLoad>,
-    /// Per table of the new package.
+    /// Per table of the new package (or of the pending package that already held the input).
     pub tables: BTreeMap<String, TableMetrics>,
+    /// What the run did besides loading its input: packages resumed, input found already in a
+    /// pending package.
+    pub notes: Vec<String>,
+    /// Data-related warnings (e.g. keys that normalized to one column).
+    pub warnings: Vec<String>,
     /// Records read from the source.
     pub records: u64,
     /// Time spent extracting and normalizing.
@@ -325,6 +346,12 @@ impl fmt::Display for LoadInfo {
             self.destination_location,
             self.dataset_name
         )?;
+        for n in &self.notes {
+            writeln!(f, "  {n}")?;
+        }
+        for w in &self.warnings {
+            writeln!(f, "  warning: {w}")?;
+        }
         for p in &self.packages {
             let failed = p.jobs.iter().filter(|j| j.state == "failed").count();
             writeln!(f, "  load {}: {} jobs, {} failed, {:?}", p.load_id, p.jobs.len(), failed, p.status)?;
@@ -398,6 +425,7 @@ impl Pipeline {
             config: None,
             format: None,
             progress: None,
+            wait_for_lock: false,
         }
     }
     /// Name.
@@ -441,18 +469,102 @@ impl Pipeline {
         }
     }
 
-    /// Loads packages left pending by an earlier run (after a crash or a transient failure).
-    pub async fn load_pending(&self) -> Result<Vec<PackageLoad>> {
+    /// Takes the pipeline's lock (see [`crate::lock`]) for one run.
+    async fn lock(&self) -> Result<PipelineLock> {
+        if !self.wait_for_lock {
+            return PipelineLock::try_acquire(&self.working_dir, &self.name);
+        }
+        let dir = self.working_dir.clone();
+        let name = self.name.clone();
+        let progress = self.progress.clone();
+        tokio::task::spawn_blocking(move || {
+            PipelineLock::acquire_waiting(&dir, &name, |holder| {
+                tracing::info!(pipeline = %name, holder, "waiting for another run of the pipeline to finish");
+                if let Some(p) = &progress {
+                    p(&Progress::WaitingForLock { holder: holder.to_string() });
+                }
+            })
+        })
+        .await
+        .map_err(|e| Error::internal(format!("lock task failed: {e}")))?
+    }
+
+    /// The pipeline's load storage, without packages an interrupted extract left unfinished.
+    fn storage(&self) -> Result<LoadStorage> {
         let storage = LoadStorage::open(&self.working_dir)?;
         let dropped = storage.discard_unfinished()?;
         if dropped > 0 {
             tracing::info!(count = dropped, "discarded unfinished (never loadable) packages");
         }
+        Ok(storage)
+    }
+
+    /// Loads packages left pending by an earlier run (after a crash or a transient failure).
+    pub async fn load_pending(&self) -> Result<Vec<PackageLoad>> {
+        let _lock = self.lock().await?;
+        let storage = self.storage()?;
         let mut out = Vec::new();
         for pkg in storage.pending()? {
             out.push(self.load_one(&storage, &pkg).await?);
         }
         Ok(out)
+    }
+
+    /// Finishes the packages left pending by earlier runs and loads nothing new (`stevedore
+    /// load --resume-only`).
+    pub async fn resume(&self) -> Result<LoadInfo> {
+        let _lock = self.lock().await?;
+        let storage = self.storage()?;
+        let pending = storage.pending()?;
+        let mut info = self.info_for(Vec::new());
+        if pending.is_empty() {
+            info.notes.push("no pending load packages: nothing to resume".into());
+        }
+        if let Some(last) = pending.last() {
+            let (tables, records) = package_tables(last)?;
+            info.tables = tables;
+            info.records = records;
+        }
+        let t = Instant::now();
+        for pkg in &pending {
+            info.notes.push(format!("resumed load {} left pending by an earlier run", pkg.load_id));
+            info.packages.push(self.load_one(&storage, pkg).await?);
+        }
+        info.load_elapsed = t.elapsed();
+        Ok(info)
+    }
+
+    /// Drops the packages left pending by earlier runs for good (dlt's `dlt pipeline NAME
+    /// drop-pending-packages`): what their jobs already wrote to the destination is removed,
+    /// then the packages are deleted. Returns their load ids.
+    pub async fn drop_pending_packages(&self) -> Result<Vec<String>> {
+        let _lock = self.lock().await?;
+        let storage = self.storage()?;
+        let mut dropped = Vec::new();
+        for pkg in storage.pending()? {
+            let info = pkg.info()?;
+            let client = self.destination.client(&self.dataset_name, &self.name).await?;
+            crate::loader::discard(&pkg, client.as_ref(), &info).await?;
+            dropped.push(pkg.load_id.clone());
+            pkg.remove()?;
+        }
+        Ok(dropped)
+    }
+
+    fn info_for(&self, packages: Vec<PackageLoad>) -> LoadInfo {
+        LoadInfo {
+            pipeline_name: self.name.clone(),
+            destination_name: self.destination.name().to_string(),
+            destination_location: self.destination.display_location(),
+            dataset_name: self.dataset_name.clone(),
+            packages,
+            tables: BTreeMap::new(),
+            notes: Vec::new(),
+            warnings: Vec::new(),
+            records: 0,
+            normalize_elapsed: Duration::ZERO,
+            load_elapsed: Duration::ZERO,
+        }
     }
 
     async fn load_one(&self, storage: &LoadStorage, pkg: &Package) -> Result<PackageLoad> {
@@ -480,33 +592,61 @@ impl Pipeline {
     }
 
     /// Extracts and normalizes `source` into a new load package, then loads every pending
-    /// package (older ones first). On bad input nothing of the new package becomes visible.
+    /// package (older ones first) and the new one. On bad input nothing of the new package
+    /// becomes visible.
+    ///
+    /// Exactly once under a rerun: when a package left pending by an earlier run (a crash, a
+    /// kill, a failed connection, a full disk) was extracted from the same input (see
+    /// [`crate::fingerprint`]), that package is finished and the input is not loaded a second
+    /// time. One run per pipeline at a time (see [`crate::lock`]).
     pub async fn run(&self, source: impl Into<Source>) -> Result<LoadInfo> {
         let source = source.into();
-        std::fs::create_dir_all(&self.working_dir).map_err(|e| Error::io("create working folder", &self.working_dir, e))?;
-        let load_started_pending = Instant::now();
-        let mut packages = self.load_pending().await?;
-        let mut load_elapsed = load_started_pending.elapsed();
+        let _lock = self.lock().await?;
+        let storage = self.storage()?;
+        let pending = storage.pending()?;
+        let mut info = self.info_for(Vec::new());
 
         let t0 = Instant::now();
-        let storage = LoadStorage::open(&self.working_dir)?;
-        let (pkg, tables, records) = self.extract_normalize(&storage, source)?;
-        let normalize_elapsed = t0.elapsed();
+        let mut same_as: Option<(String, &str)> = None;
+        if let Some(fp) = fingerprint::before_reading(&source)? {
+            if let Some(p) = find_pending(&pending, &fp)? {
+                same_as = Some((p.load_id.clone(), "not extracted again"));
+            }
+        }
+        let mut new_pkg = None;
+        if same_as.is_none() {
+            match self.extract_normalize(&storage, source, &pending)? {
+                Extracted::New { pkg, tables, records, warnings } => {
+                    info.tables = tables;
+                    info.records = records;
+                    info.warnings = warnings;
+                    new_pkg = Some(pkg);
+                }
+                Extracted::AlreadyPending { load_id } => same_as = Some((load_id, "the copy read now was dropped")),
+            }
+        }
+        info.normalize_elapsed = t0.elapsed();
 
         let t1 = Instant::now();
-        packages.push(self.load_one(&storage, &pkg).await?);
-        load_elapsed += t1.elapsed();
-        Ok(LoadInfo {
-            pipeline_name: self.name.clone(),
-            destination_name: self.destination.name().to_string(),
-            destination_location: self.destination.display_location(),
-            dataset_name: self.dataset_name.clone(),
-            packages,
-            tables,
-            records,
-            normalize_elapsed,
-            load_elapsed,
-        })
+        for pkg in &pending {
+            match &same_as {
+                Some((lid, what)) if *lid == pkg.load_id => {
+                    let (tables, records) = package_tables(pkg)?;
+                    info.tables = tables;
+                    info.records = records;
+                    let note = format!("resumed load {lid}; the input was already in it, {what}");
+                    tracing::info!("{note}");
+                    info.notes.push(note);
+                }
+                _ => info.notes.push(format!("resumed load {} left pending by an earlier run", pkg.load_id)),
+            }
+            info.packages.push(self.load_one(&storage, pkg).await?);
+        }
+        if let Some(pkg) = new_pkg {
+            info.packages.push(self.load_one(&storage, &pkg).await?);
+        }
+        info.load_elapsed = t1.elapsed();
+        Ok(info)
     }
 
     fn writer_config(&self, schema: &Schema, table: &str) -> WriterConfig {
@@ -537,7 +677,7 @@ impl Pipeline {
         cfg
     }
 
-    fn extract_normalize(&self, storage: &LoadStorage, source: Source) -> Result<(Package, BTreeMap<String, TableMetrics>, u64)> {
+    fn extract_normalize(&self, storage: &LoadStorage, source: Source, pending: &[Package]) -> Result<Extracted> {
         let caps = self.destination.capabilities();
         if let Some(f) = self.format {
             if !caps.supported_loader_file_formats.contains(&f) {
@@ -557,37 +697,34 @@ impl Pipeline {
         let now = chrono::Utc::now();
         let load_id = crate::time::new_load_id(now, last_id.as_deref());
         let pkg = storage.create(&load_id)?;
-        let result = self.normalize_into(&pkg, &load_id, now, source);
-        match result {
-            Ok((manifest, schema, tables, records)) => {
-                let pkg = storage.commit(pkg, &manifest, &schema)?;
-                save_schema(&self.schema_path(), &schema)?;
-                if manifest.state.is_some() {
-                    let state_path = self.working_dir.join("state.json");
-                    if let Some(mut st) = PipelineState::read(&state_path)? {
-                        let h = st.content_hash();
-                        st.set_local("_last_extracted_hash", json!(h));
-                        st.set_local("first_run", json!(false));
-                        st.write(&state_path)?;
-                    }
-                }
-                Ok((pkg, tables, records))
-            }
+        let n = match self.normalize_into(&pkg, &load_id, now, source) {
+            Ok(n) => n,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&pkg.dir);
-                Err(e)
+                return Err(e);
+            }
+        };
+        if let Some(p) = n.manifest.inputs.as_ref().map(|fp| find_pending(pending, fp)).transpose()?.flatten() {
+            // the input was read and it is what a pending package holds: that package loads
+            // it; this copy is dropped before it becomes loadable
+            let _ = std::fs::remove_dir_all(&pkg.dir);
+            return Ok(Extracted::AlreadyPending { load_id: p.load_id.clone() });
+        }
+        let pkg = storage.commit(pkg, &n.manifest, &n.schema)?;
+        save_schema(&self.schema_path(), &n.schema)?;
+        if n.manifest.state.is_some() {
+            let state_path = self.working_dir.join("state.json");
+            if let Some(mut st) = PipelineState::read(&state_path)? {
+                let h = st.content_hash();
+                st.set_local("_last_extracted_hash", json!(h));
+                st.set_local("first_run", json!(false));
+                st.write(&state_path)?;
             }
         }
+        Ok(Extracted::New { pkg, tables: n.tables, records: n.manifest.records, warnings: n.warnings })
     }
 
-    #[allow(clippy::type_complexity)]
-    fn normalize_into(
-        &self,
-        pkg: &Package,
-        load_id: &str,
-        created_at: chrono::DateTime<chrono::Utc>,
-        source: Source,
-    ) -> Result<(Manifest, Schema, BTreeMap<String, TableMetrics>, u64)> {
+    fn normalize_into(&self, pkg: &Package, load_id: &str, created_at: chrono::DateTime<chrono::Utc>, source: Source) -> Result<Normalized> {
         let naming = self.naming();
         let mut schema = self.schema()?.unwrap_or_else(|| Schema::new(self.schema_name()));
 
@@ -627,10 +764,12 @@ impl Pipeline {
             worker_rows: HashMap::new(),
         };
         let mut records: u64 = 0;
+        let mut inputs = Recorder::default();
         let (schema, stats) = {
             let mut n = Normalizer::new(schema, naming.clone(), load_id, self.normalizer.clone(), &mut sink);
             for (r, table) in source.resources.into_iter().zip(roots.iter()) {
-                self.push_resource(&mut n, table, r.data, &mut records, &mut ctx)?;
+                inputs.resource(&r);
+                self.push_resource(&mut n, table, r.data, &mut records, &mut ctx, &mut inputs)?;
             }
             if let Some(doc) = &state_doc {
                 let t = n.root_table(crate::schema::STATE_TABLE)?;
@@ -677,8 +816,10 @@ impl Pipeline {
                 .collect(),
             replace_tables,
             state: state_doc,
+            inputs: inputs.finish(),
+            records,
         };
-        Ok((manifest, schema, tables, records))
+        Ok(Normalized { manifest, schema, tables, warnings: Vec::new() })
     }
 
     fn push_resource<'c>(
@@ -688,20 +829,29 @@ impl Pipeline {
         data: ResourceData,
         records: &mut u64,
         ctx: &mut RunCtx<'c>,
+        inputs: &mut Recorder,
     ) -> Result<()> {
         let t = n.root_table(root)?;
         match data {
             ResourceData::Values(it) => {
                 let mut arena = bumpalo::Bump::new();
+                let mut digest = ValueDigest::default();
                 for v in it {
                     let v = v?;
+                    digest.add(&v);
                     n.push(t, &JVal::from_value(&v, &arena))?;
                     arena.reset();
                     self.count(records);
                 }
+                inputs.input(digest.id());
             }
-            ResourceData::JsonLines { origin, reader } => self.push_jsonl(n, root, &origin, reader, records, ctx)?,
+            ResourceData::JsonLines { origin, reader } => {
+                let digest = ContentDigest::new(&origin);
+                self.push_jsonl(n, root, &origin, Box::new(digest.reader(reader)), records, ctx)?;
+                inputs.input(digest.id());
+            }
             ResourceData::Arrow(it) => {
+                inputs.unknown();
                 for b in it {
                     let b = b?;
                     *records += b.num_rows() as u64;
@@ -711,10 +861,14 @@ impl Pipeline {
             ResourceData::Files(files) => {
                 for f in files {
                     if f.as_os_str() == "-" {
-                        let reader: Box<dyn BufRead + Send> = Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin()));
+                        let digest = ContentDigest::new("-");
+                        let reader: Box<dyn BufRead + Send> =
+                            Box::new(digest.reader(std::io::BufReader::with_capacity(1 << 20, std::io::stdin())));
                         self.push_jsonl(n, root, "-", reader, records, ctx)?;
+                        inputs.input(digest.id());
                         continue;
                     }
+                    inputs.input(fingerprint::file_id(&f)?);
                     match input_kind(&f)? {
                         InputKind::JsonLines => {
                             let r = open_maybe_gzip(&f)?;
@@ -896,4 +1050,58 @@ pub fn package_counts(pipelines_dir: &Path, pipeline: &str) -> Result<(usize, us
     let loaded = s.loaded()?;
     let aborted = loaded.iter().filter(|p| p.completed_status() == Some(PackageStatus::Aborted)).count();
     Ok((s.pending()?.len(), loaded.len() - aborted, aborted))
+}
+
+/// What one extraction produced.
+enum Extracted {
+    /// A new package, committed.
+    New {
+        /// The package.
+        pkg: Package,
+        /// Per table.
+        tables: BTreeMap<String, TableMetrics>,
+        /// Records read.
+        records: u64,
+        /// Warnings of the normalizer.
+        warnings: Vec<String>,
+    },
+    /// The input was read and equals what pending package `load_id` holds: nothing new.
+    AlreadyPending {
+        /// The pending package.
+        load_id: String,
+    },
+}
+
+/// A package's contents, before it is committed.
+struct Normalized {
+    manifest: Manifest,
+    schema: Schema,
+    tables: BTreeMap<String, TableMetrics>,
+    warnings: Vec<String>,
+}
+
+/// The pending package extracted from the same input as `fp`, if any.
+fn find_pending<'p>(pending: &'p [Package], fp: &Fingerprint) -> Result<Option<&'p Package>> {
+    for p in pending {
+        if p.manifest()?.inputs.as_ref() == Some(fp) {
+            return Ok(Some(p));
+        }
+    }
+    Ok(None)
+}
+
+/// Rows per table (from the manifest), files and bytes (from the job files) of a package, and
+/// the records it was extracted from.
+fn package_tables(pkg: &Package) -> Result<(BTreeMap<String, TableMetrics>, u64)> {
+    let m = pkg.manifest()?;
+    let mut tables: BTreeMap<String, TableMetrics> = BTreeMap::new();
+    for t in &m.tables {
+        tables.entry(t.name.clone()).or_default().rows = t.rows;
+    }
+    for j in pkg.data_jobs()? {
+        let e = tables.entry(j.table.clone()).or_default();
+        e.files += 1;
+        e.bytes += std::fs::metadata(&j.path).map(|m| m.len()).unwrap_or(0);
+    }
+    Ok((tables, m.records))
 }

@@ -62,6 +62,11 @@ pub struct FilesystemClient {
     pub(crate) pipeline_name: String,
 }
 
+/// The hidden temporary name a local file is written under before it is renamed into place.
+pub fn temp_name(name: &str) -> String {
+    format!(".{name}.tmp")
+}
+
 fn hex_of_b64(h: &str) -> String {
     match base64::engine::general_purpose::STANDARD.decode(h) {
         Ok(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
@@ -74,9 +79,12 @@ impl FilesystemClient {
         format!("{}/{}", self.dataset, path)
     }
 
-    /// Local folders: write under a hidden temporary name (`.<name>.<pid>.tmp`, skipped by
-    /// readers such as pyarrow and duckdb globs), fsync, rename. object_store's local store
-    /// stages files as `<name>#<n>`, which a crash would leave behind next to the data.
+    /// Local folders: write under a hidden temporary name ([`temp_name`], skipped by readers
+    /// such as pyarrow and duckdb globs), fsync, rename. object_store's local store stages
+    /// files as `<name>#<n>`, which a crash would leave behind next to the data. The name is
+    /// the same in every attempt (one run per pipeline at a time, and job paths hold the load
+    /// id), so a job run again after a crash replaces what the crash left; a failed write
+    /// removes its temporary file.
     async fn write_local(&self, rel: &str, data: LocalData) -> Result<bool> {
         let stevedore_object_store::BucketUrl::Local(root) = &self.bucket.url else {
             return Ok(false);
@@ -85,27 +93,40 @@ impl FilesystemClient {
         tokio::task::spawn_blocking(move || -> Result<()> {
             let parent = dest2.parent().expect("a file path has a parent");
             std::fs::create_dir_all(parent).map_err(|e| Error::io("create folder", parent, e))?;
-            let name = dest2.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-            let tmp = parent.join(format!(".{name}.{}.tmp", std::process::id()));
-            match &data {
-                LocalData::Bytes(b) => std::fs::write(&tmp, b).map_err(|e| Error::io("write file", &tmp, e))?,
-                LocalData::File(src) => {
-                    // A job file is complete and fsynced before it is loaded, and never written
-                    // again: on the same file system a hard link lands it without copying.
-                    // Elsewhere (another device, or a file system without links) it is copied.
-                    match std::fs::remove_file(&tmp) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(Error::io("remove stale temporary file", &tmp, e)),
-                    }
-                    if std::fs::hard_link(src, &tmp).is_err() {
-                        std::fs::copy(src, &tmp).map_err(|e| Error::io("copy job file", &tmp, e))?;
+            let tmp = dest2.with_file_name(temp_name(dest2.file_name().and_then(|n| n.to_str()).unwrap_or("file")));
+            let written = (|| -> Result<()> {
+                match &data {
+                    LocalData::Bytes(b) => std::fs::write(&tmp, b).map_err(|e| Error::io("write file", &tmp, e))?,
+                    LocalData::File(src) => {
+                        // A job file is complete and fsynced before it is loaded, and never written
+                        // again: on the same file system a hard link lands it without copying.
+                        // Elsewhere (another device, or a file system without links) it is copied.
+                        match std::fs::remove_file(&tmp) {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(e) => return Err(Error::io("remove stale temporary file", &tmp, e)),
+                        }
+                        if std::fs::hard_link(src, &tmp).is_err() {
+                            std::fs::copy(src, &tmp).map_err(|e| Error::io("copy job file", &tmp, e))?;
+                        }
                     }
                 }
+                std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Error::io("sync file", &tmp, e))?;
+                std::fs::rename(&tmp, &dest2).map_err(|e| Error::io("rename file", &dest2, e))?;
+                // a job run again after a crash links the same job file as the first attempt:
+                // renaming a link over another link of the same file does nothing (POSIX), and
+                // would leave the temporary name behind
+                match std::fs::remove_file(&tmp) {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(Error::io("remove temporary file", &tmp, e)),
+                }
+            })();
+            if written.is_err() {
+                // e.g. a full disk: no partial file stays next to the data
+                let _ = std::fs::remove_file(&tmp);
             }
-            std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Error::io("sync file", &tmp, e))?;
-            std::fs::rename(&tmp, &dest2).map_err(|e| Error::io("rename file", &dest2, e))?;
-            Ok(())
+            written
         })
         .await
         .map_err(|e| Error::internal(format!("write task failed: {e}")))??;
@@ -483,6 +504,44 @@ impl DestinationClient for FilesystemClient {
         let rel = self.rel(&self.job_path(package, job));
         self.upload_file(&job.path, &rel).await.map_err(|e| e.with("table", job.table.clone()))?;
         Ok(JobOutcome { remote_url: Some(self.bucket.url_of(&rel)) })
+    }
+
+    async fn discard_package(&self, package: &PackageInfo, jobs: &[JobInfo]) -> Result<()> {
+        let mut doomed = Vec::new();
+        for job in jobs {
+            // the state is written at complete_load; table-format files are not visible
+            // before their table's commit, which is a followup
+            if job.table == STATE_TABLE || self.table_writer(&package.schema, &job.table)?.is_some() {
+                continue;
+            }
+            doomed.push(self.rel(&self.job_path(package, job)));
+        }
+        let n = if let stevedore_object_store::BucketUrl::Local(root) = &self.bucket.url {
+            // also the temporary files of interrupted writes; a path that cannot exist (a
+            // file where a folder would be) is as good as removed
+            let root = root.clone();
+            tokio::task::spawn_blocking(move || -> Result<usize> {
+                let mut n = 0;
+                for rel in doomed {
+                    let path = root.join(&rel);
+                    let tmp = path.with_file_name(temp_name(path.file_name().and_then(|f| f.to_str()).unwrap_or_default()));
+                    for p in [path, tmp] {
+                        match std::fs::remove_file(&p) {
+                            Ok(()) => n += 1,
+                            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {}
+                            Err(e) => return Err(Error::io("remove file of an aborted load", &p, e)),
+                        }
+                    }
+                }
+                Ok(n)
+            })
+            .await
+            .map_err(|e| Error::internal(format!("remove task failed: {e}")))??
+        } else {
+            self.delete_all(doomed).await?
+        };
+        tracing::info!(load_id = %package.load_id, files = n, "removed the files of an aborted load");
+        Ok(())
     }
 
     async fn create_followup_jobs(&self, package: &PackageInfo, completed: &[JobInfo]) -> Result<Vec<FollowupJob>> {
