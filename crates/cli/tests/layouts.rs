@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
-use stevedore_testkit::{CliProject, assert_failure, assert_success, list_files, packages, python, read_json, run_python};
+use stevedore_testkit::{CliProject, assert_failure, assert_success, list_dirs, list_files, packages, python, read_json, run_python};
 
 const BIN: &str = env!("CARGO_BIN_EXE_stevedore");
 const PIPELINE: &str = "lay";
@@ -242,6 +242,50 @@ fn invalid_layouts_fail_clearly_and_write_nothing() {
         assert_eq!(list_files(&proj.bucket()), before, "bucket unchanged after layout `{layout}`");
         assert_eq!(packages(&proj.working_dir(PIPELINE), "loaded"), loaded_before);
         assert_nothing_pending(&proj);
+    }
+}
+
+/// Every file of the project outside the pipelines folder (`p/`), but the input.
+fn files_outside_pipelines(proj: &CliProject) -> BTreeSet<String> {
+    list_files(proj.path()).into_iter().filter(|f| !f.starts_with("p/") && f != "in.jsonl").collect()
+}
+
+/// `stevedore load in.jsonl` into `bucket_url` (instead of the project's bucket).
+fn load_to(proj: &CliProject, bucket_url: &str) -> std::process::Output {
+    let args = ["load", "in.jsonl", "--table", "items", "--pipeline", PIPELINE, "--dataset", DATASET, "--bucket-url", bucket_url];
+    let pipelines = proj.pipelines_dir().display().to_string();
+    proj.cmd(&[&args[..], &["--pipelines-dir", &pipelines]].concat()).output().expect("run stevedore")
+}
+
+#[test]
+fn malformed_bucket_urls_are_refused_not_taken_as_folders() {
+    let proj = CliProject::new(BIN);
+    proj.write("in.jsonl", INPUT);
+    for (url, words) in [
+        ("s3:/nobucket", &["bucket URL `s3:/nobucket` is malformed", "`://` must follow the scheme", "s3://bucket/path"][..]),
+        ("s3//x", &["bucket URL `s3//x` is malformed", "`:` is missing", "s3://bucket/path"]),
+        ("gs:x", &["bucket URL `gs:x` is malformed", "gs://bucket/path", "./gs:x"]),
+        ("az:/c", &["bucket URL `az:/c` is malformed", "az://container/path"]),
+        ("s3:/KEY:SECRETVALUE@nobucket", &["s3:/***@nobucket", "s3://bucket/path"]),
+        ("foo://bar", &["unknown bucket URL scheme `foo://`", "s3, s3a", "s3://bucket/path"]),
+    ] {
+        let err = assert_failure(&load_to(&proj, url), &format!("load to {url}"));
+        assert!(err.contains("configuration error"), "{url}: {err}");
+        for w in words {
+            assert!(err.contains(w), "error for {url} should mention `{w}`:
+{err}");
+        }
+        assert!(!err.contains("SECRETVALUE"), "{err}");
+        // no local folder named after the URL, nothing written anywhere
+        assert_eq!(files_outside_pipelines(&proj), BTreeSet::new(), "{url}");
+        let dirs: Vec<String> = list_dirs(proj.path()).into_iter().filter(|d| d != "p").collect();
+        assert_eq!(dirs, ["home"], "{url}: no folder but HOME and the pipelines folder");
+        assert!(packages(&proj.working_dir(PIPELINE), "loaded").is_empty());
+    }
+    // plain relative paths stay local folders, even with a scheme-like name
+    for (url, dir) in [("data/lake", "data/lake"), ("./s3data", "s3data"), ("./s3:x", "s3:x")] {
+        assert_success(&load_to(&proj, url), &format!("load to {url}"));
+        assert!(proj.path().join(dir).join(DATASET).join("items").is_dir(), "{url}");
     }
 }
 
