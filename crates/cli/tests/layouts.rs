@@ -289,6 +289,33 @@ fn malformed_bucket_urls_are_refused_not_taken_as_folders() {
     }
 }
 
+#[test]
+fn long_table_names_are_shortened_like_dlt_does() {
+    use stevedore::naming::shorten_identifier;
+    let proj = CliProject::new(BIN);
+    proj.write("in.jsonl", INPUT);
+    let table = "t".repeat(300);
+    assert_success(&proj.load("in.jsonl", &table, PIPELINE, DATASET, &[], &[]), "load with a 300-character table name");
+    // dlt's shortening with the destination's limit: head and tail kept, a hash tag between
+    let root = shorten_identifier(&table, &table, 200);
+    let child_path = format!("{root}__tags");
+    let child = shorten_identifier(&child_path, &child_path, 200);
+    assert_eq!(root.len(), 200);
+    assert_ne!(root, "t".repeat(200), "a hash tag is in the name");
+    assert_eq!(child.len(), 200);
+    let dirs: Vec<String> = list_dirs(&proj.dataset_dir(DATASET)).into_iter().filter(|d| !d.starts_with("_dlt_")).collect();
+    let mut expected = vec![root.clone(), child.clone()];
+    expected.sort();
+    assert_eq!(dirs, expected);
+    let (_, _, jobs) = loaded_jobs(&proj);
+    let tables: BTreeSet<&str> = jobs.iter().map(|(t, _, _)| t.as_str()).collect();
+    assert_eq!(tables, BTreeSet::from([root.as_str(), child.as_str()]));
+    // the schema names the table by its short name
+    let schema = read_json(&proj.working_dir(PIPELINE).join("schemas").join(format!("{PIPELINE}.schema.json")));
+    assert!(schema["tables"].get(root.as_str()).is_some(), "{}", schema["tables"]);
+    assert_eq!(data_files(&proj).len(), 2);
+}
+
 /// On one file system a local load links the package's job files into the dataset instead
 /// of copying them: the same inode, the same bytes, no temporary file left behind.
 #[cfg(unix)]

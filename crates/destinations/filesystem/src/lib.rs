@@ -80,6 +80,15 @@ fn recommended_file_size(url: &BucketUrl) -> Option<u64> {
 /// Destination name.
 pub const NAME: &str = "filesystem";
 
+/// Longest table and column name, in characters: longer names are shortened by the naming
+/// convention the way dlt shortens them for length-limited destinations (head and tail kept,
+/// a hash tag in the middle). Table names become folder and file names, in the bucket and in
+/// the pipeline's working folder (`<table>.<file_id>.<retry>.<ext>.gz` and its
+/// `.remote_url` / `.exception` notes, under 50 bytes more), so they must stay well below the
+/// 255 bytes a file name may have. dlt declares no limit (65536) and fails with the file
+/// system's `File name too long` instead.
+pub const MAX_IDENTIFIER_LENGTH: usize = 200;
+
 /// The filesystem destination.
 #[derive(Debug, Clone)]
 pub struct Filesystem {
@@ -221,6 +230,8 @@ impl Destination for Filesystem {
         }
         c.state_as_table = false;
         c.recommended_file_size = recommended_file_size(&self.bucket);
+        c.max_identifier_length = Some(MAX_IDENTIFIER_LENGTH);
+        c.max_column_identifier_length = Some(MAX_IDENTIFIER_LENGTH);
         c
     }
 
@@ -260,4 +271,25 @@ impl Destination for Filesystem {
 /// The destination built from layered config, as the facade's registry does it.
 pub fn from_config(config: &Config) -> Result<Arc<dyn Destination>> {
     Ok(Arc::new(FilesystemBuilder::from_config(config)?.build()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Longest file name of ext4, XFS, btrfs.
+    const NAME_MAX: usize = 255;
+
+    #[test]
+    fn table_names_are_shortened_to_fit_file_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let caps = Filesystem::builder().bucket_url("bucket").cwd(dir.path()).build().unwrap().capabilities();
+        assert_eq!(caps.max_identifier_length, Some(MAX_IDENTIFIER_LENGTH));
+        assert_eq!(caps.max_column_identifier_length, Some(MAX_IDENTIFIER_LENGTH));
+        // the longest job file name in the working folder, with its notes, fits in a file name
+        let longest = format!("{}.{}.{}.{}.remote_url", "t".repeat(MAX_IDENTIFIER_LENGTH), "f".repeat(10), u32::MAX, "jsonl.gz");
+        assert!(longest.len() <= NAME_MAX, "{}", longest.len());
+        let cleanup = format!("{}.f000000000.{}.{CLEANUP_FORMAT}.exception", "t".repeat(MAX_IDENTIFIER_LENGTH), u32::MAX);
+        assert!(cleanup.len() <= NAME_MAX, "{}", cleanup.len());
+    }
 }
