@@ -199,7 +199,13 @@ const INVALID: &[(&str, &str, &[&str])] = &[
     ("flag", "{load_id}/{table_name}.{ext}", &["{load_id}", "{table_name}"]),
     ("flag", "{table_name}{load_id}.{file_id}.{ext}", &["separator", "{table_name}"]),
     ("flag", "{load_id}.{file_id}.{ext}", &["{table_name}", "missing"]),
+    ("flag", ESCAPE, &["`..`", "outside the dataset folder"]),
+    ("config", "/{table_name}/{load_id}.{file_id}.{ext}", &["starts with `/`", "outside the dataset folder"]),
+    ("flag", "{table_name}//{load_id}.{file_id}.{ext}", &["empty folder name"]),
 ];
+
+/// A layout whose literal text climbs out of the dataset folder (and of the bucket).
+const ESCAPE: &str = "{table_name}/../../../escape/{load_id}.{file_id}.{ext}";
 
 fn run_invalid(proj: &CliProject, how: &str, layout: &str) -> String {
     let _ = std::fs::remove_dir_all(proj.path().join(".stevedore"));
@@ -248,6 +254,22 @@ fn invalid_layouts_fail_clearly_and_write_nothing() {
 /// Every file of the project outside the pipelines folder (`p/`), but the input.
 fn files_outside_pipelines(proj: &CliProject) -> BTreeSet<String> {
     list_files(proj.path()).into_iter().filter(|f| !f.starts_with("p/") && f != "in.jsonl").collect()
+}
+
+#[test]
+fn escaping_layout_is_refused_before_extraction_and_writes_nothing() {
+    let proj = CliProject::new(BIN);
+    proj.write("in.jsonl", INPUT);
+    let err = assert_failure(&proj.load("in.jsonl", "items", PIPELINE, DATASET, &["--layout", ESCAPE], &[]), "escaping layout");
+    assert!(err.contains(&format!("invalid filesystem layout `{ESCAPE}`")), "{err}");
+    assert!(err.contains("configuration error"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+    // nothing outside the dataset folder (the layout aims at <project>/escape), nothing in it
+    assert!(!proj.path().join("escape").exists());
+    assert_eq!(files_outside_pipelines(&proj), BTreeSet::new());
+    assert!(!proj.bucket().exists(), "no bucket folder");
+    assert_nothing_pending(&proj);
+    assert!(packages(&proj.working_dir(PIPELINE), "loaded").is_empty());
 }
 
 /// `stevedore load in.jsonl` into `bucket_url` (instead of the project's bucket).
