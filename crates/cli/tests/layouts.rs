@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
-use stevedore_testkit::{CliProject, assert_failure, assert_success, list_files, packages, python, read_json, run_python};
+use stevedore_testkit::{CliProject, assert_failure, assert_success, list_dirs, list_files, packages, python, read_json, run_python};
 
 const BIN: &str = env!("CARGO_BIN_EXE_stevedore");
 const PIPELINE: &str = "lay";
@@ -199,7 +199,13 @@ const INVALID: &[(&str, &str, &[&str])] = &[
     ("flag", "{load_id}/{table_name}.{ext}", &["{load_id}", "{table_name}"]),
     ("flag", "{table_name}{load_id}.{file_id}.{ext}", &["separator", "{table_name}"]),
     ("flag", "{load_id}.{file_id}.{ext}", &["{table_name}", "missing"]),
+    ("flag", ESCAPE, &["`..`", "outside the dataset folder"]),
+    ("config", "/{table_name}/{load_id}.{file_id}.{ext}", &["starts with `/`", "outside the dataset folder"]),
+    ("flag", "{table_name}//{load_id}.{file_id}.{ext}", &["empty folder name"]),
 ];
+
+/// A layout whose literal text climbs out of the dataset folder (and of the bucket).
+const ESCAPE: &str = "{table_name}/../../../escape/{load_id}.{file_id}.{ext}";
 
 fn run_invalid(proj: &CliProject, how: &str, layout: &str) -> String {
     let _ = std::fs::remove_dir_all(proj.path().join(".stevedore"));
@@ -243,6 +249,93 @@ fn invalid_layouts_fail_clearly_and_write_nothing() {
         assert_eq!(packages(&proj.working_dir(PIPELINE), "loaded"), loaded_before);
         assert_nothing_pending(&proj);
     }
+}
+
+/// Every file of the project outside the pipelines folder (`p/`), but the input.
+fn files_outside_pipelines(proj: &CliProject) -> BTreeSet<String> {
+    list_files(proj.path()).into_iter().filter(|f| !f.starts_with("p/") && f != "in.jsonl").collect()
+}
+
+#[test]
+fn escaping_layout_is_refused_before_extraction_and_writes_nothing() {
+    let proj = CliProject::new(BIN);
+    proj.write("in.jsonl", INPUT);
+    let err = assert_failure(&proj.load("in.jsonl", "items", PIPELINE, DATASET, &["--layout", ESCAPE], &[]), "escaping layout");
+    assert!(err.contains(&format!("invalid filesystem layout `{ESCAPE}`")), "{err}");
+    assert!(err.contains("configuration error"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+    // nothing outside the dataset folder (the layout aims at <project>/escape), nothing in it
+    assert!(!proj.path().join("escape").exists());
+    assert_eq!(files_outside_pipelines(&proj), BTreeSet::new());
+    assert!(!proj.bucket().exists(), "no bucket folder");
+    assert_nothing_pending(&proj);
+    assert!(packages(&proj.working_dir(PIPELINE), "loaded").is_empty());
+}
+
+/// `stevedore load in.jsonl` into `bucket_url` (instead of the project's bucket).
+fn load_to(proj: &CliProject, bucket_url: &str) -> std::process::Output {
+    let args = ["load", "in.jsonl", "--table", "items", "--pipeline", PIPELINE, "--dataset", DATASET, "--bucket-url", bucket_url];
+    let pipelines = proj.pipelines_dir().display().to_string();
+    proj.cmd(&[&args[..], &["--pipelines-dir", &pipelines]].concat()).output().expect("run stevedore")
+}
+
+#[test]
+fn malformed_bucket_urls_are_refused_not_taken_as_folders() {
+    let proj = CliProject::new(BIN);
+    proj.write("in.jsonl", INPUT);
+    for (url, words) in [
+        ("s3:/nobucket", &["bucket URL `s3:/nobucket` is malformed", "`://` must follow the scheme", "s3://bucket/path"][..]),
+        ("s3//x", &["bucket URL `s3//x` is malformed", "`:` is missing", "s3://bucket/path"]),
+        ("gs:x", &["bucket URL `gs:x` is malformed", "gs://bucket/path", "./gs:x"]),
+        ("az:/c", &["bucket URL `az:/c` is malformed", "az://container/path"]),
+        ("s3:/KEY:SECRETVALUE@nobucket", &["s3:/***@nobucket", "s3://bucket/path"]),
+        ("foo://bar", &["unknown bucket URL scheme `foo://`", "s3, s3a", "s3://bucket/path"]),
+    ] {
+        let err = assert_failure(&load_to(&proj, url), &format!("load to {url}"));
+        assert!(err.contains("configuration error"), "{url}: {err}");
+        for w in words {
+            assert!(err.contains(w), "error for {url} should mention `{w}`:
+{err}");
+        }
+        assert!(!err.contains("SECRETVALUE"), "{err}");
+        // no local folder named after the URL, nothing written anywhere
+        assert_eq!(files_outside_pipelines(&proj), BTreeSet::new(), "{url}");
+        let dirs: Vec<String> = list_dirs(proj.path()).into_iter().filter(|d| d != "p").collect();
+        assert_eq!(dirs, ["home"], "{url}: no folder but HOME and the pipelines folder");
+        assert!(packages(&proj.working_dir(PIPELINE), "loaded").is_empty());
+    }
+    // plain relative paths stay local folders, even with a scheme-like name
+    for (url, dir) in [("data/lake", "data/lake"), ("./s3data", "s3data"), ("./s3:x", "s3:x")] {
+        assert_success(&load_to(&proj, url), &format!("load to {url}"));
+        assert!(proj.path().join(dir).join(DATASET).join("items").is_dir(), "{url}");
+    }
+}
+
+#[test]
+fn long_table_names_are_shortened_like_dlt_does() {
+    use stevedore::naming::shorten_identifier;
+    let proj = CliProject::new(BIN);
+    proj.write("in.jsonl", INPUT);
+    let table = "t".repeat(300);
+    assert_success(&proj.load("in.jsonl", &table, PIPELINE, DATASET, &[], &[]), "load with a 300-character table name");
+    // dlt's shortening with the destination's limit: head and tail kept, a hash tag between
+    let root = shorten_identifier(&table, &table, 200);
+    let child_path = format!("{root}__tags");
+    let child = shorten_identifier(&child_path, &child_path, 200);
+    assert_eq!(root.len(), 200);
+    assert_ne!(root, "t".repeat(200), "a hash tag is in the name");
+    assert_eq!(child.len(), 200);
+    let dirs: Vec<String> = list_dirs(&proj.dataset_dir(DATASET)).into_iter().filter(|d| !d.starts_with("_dlt_")).collect();
+    let mut expected = vec![root.clone(), child.clone()];
+    expected.sort();
+    assert_eq!(dirs, expected);
+    let (_, _, jobs) = loaded_jobs(&proj);
+    let tables: BTreeSet<&str> = jobs.iter().map(|(t, _, _)| t.as_str()).collect();
+    assert_eq!(tables, BTreeSet::from([root.as_str(), child.as_str()]));
+    // the schema names the table by its short name
+    let schema = read_json(&proj.working_dir(PIPELINE).join("schemas").join(format!("{PIPELINE}.schema.json")));
+    assert!(schema["tables"].get(root.as_str()).is_some(), "{}", schema["tables"]);
+    assert_eq!(data_files(&proj).len(), 2);
 }
 
 /// On one file system a local load links the package's job files into the dataset instead

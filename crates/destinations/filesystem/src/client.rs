@@ -49,6 +49,11 @@ enum LocalData {
 /// and load).
 pub const TABLE_COMMIT_FORMAT: &str = "table_commit";
 
+/// File id and extension the paths of a package are checked with before its first write: a
+/// file id has 10 characters, and `jsonl.gz` is the longest extension of a data file.
+const SAMPLE_FILE_ID: &str = "0000000000";
+const SAMPLE_EXT: &str = "jsonl.gz";
+
 /// A client bound to one dataset folder.
 pub struct FilesystemClient {
     pub(crate) bucket: Bucket,
@@ -62,9 +67,19 @@ pub struct FilesystemClient {
     pub(crate) pipeline_name: String,
 }
 
-/// The hidden temporary name a local file is written under before it is renamed into place.
+/// The hidden name a local file is written under before it is renamed to `name`:
+/// `.<name>.tmp`, or, when that would be longer than a file name may be, `.<hash of
+/// name>.tmp`. The same in every attempt: one run per pipeline at a time, and job paths hold
+/// the load id, so no two writers share it.
 pub fn temp_name(name: &str) -> String {
-    format!(".{name}.tmp")
+    let tmp = format!(".{name}.tmp");
+    if tmp.len() <= crate::layout::MAX_SEGMENT_BYTES {
+        return tmp;
+    }
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    format!(".{:016x}.tmp", h.finish())
 }
 
 fn hex_of_b64(h: &str) -> String {
@@ -246,18 +261,77 @@ impl FilesystemClient {
         }
     }
 
-    /// Relative path (under the dataset) of a job's file.
-    pub fn job_path(&self, package: &PackageInfo, job: &JobInfo) -> String {
+    /// Relative path (under the dataset) of a job's file. A path that would leave the dataset
+    /// folder or has a name the file system refuses is a configuration error of the job's table.
+    pub fn job_path(&self, package: &PackageInfo, job: &JobInfo) -> Result<String> {
         let ext = job.extension();
-        self.layout.render(&PathParams {
-            schema_name: &package.schema.name,
-            table_name: &job.table,
-            load_id: &package.load_id,
-            file_id: &job.file_id,
-            ext: &ext,
-            current_datetime: self.current_datetime(package),
-            load_package_timestamp: package.created_at,
-        })
+        self.layout
+            .render(&PathParams {
+                schema_name: &package.schema.name,
+                table_name: &job.table,
+                load_id: &package.load_id,
+                file_id: &job.file_id,
+                ext: &ext,
+                current_datetime: self.current_datetime(package),
+                load_package_timestamp: package.created_at,
+            })
+            .map_err(|e| self.layout_error(&e, &job.table))
+    }
+
+    /// A layout error of `table` as a configuration error naming the layout and the table.
+    fn layout_error(&self, e: &crate::layout::LayoutError, table: &str) -> Error {
+        crate::config::layout_error(e, &self.config.layout).with("table", table.to_string())
+    }
+
+    /// The table prefix of `table` (see [`Layout::table_prefix`]), checked.
+    fn table_prefix(&self, schema_name: &str, table: &str) -> Result<String> {
+        self.layout.table_prefix(schema_name, table).map_err(|e| self.layout_error(&e, table))
+    }
+
+    /// Checks, before anything of `package` is written, that the paths of its files stay under
+    /// the dataset folder with names the file system accepts: the data files and prefixes of
+    /// every table (rendered with a sample file id and the longest extension; values of extra
+    /// placeholder callbacks are checked when each file is rendered) and the state files.
+    fn check_package_paths(&self, package: &PackageInfo) -> Result<()> {
+        let schema = &package.schema;
+        let mut tables: Vec<&str> = package.tables.iter().map(|(t, _)| t.as_str()).collect();
+        tables.extend(package.replace_tables.iter().map(String::as_str));
+        for table in tables {
+            if table == STATE_TABLE {
+                continue;
+            }
+            self.table_prefix(&schema.name, table)?;
+            if !matches!(self.table_writer(schema, table), Ok(None)) {
+                // a table format: files are named by its writer under the prefix (a format
+                // without a writer fails its jobs, as before)
+                continue;
+            }
+            let params = PathParams {
+                schema_name: &schema.name,
+                table_name: table,
+                load_id: &package.load_id,
+                file_id: SAMPLE_FILE_ID,
+                ext: SAMPLE_EXT,
+                current_datetime: self.current_datetime(package),
+                load_package_timestamp: package.created_at,
+            };
+            self.layout.check_paths(&params).map_err(|e| self.layout_error(&e, table))?;
+        }
+        let hex = hex_of_b64(&schema.version_hash);
+        let system = [
+            format!("{LOADS_TABLE}/{}__{}.jsonl", schema.name, package.load_id),
+            format!("{STATE_TABLE}/{}__{}__{hex}.jsonl", package.pipeline_name, package.load_id),
+            format!("{VERSION_TABLE}/{}__{}__{hex}.jsonl", schema.name, package.load_id),
+        ];
+        for rel in system {
+            crate::layout::check_path(&rel).map_err(|problem| {
+                Error::config(format!("the state file `{rel}` cannot be written: {problem}"))
+                    .with("schema", schema.name.clone())
+                    .with("pipeline", package.pipeline_name.clone())
+                    .with_hint(format!("use a pipeline (schema) name without `/`, `\\` or NUL, short enough for this file name to fit in {} bytes", crate::layout::MAX_SEGMENT_BYTES))
+            })?;
+        }
+        Ok(())
     }
 
     async fn cleanup_replaced(&self, content: &[u8]) -> Result<()> {
@@ -267,8 +341,8 @@ impl FilesystemClient {
         let schema = v["schema_name"].as_str().unwrap_or_default().to_string();
         let keep: HashSet<String> =
             v["keep"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
-        let prefix = self.rel(&self.layout.table_prefix(&schema, &table).map_err(|e| Error::config(e.to_string()))?);
-        let dir = self.rel(&self.layout.table_dir(&schema, &table).map_err(|e| Error::config(e.to_string()))?);
+        let prefix = self.rel(&self.table_prefix(&schema, &table)?);
+        let dir = self.rel(&self.layout.table_dir(&schema, &table).map_err(|e| self.layout_error(&e, &table))?);
         let doomed: Vec<String> = self
             .list(&dir)
             .await?
@@ -313,7 +387,7 @@ impl FilesystemClient {
                 .with("layout", self.config.layout.clone())
                 .with_hint("use a layout that starts with {table_name}/ (the default does)")
         })?;
-        let prefix = self.layout.table_prefix(schema_name, table).map_err(|e| Error::config(e.to_string()))?;
+        let prefix = self.table_prefix(schema_name, table)?;
         let rel = self.rel(prefix.trim_end_matches('/'));
         let (url, store) = match &self.table_store.url {
             stevedore_object_store::BucketUrl::Local(root) => (format!("file://{}", root.join(&rel).display()), None),
@@ -433,6 +507,10 @@ impl FilesystemClient {
 
 #[async_trait]
 impl DestinationClient for FilesystemClient {
+    async fn begin_package(&self, package: &PackageInfo) -> Result<()> {
+        self.check_package_paths(package)
+    }
+
     async fn initialize_storage(&self) -> Result<()> {
         let init = self.rel("init");
         match self.bucket.store.head(&self.bucket.key(&init)).await {
@@ -501,7 +579,7 @@ impl DestinationClient for FilesystemClient {
             })?;
             return Ok(JobOutcome::default());
         }
-        let rel = self.rel(&self.job_path(package, job));
+        let rel = self.rel(&self.job_path(package, job)?);
         self.upload_file(&job.path, &rel).await.map_err(|e| e.with("table", job.table.clone()))?;
         Ok(JobOutcome { remote_url: Some(self.bucket.url_of(&rel)) })
     }
@@ -514,7 +592,10 @@ impl DestinationClient for FilesystemClient {
             if job.table == STATE_TABLE || self.table_writer(&package.schema, &job.table)?.is_some() {
                 continue;
             }
-            doomed.push(self.rel(&self.job_path(package, job)));
+            // a path that cannot be rendered was never written
+            if let Ok(path) = self.job_path(package, job) {
+                doomed.push(self.rel(&path));
+            }
         }
         let n = if let stevedore_object_store::BucketUrl::Local(root) = &self.bucket.url {
             // also the temporary files of interrupted writes; a path that cannot exist (a
@@ -575,10 +656,10 @@ impl DestinationClient for FilesystemClient {
                 .iter()
                 .filter(|j| &j.table == table && j.is_data())
                 .map(|j| match &j.remote_url {
-                    Some(u) => u.strip_prefix(&format!("{}/", self.bucket.url.display().trim_end_matches('/'))).unwrap_or(u).to_string(),
-                    None => self.rel(&self.job_path(package, j)),
+                    Some(u) => Ok(u.strip_prefix(&format!("{}/", self.bucket.url.display().trim_end_matches('/'))).unwrap_or(u).to_string()),
+                    None => Ok(self.rel(&self.job_path(package, j)?)),
                 })
-                .collect();
+                .collect::<Result<_>>()?;
             let content = json!({"table": table, "schema_name": package.schema.name, "keep": keep});
             out.push(FollowupJob { table: table.clone(), format: CLEANUP_FORMAT.into(), content: serde_json::to_vec(&content)? });
         }

@@ -8,7 +8,7 @@ use stevedore_core::config::{Config, KeySpec, SectionSpec, Secret, ValueKind};
 use stevedore_core::{Error, Result};
 use stevedore_object_store::{Credentials, StoreOptions};
 
-use crate::layout::{DEFAULT_LAYOUT, ExtraPlaceholder, Layout};
+use crate::layout::{DEFAULT_LAYOUT, ExtraPlaceholder, Layout, LayoutError};
 
 /// Credentials keys dlt accepts for the filesystem (used by the remote schemes).
 const CREDENTIAL_KEYS: &[KeySpec] = &[
@@ -155,17 +155,26 @@ impl FilesystemConfig {
         Ok(c)
     }
 
-    /// Parses and checks the layout (placeholders, and the table-prefix rule replace needs).
+    /// Parses and checks the layout (placeholders, the table-prefix rule replace needs, and
+    /// that its literal text keeps files under the dataset folder).
     pub fn parsed_layout(&self) -> Result<Layout> {
-        let l = Layout::new(&self.layout, self.extra_placeholders.clone())
-            .map_err(|e| Error::config(e.to_string()).with("layout", self.layout.clone()))?;
-        l.check_table_prefix().map_err(|e| Error::config(e.to_string()).with("layout", self.layout.clone()))?;
+        let l = Layout::new(&self.layout, self.extra_placeholders.clone()).map_err(|e| layout_error(&e, &self.layout))?;
+        l.check_table_prefix().map_err(|e| layout_error(&e, &self.layout))?;
         Ok(l)
     }
 
     /// The bucket URL parsed against `cwd`.
     pub fn bucket(&self, cwd: &Path) -> Result<stevedore_object_store::BucketUrl> {
         stevedore_object_store::BucketUrl::parse(&self.bucket_url, cwd)
+    }
+}
+
+/// A layout error as a configuration error naming the layout, with the error's hint.
+pub(crate) fn layout_error(e: &LayoutError, layout: &str) -> Error {
+    let err = Error::config(e.to_string()).with("layout", layout.to_string());
+    match e.hint() {
+        Some(h) => err.with_hint(h),
+        None => err,
     }
 }
 

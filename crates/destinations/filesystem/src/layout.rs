@@ -21,7 +21,12 @@
 //!   `replace` would then disagree with the written paths);
 //! * braces must be balanced: `{{`, a lone `}` or an unclosed `{` are rejected when the layout is
 //!   created instead of failing inside Python's `str.format` on the first file;
-//! * only callbacks of extra placeholders that the layout uses are called, once per rendered path.
+//! * only callbacks of extra placeholders that the layout uses are called, once per rendered path;
+//! * paths cannot leave the dataset folder, and names fit file systems: a path that starts with
+//!   `/`, has a `.` or `..` segment, an empty segment (`a//b`), ends with `/`, holds a `\` or
+//!   NUL, or has a segment longer than [`MAX_SEGMENT_BYTES`] is refused. Literal text and
+//!   static extra placeholders are checked by [`Layout::new`]; rendered paths and table
+//!   prefixes (placeholder values) when they are rendered. dlt writes such paths as given.
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
@@ -99,6 +104,103 @@ pub const DATETIME_PLACEHOLDERS: [&str; 24] = [
 ];
 
 const VALID_LAYOUT_EXAMPLE: &str = DEFAULT_LAYOUT;
+
+/// Longest file or folder name the destination writes, in bytes: the limit of ext4, XFS,
+/// btrfs and most other file systems (`File name too long` above it). Applied to every
+/// bucket, so a layout that works on a remote bucket works on local disk too.
+pub const MAX_SEGMENT_BYTES: usize = 255;
+
+/// Why a path (a layout's literal text, or a rendered path) is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathProblem {
+    /// Starts with `/`.
+    Absolute,
+    /// Has a `.` or `..` segment (the segment).
+    DotSegment(String),
+    /// Has an empty segment (`a//b`).
+    EmptySegment,
+    /// Ends with `/`: no file name.
+    NoFileName,
+    /// Holds a backslash.
+    Backslash,
+    /// Holds a NUL character.
+    Nul,
+    /// A segment longer than [`MAX_SEGMENT_BYTES`].
+    TooLong {
+        /// The segment.
+        segment: String,
+        /// Its length in bytes.
+        bytes: usize,
+    },
+}
+
+impl fmt::Display for PathProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathProblem::Absolute => {
+                f.write_str("it starts with `/`, which would put files outside the dataset folder")
+            }
+            PathProblem::DotSegment(seg) if seg == ".." => f.write_str(
+                "it has a `..` segment, which would put files outside the dataset folder",
+            ),
+            PathProblem::DotSegment(seg) => {
+                write!(f, "it has a `{seg}` segment, which names no folder")
+            }
+            PathProblem::EmptySegment => f.write_str("it has an empty folder name (`//`)"),
+            PathProblem::NoFileName => f.write_str("it ends with `/`, so files would have no name"),
+            PathProblem::Backslash => f.write_str("it has a `\\`, which separates folders on Windows"),
+            PathProblem::Nul => f.write_str("it has a NUL character"),
+            PathProblem::TooLong { segment, bytes } => write!(
+                f,
+                "its segment `{segment}` is {bytes} bytes long, more than the {MAX_SEGMENT_BYTES} \
+                 bytes per file or folder name that file systems allow"
+            ),
+        }
+    }
+}
+
+/// Checks the `/`-separated segments of a path. A segment given as not `complete` is a part of
+/// a name whose rest is unknown (a placeholder rendered later, or the end of a table prefix):
+/// only its characters and length are checked.
+fn check_segments(segments: &[(&str, bool)]) -> Result<(), PathProblem> {
+    let last = segments.len().saturating_sub(1);
+    for (i, &(seg, complete)) in segments.iter().enumerate() {
+        if seg.contains('\0') {
+            return Err(PathProblem::Nul);
+        }
+        if seg.contains('\\') {
+            return Err(PathProblem::Backslash);
+        }
+        if seg.len() > MAX_SEGMENT_BYTES {
+            return Err(PathProblem::TooLong {
+                segment: seg.to_owned(),
+                bytes: seg.len(),
+            });
+        }
+        if !complete {
+            continue;
+        }
+        if seg.is_empty() {
+            return Err(if i == 0 && last > 0 {
+                PathProblem::Absolute
+            } else if i == last {
+                PathProblem::NoFileName
+            } else {
+                PathProblem::EmptySegment
+            });
+        }
+        if seg == "." || seg == ".." {
+            return Err(PathProblem::DotSegment(seg.to_owned()));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a rendered path relative to the dataset folder.
+pub fn check_path(path: &str) -> Result<(), PathProblem> {
+    let segments: Vec<(&str, bool)> = path.split('/').map(|s| (s, true)).collect();
+    check_segments(&segments)
+}
 
 /// Errors of layout parsing, validation and table-prefix extraction.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -206,6 +308,69 @@ pub enum LayoutError {
         /// The layout as given by the user.
         layout: String,
     },
+    /// The literal text of the layout (or a static extra placeholder) would put files outside
+    /// the dataset folder or give them names the file system refuses.
+    #[error("invalid filesystem layout `{layout}`: {problem}")]
+    UnsafeLayout {
+        /// The layout as given by the user.
+        layout: String,
+        /// What is wrong.
+        problem: PathProblem,
+    },
+    /// A rendered path (or table prefix) would leave the dataset folder or has a name the file
+    /// system refuses, because of the values of its placeholders.
+    #[error("{}", unsafe_path_message(layout, path, problem))]
+    UnsafePath {
+        /// The layout as given by the user.
+        layout: String,
+        /// The rendered path, relative to the dataset folder.
+        path: String,
+        /// What is wrong.
+        problem: PathProblem,
+    },
+}
+
+impl LayoutError {
+    /// What to do about the error, for errors whose message does not say it already.
+    pub fn hint(&self) -> Option<String> {
+        let problem = match self {
+            LayoutError::UnsafeLayout { problem, .. } => {
+                return Some(match problem {
+                    PathProblem::TooLong { .. } => format!(
+                        "shorten the literal text (or static extra placeholder value) of that segment to at most \
+                         {MAX_SEGMENT_BYTES} bytes, or split it with `/`"
+                    ),
+                    _ => format!(
+                        "write a relative layout that names a file under the dataset folder, with `/` only between \
+                         names, e.g. `{VALID_LAYOUT_EXAMPLE}`; extra placeholder values must not hold `..`, `\\` or NUL"
+                    ),
+                });
+            }
+            LayoutError::UnsafePath { problem, .. } => problem,
+            _ => return None,
+        };
+        Some(match problem {
+            PathProblem::TooLong { .. } => format!(
+                "every file and folder name must fit in {MAX_SEGMENT_BYTES} bytes: shorten the table name (table \
+                 names are cut to {max} characters), the schema (pipeline) name or the extra placeholder values \
+                 in that segment, or give them their own segments with `/` in the layout",
+                max = crate::MAX_IDENTIFIER_LENGTH
+            ),
+            _ => "the values of the layout's placeholders (extra placeholders, schema or table name) must not be \
+                  empty, `.` or `..`, nor hold `\\` or NUL"
+                .to_owned(),
+        })
+    }
+}
+
+fn unsafe_path_message(layout: &str, path: &str, problem: &PathProblem) -> String {
+    match problem {
+        PathProblem::TooLong { segment, bytes } if segment == path => format!(
+            "layout `{layout}` renders the file name `{path}`, which is {bytes} bytes long, more than \
+             the {MAX_SEGMENT_BYTES} bytes per file or folder name that file systems allow"
+        ),
+        _ => format!("layout `{layout}` renders the path `{path}` and {problem}"),
+    }
 }
 
 fn braced_list(names: &[String]) -> String {
@@ -601,7 +766,7 @@ impl Layout {
                 unused_extra: unused_extras,
             });
         }
-        Ok(Layout {
+        let layout = Layout {
             original: template.to_owned(),
             template: full,
             parts,
@@ -609,7 +774,51 @@ impl Layout {
             placeholders,
             unused_extras,
             capacity_hint,
-        })
+        };
+        layout
+            .check_static()
+            .map_err(|problem| LayoutError::UnsafeLayout {
+                layout: template.to_owned(),
+                problem,
+            })?;
+        Ok(layout)
+    }
+
+    /// Checks the text known before rendering: literals and static extra placeholder values.
+    /// A segment holding another placeholder is checked for its characters and length only.
+    fn check_static(&self) -> Result<(), PathProblem> {
+        // (text, holds a placeholder rendered later) per `/`-separated segment
+        let mut segments: Vec<(String, bool)> = vec![(String::new(), false)];
+        let push_text = |segments: &mut Vec<(String, bool)>, text: &str| {
+            let mut pieces = text.split('/');
+            if let (Some(first), Some(last)) = (pieces.next(), segments.last_mut()) {
+                last.0.push_str(first);
+            }
+            segments.extend(pieces.map(|piece| (piece.to_owned(), false)));
+        };
+        for part in &self.parts {
+            match &part.segment {
+                Segment::Literal(text) => push_text(&mut segments, text),
+                Segment::Extra(idx) => match &self.extras[*idx].1 {
+                    ExtraPlaceholder::Static(value) => push_text(&mut segments, value),
+                    ExtraPlaceholder::Callback(_) => {
+                        if let Some(last) = segments.last_mut() {
+                            last.1 = true;
+                        }
+                    }
+                },
+                Segment::Standard(_) => {
+                    if let Some(last) = segments.last_mut() {
+                        last.1 = true;
+                    }
+                }
+            }
+        }
+        let checked: Vec<(&str, bool)> = segments
+            .iter()
+            .map(|(text, dynamic)| (text.as_str(), !dynamic))
+            .collect();
+        check_segments(&checked)
     }
 
     /// The template after the `.{ext}` auto-append.
@@ -636,8 +845,33 @@ impl Layout {
     /// Renders the path of one file relative to the dataset folder, `/` separated as written in
     /// the template.
     ///
-    /// Callbacks of extra placeholders are called at most once per call.
-    pub fn render(&self, p: &PathParams) -> String {
+    /// Callbacks of extra placeholders are called at most once per call. A path that would
+    /// leave the dataset folder or has a name the file system refuses (see [`check_path`]) is
+    /// a [`LayoutError::UnsafePath`] error.
+    pub fn render(&self, p: &PathParams) -> Result<String, LayoutError> {
+        let path = self.render_with(p, true);
+        check_path(&path).map_err(|problem| LayoutError::UnsafePath {
+            layout: self.original.clone(),
+            path: path.clone(),
+            problem,
+        })?;
+        Ok(path)
+    }
+
+    /// Checks, before any file is written, the paths this layout gives the files of one
+    /// table: renders `p` as [`Layout::render`] does, but without calling extra placeholder
+    /// callbacks (their values stand in as `x`, so a problem they cause is found by
+    /// [`Layout::render`] only).
+    pub fn check_paths(&self, p: &PathParams) -> Result<(), LayoutError> {
+        let path = self.render_with(p, false);
+        check_path(&path).map_err(|problem| LayoutError::UnsafePath {
+            layout: self.original.clone(),
+            path,
+            problem,
+        })
+    }
+
+    fn render_with(&self, p: &PathParams, call_callbacks: bool) -> String {
         let mut out = String::with_capacity(self.capacity_hint);
         let mut callback_values: Vec<Option<String>> = Vec::new();
         for part in &self.parts {
@@ -646,6 +880,7 @@ impl Layout {
                 Segment::Standard(std) => push_standard(&mut out, *std, p),
                 Segment::Extra(idx) => match &self.extras[*idx].1 {
                     ExtraPlaceholder::Static(value) => out.push_str(value),
+                    ExtraPlaceholder::Callback(_) if !call_callbacks => out.push('x'),
                     ExtraPlaceholder::Callback(cb) => {
                         if callback_values.len() <= *idx {
                             callback_values.resize(self.extras.len(), None);
@@ -719,6 +954,10 @@ impl Layout {
     /// The prefix (relative to the dataset folder) shared by all files of `table_name`, e.g.
     /// `events/` or `schema.events.`. Because it ends with the separator after the table name,
     /// the prefix of table `event` never matches the files of table `events`.
+    ///
+    /// A prefix that would leave the dataset folder or has a name the file system refuses (a
+    /// `..` schema name, a table name longer than [`MAX_SEGMENT_BYTES`]) is a
+    /// [`LayoutError::UnsafePath`] error: the prefix is where `replace` lists and deletes.
     pub fn table_prefix(&self, schema_name: &str, table_name: &str) -> Result<String, LayoutError> {
         let (table_idx, sep) = self.prefix_info()?;
         let mut out = String::new();
@@ -732,6 +971,16 @@ impl Layout {
             }
         }
         out.push(sep);
+        // the text after the last `/` is the start of a file or folder name
+        let mut segments: Vec<(&str, bool)> = out.split('/').map(|s| (s, true)).collect();
+        if let Some(last) = segments.last_mut() {
+            last.1 = false;
+        }
+        check_segments(&segments).map_err(|problem| LayoutError::UnsafePath {
+            layout: self.original.clone(),
+            path: out.clone(),
+            problem,
+        })?;
         Ok(out)
     }
 
@@ -872,11 +1121,11 @@ mod tests {
     }
 
     fn render(t: &str) -> String {
-        layout(t).render(&params(frozen()))
+        layout(t).render(&params(frozen())).unwrap()
     }
 
     fn render_at(t: &str, now: DateTime<Utc>) -> String {
-        layout(t).render(&params(now))
+        layout(t).render(&params(now)).unwrap()
     }
 
     fn extras(items: &[(&str, ExtraPlaceholder)]) -> BTreeMap<String, ExtraPlaceholder> {
@@ -1008,7 +1257,7 @@ mod tests {
         let l = layout(all);
         for (now, expected) in cases {
             let expected: String = expected.split_whitespace().collect();
-            assert_eq!(l.render(&params(now)), expected, "{now}");
+            assert_eq!(l.render(&params(now)).unwrap(), expected, "{now}");
         }
     }
 
@@ -1021,7 +1270,7 @@ mod tests {
         let mut p = params(frozen());
         p.load_package_timestamp = at(2023, 1, 2, 3, 4, 5, 678_000);
         assert_eq!(
-            l.render(&p),
+            l.render(&p).unwrap(),
             "mocked-table/1713083520/1672628645/1672628645678/1713083520000/2024-04-14/\
              mocked-load-id.mocked-file-id.jsonl"
         );
@@ -1077,7 +1326,7 @@ mod tests {
             "{schema_name}/{table_name}/{load_id}"
         );
         assert_eq!(
-            l.render(&params(frozen())),
+            l.render(&params(frozen())).unwrap(),
             "schema_name/mocked-table/mocked-load-id.jsonl"
         );
         assert_eq!(
@@ -1095,7 +1344,7 @@ mod tests {
         let mut p = params(frozen());
         p.ext = "jsonl.gz";
         assert_eq!(
-            layout(DEFAULT_LAYOUT).render(&p),
+            layout(DEFAULT_LAYOUT).render(&p).unwrap(),
             "mocked-table/mocked-load-id.mocked-file-id.jsonl.gz"
         );
     }
@@ -1108,7 +1357,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            l.render(&params(frozen())),
+            l.render(&params(frozen())).unwrap(),
             "mocked-table/test_value/2024-04-14/sun/32/mocked-load-id.mocked-file-id.jsonl"
         );
         assert!(l.unused_extra_placeholders().is_empty());
@@ -1123,7 +1372,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            l.render(&params(frozen())),
+            l.render(&params(frozen())).unwrap(),
             "mocked-table/admin/finance/mocked-load-id.mocked-file-id.jsonl"
         );
         assert_eq!(l.unused_extra_placeholders(), ["spare"]);
@@ -1154,14 +1403,14 @@ mod tests {
         p.ext = "jsonl.gz";
         let expected = "events/schema_name-events-mocked-load-id-f1-jsonl.gz/\
                         schema_name-events-mocked-load-id-f1-jsonl.gz-admin/mocked-load-id.f1.jsonl.gz";
-        assert_eq!(l.render(&p), expected);
+        assert_eq!(l.render(&p).unwrap(), expected);
         assert_eq!(calls.load(Ordering::SeqCst), 1);
-        assert_eq!(l.render(&p), expected);
+        assert_eq!(l.render(&p).unwrap(), expected);
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         assert_eq!(unused_calls.load(Ordering::SeqCst), 0);
         // a clone shares the callback
         let cloned = l.clone();
-        assert_eq!(cloned.render(&p), expected);
+        assert_eq!(cloned.render(&p).unwrap(), expected);
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 
@@ -1285,7 +1534,7 @@ mod tests {
             ["table_name", "YYYY", "table_name", "ext"]
         );
         assert!(layout("plain").placeholders() == ["ext"]);
-        assert_eq!(layout("plain").render(&params(frozen())), "plain.jsonl");
+        assert_eq!(layout("plain").render(&params(frozen())).unwrap(), "plain.jsonl");
     }
 
     #[test]
@@ -1377,7 +1626,7 @@ mod tests {
                         p.table_name = other;
                         p.load_id = load_id;
                         p.file_id = "abc123";
-                        let path = l.render(&p);
+                        let path = l.render(&p).unwrap();
                         assert_eq!(
                             path.starts_with(&prefix),
                             i == j,
@@ -1503,7 +1752,7 @@ mod tests {
         assert_eq!(l.table_prefix_template().unwrap(), "{table_name}→");
         assert_eq!(l.table_prefix("s", "t").unwrap(), "t→");
         assert_eq!(
-            l.render(&params(frozen())),
+            l.render(&params(frozen())).unwrap(),
             "mocked-table→mocked-load-id.jsonl"
         );
     }
@@ -1518,6 +1767,230 @@ mod tests {
         );
         assert_eq!(l.table_prefix("s", "events").unwrap(), "events/");
         assert_eq!(l.table_dir("s", "events").unwrap(), "events/");
+    }
+
+    #[test]
+    fn layouts_leaving_the_dataset_folder_are_refused_when_created() {
+        let long = "x".repeat(MAX_SEGMENT_BYTES + 1);
+        let too_long = format!("{{table_name}}/{long}/{{load_id}}");
+        type Check = fn(&PathProblem) -> bool;
+        let cases: [(&str, Check); 9] = [
+            ("{table_name}/../../../escape/{load_id}.{file_id}.{ext}", |p| {
+                *p == PathProblem::DotSegment("..".into())
+            }),
+            ("../{table_name}/{load_id}", |p| *p == PathProblem::DotSegment("..".into())),
+            ("{table_name}/./{load_id}", |p| *p == PathProblem::DotSegment(".".into())),
+            ("/{table_name}/{load_id}", |p| *p == PathProblem::Absolute),
+            ("{table_name}//{load_id}", |p| *p == PathProblem::EmptySegment),
+            ("{table_name}/{ext}/", |p| *p == PathProblem::NoFileName),
+            ("{table_name}\\..\\{load_id}", |p| *p == PathProblem::Backslash),
+            ("{table_name}/a\0b/{load_id}", |p| *p == PathProblem::Nul),
+            (&too_long, |p| matches!(p, PathProblem::TooLong { bytes, .. } if *bytes == MAX_SEGMENT_BYTES + 1)),
+        ];
+        for (t, check) in cases {
+            let err = Layout::new(t, BTreeMap::new()).unwrap_err();
+            match &err {
+                LayoutError::UnsafeLayout { layout, problem } => {
+                    assert_eq!(layout, t);
+                    assert!(check(problem), "{t}: {problem:?}");
+                }
+                other => panic!("{t}: unexpected {other:?}"),
+            }
+            let msg = err.to_string();
+            assert!(msg.contains(&format!("invalid filesystem layout `{t}`")), "{msg}");
+            assert!(err.hint().is_some(), "{t}");
+        }
+        let msg = Layout::new("{table_name}/../../../escape/{load_id}.{file_id}.{ext}", BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("`..`") && msg.contains("outside the dataset folder"), "{msg}");
+        let hint = Layout::new(&too_long, BTreeMap::new()).unwrap_err().hint().unwrap();
+        assert!(hint.contains("255 bytes"), "{hint}");
+    }
+
+    #[test]
+    fn static_extra_placeholders_are_checked_when_created() {
+        for (value, problem) in [
+            ("../..", PathProblem::DotSegment("..".into())),
+            ("a//b", PathProblem::EmptySegment),
+            ("", PathProblem::EmptySegment),
+            ("a\\b", PathProblem::Backslash),
+        ] {
+            let err = Layout::new("{table_name}/{up}/{load_id}", extras(&[("up", value.into())])).unwrap_err();
+            assert_eq!(
+                err,
+                LayoutError::UnsafeLayout {
+                    layout: "{table_name}/{up}/{load_id}".into(),
+                    problem
+                },
+                "{value:?}"
+            );
+        }
+        // a value with `/` adds folders; names merely containing dots are fine
+        let l = Layout::new(
+            "{table_name}/{up}/..{load_id}/a..b/.{file_id}",
+            extras(&[("up", "eu/west".into())]),
+        )
+        .unwrap();
+        assert_eq!(
+            l.render(&params(frozen())).unwrap(),
+            "mocked-table/eu/west/..mocked-load-id/a..b/.mocked-file-id.jsonl"
+        );
+        // callbacks are known only when rendering
+        Layout::new(
+            "{table_name}/{cb}/{load_id}",
+            extras(&[("cb", ExtraPlaceholder::callback(|_, _, _, _, _| "..".into()))]),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn rendered_paths_leaving_the_dataset_folder_are_errors() {
+        for (value, problem) in [
+            ("..", PathProblem::DotSegment("..".into())),
+            ("../../x", PathProblem::DotSegment("..".into())),
+            (".", PathProblem::DotSegment(".".into())),
+            ("", PathProblem::EmptySegment),
+            ("/etc", PathProblem::EmptySegment),
+            ("a\\b", PathProblem::Backslash),
+            ("a\0", PathProblem::Nul),
+        ] {
+            let v = value.to_owned();
+            let l = Layout::new(
+                "{table_name}/{cb}/{load_id}.{file_id}.{ext}",
+                extras(&[("cb", ExtraPlaceholder::callback(move |_, _, _, _, _| v.clone()))]),
+            )
+            .unwrap();
+            let err = l.render(&params(frozen())).unwrap_err();
+            let path = format!("mocked-table/{value}/mocked-load-id.mocked-file-id.jsonl");
+            assert_eq!(
+                err,
+                LayoutError::UnsafePath {
+                    layout: "{table_name}/{cb}/{load_id}.{file_id}.{ext}".into(),
+                    path: path.clone(),
+                    problem
+                },
+                "{value:?}"
+            );
+            let msg = err.to_string();
+            assert!(msg.contains(&format!("renders the path `{path}`")), "{msg}");
+            assert!(err.hint().unwrap().contains("extra placeholders"), "{value:?}");
+        }
+        // an empty schema name would make the path absolute
+        let mut p = params(frozen());
+        p.schema_name = "";
+        let err = layout("{schema_name}/{table_name}/{load_id}").render(&p).unwrap_err();
+        assert!(matches!(err, LayoutError::UnsafePath { problem: PathProblem::Absolute, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn names_longer_than_a_file_system_allows_are_errors() {
+        let l = layout(DEFAULT_LAYOUT);
+        let mut p = params(frozen());
+        let ok = "t".repeat(MAX_SEGMENT_BYTES);
+        p.table_name = &ok;
+        assert!(l.render(&p).unwrap().starts_with(&format!("{ok}/")));
+        assert_eq!(l.table_prefix("s", &ok).unwrap(), format!("{ok}/"));
+        let long = "t".repeat(300);
+        p.table_name = &long;
+        let err = l.render(&p).unwrap_err();
+        match &err {
+            LayoutError::UnsafePath {
+                problem: PathProblem::TooLong { segment, bytes },
+                ..
+            } => {
+                assert_eq!(segment, &long);
+                assert_eq!(*bytes, 300);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let msg = err.to_string();
+        assert!(msg.contains("is 300 bytes long") && msg.contains("255 bytes per file or folder name"), "{msg}");
+        assert!(err.hint().unwrap().contains("shorten the table name"), "{err:?}");
+        assert_eq!(l.table_prefix("s", &long).unwrap_err(), LayoutError::UnsafePath {
+            layout: DEFAULT_LAYOUT.into(),
+            path: format!("{long}/"),
+            problem: PathProblem::TooLong { segment: long.clone(), bytes: 300 },
+        });
+        assert!(l.table_dir("s", &long).is_err());
+        assert!(l.check_paths(&p).is_err());
+        // bytes count, not characters
+        let wide = "é".repeat(128);
+        p.table_name = &wide;
+        assert!(matches!(
+            l.render(&p),
+            Err(LayoutError::UnsafePath { problem: PathProblem::TooLong { bytes: 256, .. }, .. })
+        ));
+        // several values in one segment: within limits alone, too long together
+        let flat = layout("{schema_name}.{table_name}.{load_id}.{file_id}.{ext}");
+        let (schema, table) = ("s".repeat(120), "t".repeat(120));
+        let mut p = params(frozen());
+        p.schema_name = &schema;
+        p.table_name = &table;
+        assert!(flat.table_prefix(&schema, &table).is_ok());
+        let err = flat.check_paths(&p).unwrap_err();
+        assert!(matches!(err, LayoutError::UnsafePath { problem: PathProblem::TooLong { .. }, .. }));
+        // a path of one segment is named once
+        let msg = err.to_string();
+        assert!(msg.contains("renders the file name `sss") && msg.contains("bytes long"), "{msg}");
+        assert_eq!(msg.matches("ttttt.mocked-load-id").count(), 1, "{msg}");
+    }
+
+    #[test]
+    fn table_prefixes_leaving_the_dataset_folder_are_errors() {
+        let l = layout("{schema_name}/{table_name}/{load_id}");
+        for (schema, problem) in [
+            ("..", PathProblem::DotSegment("..".into())),
+            ("", PathProblem::Absolute),
+            ("a\\b", PathProblem::Backslash),
+        ] {
+            let err = l.table_prefix(schema, "events").unwrap_err();
+            assert!(
+                matches!(&err, LayoutError::UnsafePath { problem: p, path, .. } if *p == problem && *path == format!("{schema}/events/")),
+                "{schema:?}: {err:?}"
+            );
+            assert!(l.table_dir(schema, "events").is_err());
+        }
+        // the end of a flat prefix is the start of a file name: `..` there stays in the folder
+        let flat = layout("{schema_name}/{table_name}.{load_id}");
+        assert_eq!(flat.table_prefix("s", ".").unwrap(), "s/..");
+        assert_eq!(flat.table_dir("s", ".").unwrap(), "s/");
+    }
+
+    #[test]
+    fn check_paths_does_not_call_callbacks() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        let l = Layout::new(
+            "{table_name}/{cb}/{load_id}.{file_id}.{ext}",
+            extras(&[(
+                "cb",
+                ExtraPlaceholder::callback(move |_, _, _, _, _| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    "..".into()
+                }),
+            )]),
+        )
+        .unwrap();
+        l.check_paths(&params(frozen())).unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        assert!(l.render(&params(frozen())).is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn check_path_rules() {
+        for ok in ["a", "a/b.jsonl", "..a/b..", ".hidden/x", "a b/ü"] {
+            check_path(ok).unwrap();
+        }
+        assert_eq!(check_path("/a"), Err(PathProblem::Absolute));
+        assert_eq!(check_path("a/"), Err(PathProblem::NoFileName));
+        assert_eq!(check_path("a//b"), Err(PathProblem::EmptySegment));
+        assert_eq!(check_path(""), Err(PathProblem::NoFileName));
+        assert_eq!(check_path("a/../b"), Err(PathProblem::DotSegment("..".into())));
+        assert_eq!(check_path("./b"), Err(PathProblem::DotSegment(".".into())));
+        assert_eq!(check_path("a\\..\\b"), Err(PathProblem::Backslash));
+        assert_eq!(check_path("a\0"), Err(PathProblem::Nul));
     }
 
     #[test]

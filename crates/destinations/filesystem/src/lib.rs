@@ -80,6 +80,15 @@ fn recommended_file_size(url: &BucketUrl) -> Option<u64> {
 /// Destination name.
 pub const NAME: &str = "filesystem";
 
+/// Longest table and column name, in characters: longer names are shortened by the naming
+/// convention the way dlt shortens them for length-limited destinations (head and tail kept,
+/// a hash tag in the middle). Table names become folder and file names, in the bucket and in
+/// the pipeline's working folder (`<table>.<file_id>.<retry>.<ext>.gz` and its
+/// `.remote_url` / `.exception` notes, under 50 bytes more), so they must stay well below the
+/// 255 bytes a file name may have. dlt declares no limit (65536) and fails with the file
+/// system's `File name too long` instead.
+pub const MAX_IDENTIFIER_LENGTH: usize = 200;
+
 /// The filesystem destination.
 #[derive(Debug, Clone)]
 pub struct Filesystem {
@@ -221,13 +230,26 @@ impl Destination for Filesystem {
         }
         c.state_as_table = false;
         c.recommended_file_size = recommended_file_size(&self.bucket);
+        c.max_identifier_length = Some(MAX_IDENTIFIER_LENGTH);
+        c.max_column_identifier_length = Some(MAX_IDENTIFIER_LENGTH);
         c
     }
 
     async fn client(&self, dataset_name: &str, pipeline_name: &str) -> Result<Box<dyn DestinationClient>> {
-        if dataset_name.is_empty() || dataset_name.contains('/') || dataset_name.contains("..") {
-            return Err(Error::config(format!("invalid dataset name `{dataset_name}` for the filesystem"))
-                .with_hint("a dataset name is one folder name: letters, digits, `_`"));
+        let problem = if dataset_name.is_empty() {
+            Some("it is empty".to_string())
+        } else if dataset_name.contains('/') || dataset_name.contains("..") {
+            Some("it has a `/` or `..`".to_string())
+        } else {
+            layout::check_path(dataset_name).err().map(|p| p.to_string())
+        };
+        if let Some(problem) = problem {
+            return Err(Error::config(format!("invalid dataset name `{dataset_name}` for the filesystem: {problem}"))
+                .with("dataset", dataset_name.to_string())
+                .with_hint(format!(
+                    "a dataset name is one folder name of at most {} bytes: letters, digits, `_`",
+                    layout::MAX_SEGMENT_BYTES
+                )));
         }
         let bucket = open_bucket(&self.bucket, &self.config.store)?;
         // preflight: the bucket exists and can be listed, before anything is written
@@ -260,4 +282,151 @@ impl Destination for Filesystem {
 /// The destination built from layered config, as the facade's registry does it.
 pub fn from_config(config: &Config) -> Result<Arc<dyn Destination>> {
     Ok(Arc::new(FilesystemBuilder::from_config(config)?.build()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stevedore_core::ErrorKind;
+    use stevedore_core::destination::{JobInfo, PackageInfo};
+    use stevedore_core::schema::{Schema, WriteDisposition};
+
+    /// Every file under `root`, relative to it.
+    fn files(root: &std::path::Path) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut dirs = vec![root.to_path_buf()];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else {
+                    out.push(p.strip_prefix(root).unwrap().display().to_string());
+                }
+            }
+        }
+        out
+    }
+
+    fn package(tables: &[&str]) -> PackageInfo {
+        PackageInfo {
+            load_id: "1712345678.123".into(),
+            pipeline_name: "p".into(),
+            schema: Schema::new("p"),
+            created_at: chrono::Utc::now(),
+            tables: tables.iter().map(|t| (t.to_string(), WriteDisposition::Append)).collect(),
+            replace_tables: Vec::new(),
+            state: None,
+        }
+    }
+
+    #[test]
+    fn escaping_layouts_are_refused_when_the_destination_is_built() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = "{table_name}/../../../escape/{load_id}.{file_id}.{ext}";
+        let err = Filesystem::builder().bucket_url("bucket").cwd(dir.path()).layout(layout).build().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.message().contains(&format!("invalid filesystem layout `{layout}`")), "{err}");
+        assert!(err.message().contains("outside the dataset folder"), "{err}");
+        assert_eq!(err.context_value("layout"), Some(layout));
+        assert!(err.hint().unwrap().contains(DEFAULT_LAYOUT), "{err}");
+        // a static extra placeholder is known when the destination is built too
+        let err = Filesystem::builder()
+            .bucket_url("bucket")
+            .cwd(dir.path())
+            .layout("{table_name}/{up}/{load_id}")
+            .extra_placeholder("up", "..")
+            .build()
+            .unwrap_err();
+        assert!(err.message().contains("`..`"), "{err}");
+        assert!(files(dir.path()).is_empty());
+        assert!(!dir.path().join("bucket").exists());
+    }
+
+    #[test]
+    fn table_names_are_shortened_to_fit_file_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let caps = Filesystem::builder().bucket_url("bucket").cwd(dir.path()).build().unwrap().capabilities();
+        assert_eq!(caps.max_identifier_length, Some(MAX_IDENTIFIER_LENGTH));
+        assert_eq!(caps.max_column_identifier_length, Some(MAX_IDENTIFIER_LENGTH));
+        // the longest job file name in the working folder, with its notes, fits in a file name
+        let longest = format!("{}.{}.{}.{}.remote_url", "t".repeat(MAX_IDENTIFIER_LENGTH), "f".repeat(10), u32::MAX, "jsonl.gz");
+        assert!(longest.len() <= layout::MAX_SEGMENT_BYTES, "{}", longest.len());
+        let cleanup = format!("{}.f000000000.{}.{CLEANUP_FORMAT}.exception", "t".repeat(MAX_IDENTIFIER_LENGTH), u32::MAX);
+        assert!(cleanup.len() <= layout::MAX_SEGMENT_BYTES, "{}", cleanup.len());
+    }
+
+    #[tokio::test]
+    async fn paths_are_checked_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = Filesystem::builder().bucket_url("bucket").cwd(dir.path()).build().unwrap();
+        let client = fs.client("ds", "p").await.unwrap();
+        let long = "t".repeat(300);
+        let err = client.begin_package(&package(&["items", &long])).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert_eq!(err.context_value("table"), Some(long.as_str()));
+        assert_eq!(err.context_value("layout"), Some(DEFAULT_LAYOUT));
+        assert!(err.message().contains("300 bytes long"), "{err}");
+        assert!(err.message().contains("255 bytes per file or folder name"), "{err}");
+        client.begin_package(&package(&["items", &"t".repeat(200)])).await.unwrap();
+        // flat layouts put several values in one file name
+        let flat = Filesystem::builder()
+            .bucket_url("bucket")
+            .cwd(dir.path())
+            .layout("{schema_name}.{table_name}.{load_id}.{file_id}.{ext}")
+            .build()
+            .unwrap();
+        let client = flat.client("ds", "p").await.unwrap();
+        let err = client.begin_package(&package(&[&"t".repeat(230)])).await.unwrap_err();
+        assert!(err.message().contains("bytes long"), "{err}");
+        assert!(files(dir.path()).is_empty(), "{:?}", files(dir.path()));
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_path_would_leave_the_dataset_fails_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = Filesystem::builder()
+            .bucket_url("bucket")
+            .cwd(dir.path())
+            .layout("{table_name}/{up}/{load_id}.{file_id}.{ext}")
+            .extra_placeholder("up", ExtraPlaceholder::callback(|_, _, _, _, _| "../..".to_string()))
+            .build()
+            .unwrap();
+        let client = fs.client("ds", "p").await.unwrap();
+        let pkg = package(&["items"]);
+        // callbacks are not called before the jobs run
+        client.begin_package(&pkg).await.unwrap();
+        let jobs = tempfile::tempdir().unwrap();
+        let path = jobs.path().join("items.0123456789.0.jsonl");
+        std::fs::write(&path, b"{\"id\":1}\n").unwrap();
+        let job = JobInfo::parse(path).unwrap();
+        let err = client.run_job(&pkg, &job).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(!err.is_retryable());
+        assert_eq!(err.context_value("table"), Some("items"));
+        assert!(err.message().contains("renders the path `items/../../1712345678.123.0123456789.jsonl`"), "{err}");
+        assert!(files(dir.path()).is_empty(), "{:?}", files(dir.path()));
+    }
+
+    #[tokio::test]
+    async fn dataset_names_are_one_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = Filesystem::builder().bucket_url("bucket").cwd(dir.path()).build().unwrap();
+        for name in ["", ".", "..", "a/b", "a\\b", "a\0b", &"d".repeat(256)] {
+            let err = fs.client(name, "p").await.err().unwrap_or_else(|| panic!("{name:?} accepted"));
+            assert_eq!(err.kind(), ErrorKind::Config, "{name:?}");
+            assert!(err.message().contains("invalid dataset name"), "{err}");
+        }
+        fs.client("lake_2024", "p").await.unwrap();
+    }
+
+    #[test]
+    fn temporary_names_fit_in_a_file_name() {
+        assert_eq!(client::temp_name("a.jsonl"), ".a.jsonl.tmp");
+        let long_a = "a".repeat(255);
+        let long_b = format!("{}b", "a".repeat(254));
+        let (a, b) = (client::temp_name(&long_a), client::temp_name(&long_b));
+        assert!(a.len() <= layout::MAX_SEGMENT_BYTES && a.starts_with('.') && a.ends_with(".tmp"), "{a}");
+        assert_ne!(a, b);
+    }
 }

@@ -69,8 +69,69 @@ pub enum BucketUrl {
     },
 }
 
+/// Schemes stevedore can be built to serve (see [`unsupported_scheme`] for the feature of
+/// each); `file` is always built.
+pub const KNOWN_SCHEMES: &[&str] = &["file", "s3", "s3a", "az", "abfs", "abfss", "azure", "gs", "gcs", "sftp"];
+
+/// The bucket URL forms, for hints.
+const URL_FORMS: &str =
+    "s3://bucket/path, az://container/path, gs://bucket/path, file:///absolute/path, or a plain folder path such as data/lake";
+
+/// Length of a leading `scheme:` (RFC 3986: a letter, then letters, digits, `+`, `-`, `.`),
+/// colon included.
+fn scheme_prefix_len(url: &str) -> Option<usize> {
+    let colon = url.find(':')?;
+    let scheme = &url[..colon];
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic() && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+        .then_some(colon + 1)
+}
+
+/// The right form of a URL of `scheme`, for hints.
+fn url_form(scheme: &str) -> String {
+    match scheme {
+        "file" => "file:///absolute/path".to_string(),
+        "az" | "abfs" | "abfss" | "azure" => format!("{scheme}://container/path"),
+        "sftp" => "sftp://host[:port]/path".to_string(),
+        s => format!("{s}://bucket/path"),
+    }
+}
+
+/// Refuses text that looks like a URL but is not a well-formed one (`s3:/b`, `gs:b`, `s3//b`),
+/// so that it is never taken as a local folder. `url` has no `://`.
+fn refuse_malformed_url(url: &str) -> Result<()> {
+    let looks_like = if let Some(n) = scheme_prefix_len(url) {
+        Some((url[..n - 1].to_ascii_lowercase(), "`://` must follow the scheme"))
+    } else {
+        url.split_once("//")
+            .map(|(head, _)| head.to_ascii_lowercase())
+            .filter(|head| KNOWN_SCHEMES.contains(&head.as_str()))
+            .map(|head| (head, "`:` is missing after the scheme"))
+    };
+    let Some((scheme, what)) = looks_like else { return Ok(()) };
+    let redacted = redact_userinfo(url);
+    let local = format!("./{}", redacted.trim_start_matches("./"));
+    let hint = if KNOWN_SCHEMES.contains(&scheme.as_str()) {
+        format!("write a URL as {}, or `{local}` for a local folder of that name", url_form(&scheme))
+    } else {
+        format!(
+            "known schemes: {}; write a URL as {URL_FORMS}; for a local folder of that name write `{local}`",
+            KNOWN_SCHEMES.join(", ")
+        )
+    };
+    Err(Error::config(format!("bucket URL `{redacted}` is malformed: {what}"))
+        .with("bucket_url", redacted.clone())
+        .with_hint(hint))
+}
+
 impl BucketUrl {
     /// Parses a bucket URL; relative native paths are resolved against `cwd`.
+    ///
+    /// Text that looks like a URL but is not a well-formed one (`s3:/bucket`, `gs:bucket`,
+    /// `s3//bucket`, `file:/x`) is refused with [`ErrorKind::Config`], never taken as a local
+    /// folder; a local folder whose name has such a form is written `./s3:x`. Any
+    /// `scheme://` parses; whether this build serves it is checked when the bucket is opened.
     pub fn parse(url: &str, cwd: &Path) -> Result<BucketUrl> {
         let url = url.trim();
         if url.is_empty() {
@@ -82,13 +143,20 @@ impl BucketUrl {
             // file:///abs/path, or file://localhost/abs/path
             let rest = rest.strip_prefix("localhost").unwrap_or(rest);
             if !rest.starts_with('/') {
-                return Err(Error::config(format!("file URL `{url}` is not absolute"))
+                return Err(Error::config(format!("file URL `{}` is not absolute", redact_userinfo(url)))
                     .with_hint("use three slashes for an absolute path: file:///absolute/path, or a plain relative path"));
             }
             let decoded = options::percent_decode(rest);
             return Ok(BucketUrl::Local(PathBuf::from(decoded)));
         }
         if let Some((scheme, rest)) = url.split_once("://") {
+            if scheme_prefix_len(url) != Some(scheme.len() + 1) {
+                return Err(Error::config(format!(
+                    "bucket URL `{}` is malformed: `{scheme}` is not a URL scheme",
+                    redact_userinfo(url)
+                ))
+                .with_hint(format!("write a URL as {URL_FORMS}")));
+            }
             let scheme = scheme.to_ascii_lowercase();
             let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if authority.contains(['?', '#']) || prefix.contains(['?', '#']) {
@@ -97,14 +165,18 @@ impl BucketUrl {
             }
             let (bucket, host) = match authority.split_once('@') {
                 Some((b, h)) if matches!(scheme.as_str(), "abfs" | "abfss" | "az" | "azure") => (b, Some(h.to_string())),
-                Some(_) => {
-                    return Err(Error::config(format!("bucket URL `{}` must not contain credentials", redact_userinfo(url)))
-                        .with_hint("put credentials in [destination.filesystem.credentials] (or secrets.toml / the environment)"));
-                }
+                Some(_) => return Err(credentials_in_url(url)),
                 None => (authority, None),
             };
+            // `s3://KEY:SECRET/WITH/SLASHES@bucket`: credentials cut at a `/` of the secret;
+            // bucket and container names never have a `:` (an sftp host may have a port)
+            if bucket.contains(':') && (scheme != "sftp" || prefix.contains('@')) {
+                return Err(credentials_in_url(url));
+            }
             if bucket.is_empty() {
-                return Err(Error::config(format!("bucket URL `{url}` has no bucket name")));
+                return Err(Error::config(format!("bucket URL `{}` has no bucket name", redact_userinfo(url)))
+                    .with("bucket_url", redact_userinfo(url))
+                    .with_hint(format!("write {}", url_form(&scheme))));
             }
             return Ok(BucketUrl::Remote {
                 scheme,
@@ -113,6 +185,7 @@ impl BucketUrl {
                 host,
             });
         }
+        refuse_malformed_url(url)?;
         let p = PathBuf::from(url);
         let abs = if p.is_absolute() { p } else { cwd.join(p) };
         // drop `.` segments so displayed locations stay clean
@@ -155,12 +228,19 @@ impl BucketUrl {
     }
 }
 
+fn credentials_in_url(url: &str) -> Error {
+    Error::config(format!("bucket URL `{}` must not contain credentials", redact_userinfo(url)))
+        .with_hint("put credentials in [destination.filesystem.credentials] (or secrets.toml / the environment)")
+}
+
+/// `url` with anything that may be user info (credentials) replaced by `***`: from the start
+/// of the authority (after `scheme:` and its slashes, or the start of the text) up to the last
+/// `@`. Secrets may contain `/` and `@`, so this rather hides too much than too little.
 fn redact_userinfo(url: &str) -> String {
-    match url.split_once("://") {
-        Some((s, rest)) => match rest.split_once('@') {
-            Some((_, after)) => format!("{s}://***@{after}"),
-            None => url.to_string(),
-        },
+    let start = scheme_prefix_len(url).unwrap_or(0);
+    let start = start + url[start..].len() - url[start..].trim_start_matches('/').len();
+    match url[start..].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..start], &url[start + at..]),
         None => url.to_string(),
     }
 }
@@ -490,26 +570,31 @@ pub fn open(url: &BucketUrl, options: &StoreOptions) -> Result<Bucket> {
     }
 }
 
-/// The error for a scheme this build cannot open, listing the schemes it can.
+/// The error for a scheme this build cannot open, listing the schemes it can: a scheme of
+/// [`KNOWN_SCHEMES`] is [`ErrorKind::Unsupported`] naming the feature that builds it, any other
+/// scheme a [`ErrorKind::Config`] error (a typo, or a store stevedore does not have).
 pub fn unsupported_scheme(scheme: &str, url: &BucketUrl, available: &[&str]) -> Error {
     let feature = match scheme {
         "s3" | "s3a" => Some("s3"),
         "az" | "abfs" | "abfss" | "azure" => Some("azure"),
         "gs" | "gcs" => Some("gcs"),
         "sftp" => Some("sftp"),
-        "webdav" | "webdavs" | "dav" | "davs" => Some("webdav"),
         _ => None,
     };
-    let mut e = Error::new(ErrorKind::Unsupported, format!("bucket scheme `{scheme}://` is not available in this build"))
-        .with("bucket_url", url.display());
-    e = match feature {
-        Some(f) => e.with_hint(format!(
-            "available schemes: {}; build stevedore with feature `{f}` for {scheme}://",
-            available.join(", ")
-        )),
-        None => e.with_hint(format!("available schemes: {}", available.join(", "))),
-    };
-    e
+    match feature {
+        Some(f) => Error::new(ErrorKind::Unsupported, format!("bucket scheme `{scheme}://` is not available in this build"))
+            .with("bucket_url", url.display())
+            .with_hint(format!(
+                "available schemes: {}; build stevedore with feature `{f}` for {scheme}://",
+                available.join(", ")
+            )),
+        None => Error::config(format!("unknown bucket URL scheme `{scheme}://` in `{}`", url.display()))
+            .with("bucket_url", url.display())
+            .with_hint(format!(
+                "schemes of this build: {}; write a URL as {URL_FORMS}",
+                available.join(", ")
+            )),
+    }
 }
 
 /// Retry settings of remote stores: few, short retries, so a transient failure surfaces to
@@ -597,12 +682,112 @@ mod tests {
 
     #[test]
     fn refuses_unbuilt_schemes_naming_the_feature() {
-        let u = BucketUrl::parse("ftpx://bucket/a", Path::new("/")).unwrap();
+        // gs:// is built by stevedore-opendal, never by this crate
+        let u = BucketUrl::parse("gs://bucket/a", Path::new("/")).unwrap();
         let e = open(&u, &StoreOptions::default()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Unsupported);
-        assert!(e.to_string().contains("ftpx://"));
-        let e = unsupported_scheme("gs", &u, &["file"]);
-        assert!(e.to_string().contains("feature `gcs`"), "{e}");
+        assert!(e.to_string().contains("gs://"), "{e}");
+        assert!(e.hint().unwrap().contains("feature `gcs`"), "{e}");
+        let e = unsupported_scheme("sftp", &u, &["file"]);
+        assert!(e.to_string().contains("feature `sftp`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_schemes_are_config_errors_listing_the_known_ones() {
+        for url in ["foo://bar", "ftpx://bucket/a", "webdav://h/x"] {
+            let u = BucketUrl::parse(url, Path::new("/")).unwrap();
+            let e = open(&u, &StoreOptions::default()).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{url}: {e}");
+            let scheme = url.split("://").next().unwrap();
+            assert!(e.message().contains(&format!("unknown bucket URL scheme `{scheme}://`")), "{e}");
+            assert_eq!(e.context_value("bucket_url"), Some(url));
+            let hint = e.hint().unwrap();
+            assert!(hint.contains(&schemes().join(", ")), "{hint}");
+            assert!(hint.contains("s3://bucket/path"), "{hint}");
+        }
+    }
+
+    #[test]
+    fn malformed_urls_are_refused_not_taken_as_folders() {
+        let cwd = Path::new("/work");
+        for (url, what, form) in [
+            ("s3:/nobucket", "`://` must follow the scheme", "s3://bucket/path"),
+            ("S3:/nobucket/x", "`://` must follow the scheme", "s3://bucket/path"),
+            ("s3//x", "`:` is missing after the scheme", "s3://bucket/path"),
+            ("gs:x", "`://` must follow the scheme", "gs://bucket/path"),
+            ("az:/c", "`://` must follow the scheme", "az://container/path"),
+            ("abfss:/c", "`://` must follow the scheme", "abfss://container/path"),
+            ("file:/abs/path", "`://` must follow the scheme", "file:///absolute/path"),
+            ("file:relative", "`://` must follow the scheme", "file:///absolute/path"),
+            ("sftp:host/x", "`://` must follow the scheme", "sftp://host[:port]/path"),
+            ("foo:/bar", "`://` must follow the scheme", "s3://bucket/path"),
+        ] {
+            let e = BucketUrl::parse(url, cwd).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{url}: {e}");
+            assert!(e.message().contains(&format!("bucket URL `{url}` is malformed: {what}")), "{url}: {e}");
+            let hint = e.hint().unwrap();
+            assert!(hint.contains(form), "{url}: {hint}");
+            assert!(hint.contains(&format!("`./{url}`")), "a local folder of that name: {hint}");
+        }
+        let hint = BucketUrl::parse("foo:/bar", cwd).unwrap_err().hint().unwrap().to_string();
+        assert!(hint.contains(&KNOWN_SCHEMES.join(", ")), "{hint}");
+        for url in ["./x://y", "a b://x", "://x", "1s3://b"] {
+            let e = BucketUrl::parse(url, cwd).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{url}: {e}");
+            assert!(e.message().contains("is not a URL scheme"), "{url}: {e}");
+        }
+        for url in ["s3:///x", "gs://"] {
+            let e = BucketUrl::parse(url, cwd).unwrap_err();
+            assert!(e.message().contains("has no bucket name"), "{url}: {e}");
+            assert!(e.hint().unwrap().contains("://bucket/path"), "{url}: {e}");
+        }
+    }
+
+    #[test]
+    fn plain_paths_stay_local_folders() {
+        let cwd = Path::new("/work");
+        for (url, path) in [
+            ("data/lake", "/work/data/lake"),
+            ("./x", "/work/x"),
+            ("s3data/x", "/work/s3data/x"),
+            ("s3/x", "/work/s3/x"),
+            ("./s3:x", "/work/s3:x"),
+            ("./s3//x", "/work/s3/x"),
+            ("/abs/s3:/x", "/abs/s3:/x"),
+            ("../lake", "/work/../lake"),
+            ("_storage/data", "/work/_storage/data"),
+            ("data/user@host", "/work/data/user@host"),
+        ] {
+            assert_eq!(BucketUrl::parse(url, cwd).unwrap(), BucketUrl::Local(path.into()), "{url}");
+        }
+    }
+
+    #[test]
+    fn credentials_never_appear_in_url_errors() {
+        let cwd = Path::new("/");
+        for url in [
+            "s3://KEY:SECRETVALUE@bucket/x",
+            "s3://KEY:SECRET/VALUE@bucket/x",
+            "s3://KEY:SECRET/VAL@UE@bucket/x",
+            "s3:/KEY:SECRETVALUE@bucket/x",
+            "s3:KEY:SECRETVALUE@bucket",
+            "s3//KEY:SECRETVALUE@bucket",
+            "gs://KEY:SECRETVALUE@bucket/x?y",
+            "file://KEY:SECRETVALUE@host/x",
+        ] {
+            let e = BucketUrl::parse(url, cwd).unwrap_err();
+            let text = format!("{e} {:?}", e.hint());
+            for part in ["SECRET", "VALUE", "VAL"] {
+                assert!(!text.contains(part), "{url}: {text}");
+            }
+            assert_eq!(e.kind(), ErrorKind::Config, "{url}: {e}");
+        }
+        assert_eq!(redact_userinfo("s3://K:S/E@C@b/p"), "s3://***@b/p");
+        assert_eq!(redact_userinfo("s3:/K:S@b"), "s3:/***@b");
+        assert_eq!(redact_userinfo("abfss://cont@acct.dfs.core.windows.net/p"), "abfss://***@acct.dfs.core.windows.net/p");
+        assert_eq!(redact_userinfo("s3://bucket/p"), "s3://bucket/p");
+        // a port is not a credential
+        assert!(BucketUrl::parse("sftp://files.example.com:2222/srv", cwd).is_ok());
     }
 
     #[test]
