@@ -51,3 +51,85 @@ async fn cli_loads_into_postgres_with_merge() {
     }
     query(&url, &format!("DROP SCHEMA \"{dataset}\" CASCADE; DROP SCHEMA \"{dataset}_staging\" CASCADE")).await;
 }
+
+/// `stevedore load ... --destination postgres` in `proj`, with `url` as the credentials.
+fn pg_load(proj: &stevedore_testkit::CliProject, file: &str, dataset: &str, url: &str, envs: &[(&str, &str)]) -> std::process::Command {
+    let mut c = proj.cmd(&["load", file, "--table", "events", "--pipeline", "pg_resume", "--destination", "postgres", "--dataset", dataset]);
+    c.arg("--pipelines-dir").arg(proj.pipelines_dir()).env("DESTINATION__POSTGRES__CREDENTIALS", url);
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c
+}
+
+async fn count_rows(url: &str, dataset: &str, tables: &[&String]) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for t in tables {
+        let n = query(url, &format!("SELECT count(*) FROM \"{dataset}\".\"{t}\"")).await;
+        out.insert(t.to_string(), n[0].parse().unwrap());
+    }
+    out
+}
+
+/// The server cannot be reached: the package stays pending. Once it can, the same command
+/// loads the input once (2 rows, not 4).
+#[tokio::test]
+async fn unreachable_server_then_same_command_loads_the_input_once() {
+    let Some(url) = stevedore_testkit::pg::url() else { return };
+    let proj = stevedore_testkit::CliProject::new(env!("CARGO_BIN_EXE_stevedore"));
+    let dataset = stevedore_testkit::pg::unique_dataset("unreach");
+    proj.write("two.jsonl", "{\"id\": 1}\n{\"id\": 2}\n");
+    // the same server at a port nothing listens on
+    let port = url.rsplit_once(':').and_then(|(_, r)| r.split('/').next()).expect("a port in the URL");
+    let bad = url.replace(&format!(":{port}/"), ":1/");
+    assert_ne!(bad, url);
+    let out = pg_load(&proj, "two.jsonl", &dataset, &bad, &[]).output().unwrap();
+    stevedore_testkit::assert_failure(&out, "a load to an unreachable server");
+    assert_eq!(stevedore_testkit::packages(&proj.working_dir("pg_resume"), "normalized").len(), 1, "the package stays pending");
+    let out = pg_load(&proj, "two.jsonl", &dataset, &url, &[]).output().unwrap();
+    let stdout = stevedore_testkit::assert_success(&out, "same command, server reachable");
+    assert!(stdout.contains("the input was already in it, not extracted again"), "{stdout}");
+    assert_eq!(query(&url, &format!("SELECT count(*) FROM \"{dataset}\".events")).await, vec!["2"]);
+    assert_eq!(query(&url, &format!("SELECT count(*) FROM \"{dataset}\"._dlt_loads")).await, vec!["1"]);
+    query(&url, &format!("DROP SCHEMA \"{dataset}\" CASCADE")).await;
+}
+
+/// `kill -9` while COPY jobs run, then the same command: every table holds the input's rows
+/// exactly once and `_dlt_loads` one row.
+#[tokio::test]
+async fn kill_9_during_copy_then_same_command_is_exact() {
+    let Some(url) = stevedore_testkit::pg::url() else { return };
+    let proj = stevedore_testkit::CliProject::new(env!("CARGO_BIN_EXE_stevedore"));
+    let dataset = stevedore_testkit::pg::unique_dataset("kill9");
+    stevedore_testkit::gen_events(6000, &proj.path().join("events.jsonl"));
+    let expected = stevedore_testkit::expected_row_counts(&proj.path().join("events.jsonl"), "events");
+    proj.write(".stevedore/config.toml", "[data_writer]\nfile_max_items = 150\n\n[load]\nworkers = 1\n");
+    let mut child = pg_load(&proj, "events.jsonl", &dataset, &url, &[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let normalized = proj.working_dir("pg_resume").join("load").join("normalized");
+    let started = std::time::Instant::now();
+    let landed = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break format!("late: the load finished first ({st})");
+        }
+        let pending = stevedore_testkit::list_dirs(&normalized);
+        let done = pending.first().map_or(0, |l| stevedore_testkit::list_files(&normalized.join(l).join("completed_jobs")).len());
+        if done >= 3 {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break format!("killed with {done} jobs done");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "the load never got going");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    println!("{landed}");
+    let out = pg_load(&proj, "events.jsonl", &dataset, &url, &[]).output().unwrap();
+    stevedore_testkit::assert_success(&out, "same command after kill -9");
+    let tables: Vec<&String> = expected.keys().collect();
+    assert_eq!(count_rows(&url, &dataset, &tables).await, expected, "exact rows per table");
+    assert_eq!(query(&url, &format!("SELECT count(*) FROM \"{dataset}\"._dlt_loads")).await, vec!["1"]);
+    query(&url, &format!("DROP SCHEMA \"{dataset}\" CASCADE")).await;
+}

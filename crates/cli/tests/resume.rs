@@ -431,3 +431,48 @@ fn resume_after_crash_leaves_no_stray_files_in_table_folders() {
     }
     println!("no crash left a temporary file behind; nothing to check");
 }
+
+/// Unmounts a test's tmpfs when the test ends, however it ends.
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// The bucket's disk fills up during the load (a small tmpfs the test mounts when it runs as
+/// root): the package stays pending and no partial or temporary file is left in the table
+/// folders; once there is space again, the same command finishes that load exactly once.
+#[test]
+fn full_disk_then_same_command_leaves_no_stray_file() {
+    let uid = std::process::Command::new("id").arg("-u").output().expect("id -u");
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        println!("SKIP: mounting a tmpfs needs root");
+        return;
+    }
+    let proj = CliProject::new(BIN);
+    gen_events(3000, &proj.path().join("events.jsonl"));
+    let expected = expected_row_counts(&proj.path().join("events.jsonl"), "events");
+    proj.write(".stevedore/config.toml", "[data_writer]\nfile_max_items = 500\n");
+    std::fs::create_dir_all(proj.bucket()).unwrap();
+    let mount = |opts: &str| std::process::Command::new("mount").args(["-t", "tmpfs", "-o", opts, "tmpfs"]).arg(proj.bucket()).status().unwrap();
+    assert!(mount("size=256k").success(), "root can mount a tmpfs");
+    let _unmount = Unmount(proj.bucket());
+    let out = proj.load("events.jsonl", "events", PIPELINE, DATASET, &["--format", "parquet"], &[("LOAD__RAISE_ON_MAX_RETRIES", "1")]);
+    let stderr = assert_failure(&out, "a load onto a full disk");
+    assert!(stderr.contains("No space left on device") && stderr.contains("run the same command again"), "{stderr}");
+    let pending = packages(&proj.working_dir(PIPELINE), "normalized");
+    assert_eq!(pending.len(), 1, "the package stays pending");
+    let stray = stray_files(&proj, &expected);
+    assert!(stray.is_empty(), "the failed writes left files behind: {stray:?}");
+
+    let remount = std::process::Command::new("mount").args(["-o", "remount,size=64m"]).arg(proj.bucket()).status().unwrap();
+    assert!(remount.success());
+    let out = proj.load("events.jsonl", "events", PIPELINE, DATASET, &["--format", "parquet"], &[]);
+    let stdout = assert_success(&out, "same command with space again");
+    assert!(stdout.contains(&format!("resumed load {}; the input was already in it", pending[0])), "{stdout}");
+    assert_eq!(load_markers(&proj.dataset_dir(DATASET)).len(), 1);
+    assert_exact_rows(&proj, &expected, 1, json!({ pending[0].clone(): expected["events"] }));
+    assert!(stray_files(&proj, &expected).is_empty(), "{:?}", stray_files(&proj, &expected));
+}
