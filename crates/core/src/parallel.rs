@@ -123,8 +123,8 @@ fn push_lines(n: &mut Normalizer<'_>, t: usize, origin: &str, first_line: u64, t
                 .with_hint("fix or remove that line and run again; nothing of this load was written")
         })?;
         n.set_origin(origin, lineno);
-        n.push(t, &v)?;
-        records += 1;
+        // a line holding an array is a batch of records
+        records += n.push_records(t, &v)?;
     }
     Ok(records)
 }

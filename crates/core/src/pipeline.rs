@@ -839,9 +839,12 @@ impl Pipeline {
                 for v in it {
                     let v = v?;
                     digest.add(&v);
-                    n.push(t, &JVal::from_value(&v, &arena))?;
+                    // an array value is a batch of records, as in dlt
+                    let k = n.push_records(t, &JVal::from_value(&v, &arena))?;
                     arena.reset();
-                    self.count(records);
+                    for _ in 0..k {
+                        self.count(records);
+                    }
                 }
                 inputs.input(digest.id());
             }
@@ -862,8 +865,9 @@ impl Pipeline {
                 for f in files {
                     if f.as_os_str() == "-" {
                         let digest = ContentDigest::new("-");
-                        let reader: Box<dyn BufRead + Send> =
+                        let mut reader: Box<dyn BufRead + Send> =
                             Box::new(digest.reader(std::io::BufReader::with_capacity(1 << 20, std::io::stdin())));
+                        crate::source::skip_bom(&mut reader).map_err(|e| Error::io("read standard input", Path::new("-"), e))?;
                         self.push_jsonl(n, root, "-", reader, records, ctx)?;
                         inputs.input(digest.id());
                         continue;

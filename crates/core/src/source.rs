@@ -256,11 +256,40 @@ pub fn open_maybe_gzip(path: &Path) -> Result<Box<dyn BufRead + Send>> {
     })?;
     let mut r = BufReader::with_capacity(1 << 20, f);
     let head = r.fill_buf().map_err(|e| Error::io("read input file", path, e))?;
-    if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
-        Ok(Box::new(BufReader::with_capacity(1 << 20, flate2::bufread::MultiGzDecoder::new(r))))
+    let mut out: Box<dyn BufRead + Send> = if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+        Box::new(BufReader::with_capacity(1 << 20, flate2::bufread::MultiGzDecoder::new(r)))
     } else {
-        Ok(Box::new(r))
+        Box::new(r)
+    };
+    skip_bom(&mut out).map_err(|e| Error::io("read input file", path, e))?;
+    Ok(out)
+}
+
+/// Skips a leading UTF-8 byte order mark (`EF BB BF`), which some tools write at the start of
+/// JSON and CSV files.
+pub fn skip_bom(r: &mut dyn BufRead) -> std::io::Result<()> {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    let mut seen = 0;
+    // the mark may straddle two reads of a decompressing reader
+    while seen < BOM.len() {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let n = (BOM.len() - seen).min(buf.len());
+        if buf[..n] != BOM[seen..seen + n] {
+            return Ok(());
+        }
+        if seen == 0 && n == BOM.len() {
+            r.consume(n);
+            return Ok(());
+        }
+        // partial mark at the end of the buffer: consuming it is only right if the rest
+        // follows; a lone EF BB at the very end of a file is not valid input anyway
+        r.consume(n);
+        seen += n;
     }
+    Ok(())
 }
 
 /// Reads CSV into Arrow batches with types inferred from the first 1000 rows.

@@ -624,6 +624,21 @@ impl<'a> Normalizer<'a> {
         self.nodes[node as usize].preferred_json
     }
 
+    /// Normalizes what a resource yielded into the root table `t`: an array is a batch of
+    /// records, each pushed on its own (`[]` yields none), as dlt treats a list a resource
+    /// yields; anything else is one record. Returns the number of records.
+    pub fn push_records(&mut self, t: usize, item: &JVal<'_>) -> Result<u64> {
+        match item {
+            JVal::Arr(records) => {
+                for r in records.iter() {
+                    self.push(t, r)?;
+                }
+                Ok(records.len() as u64)
+            }
+            one => self.push(t, one).map(|()| 1),
+        }
+    }
+
     /// Normalizes one record into the root table `t` (from [`Normalizer::root_table`]).
     /// Non-object records are wrapped as `{"value": record}`.
     pub fn push(&mut self, t: usize, record: &JVal<'_>) -> Result<()> {
