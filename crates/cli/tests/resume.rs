@@ -13,6 +13,17 @@ const PIPELINE: &str = "resume";
 const DATASET: &str = "resume_data";
 const FAULT: &str = "STEVEDORE_FAULT_ABORT_AFTER_JOBS";
 
+/// `stevedore load INPUT --table events --format parquet` of this file's pipeline and dataset,
+/// into the project's bucket and pipelines folder.
+fn load_args(proj: &CliProject, input: &str) -> Vec<String> {
+    let mut a: Vec<String> = ["load", input, "--table", "events", "--format", "parquet", "--pipeline", PIPELINE, "--dataset", DATASET]
+        .map(String::from)
+        .to_vec();
+    a.extend(["--bucket-url".into(), proj.bucket().display().to_string()]);
+    a.extend(["--pipelines-dir".into(), proj.pipelines_dir().display().to_string()]);
+    a
+}
+
 fn job_files(proj: &CliProject, stage: &str, load_id: &str, folder: &str) -> usize {
     let dir = proj.working_dir(PIPELINE).join("load").join(stage).join(load_id).join(folder);
     list_files(&dir).iter().filter(|f| !f.ends_with(".remote_url") && !f.ends_with(".exception")).count()
@@ -120,13 +131,7 @@ fn stdin_fault_abort_then_same_input_again_is_loaded_once() {
     let expected = expected_row_counts(&proj.path().join("events.jsonl"), "events");
     proj.write(".stevedore/config.toml", "[data_writer]\nfile_max_items = 500\n");
     let stdin_load = |envs: &[(&str, &str)], input: &str| {
-        let args: Vec<String> = ["load", "-", "--table", "events", "--format", "parquet", "--pipeline", PIPELINE, "--dataset", DATASET]
-            .map(String::from)
-            .into_iter()
-            .chain(["--bucket-url".into(), proj.bucket().display().to_string()])
-            .chain(["--pipelines-dir".into(), proj.pipelines_dir().display().to_string()])
-            .collect();
-        let mut c = proj.cmd(&args);
+        let mut c = proj.cmd(&load_args(&proj, "-"));
         c.stdin(std::fs::File::open(proj.path().join(input)).unwrap());
         for (k, v) in envs {
             c.env(k, v);
@@ -166,14 +171,7 @@ fn kill_9_at_several_moments_then_same_command_loads_exactly_once() {
         gen_events(if phase == "normalizing" { 20000 } else { 6000 }, &proj.path().join("events.jsonl"));
         let expected = expected_row_counts(&proj.path().join("events.jsonl"), "events");
         proj.write(".stevedore/config.toml", "[data_writer]\nfile_max_items = 150\n\n[load]\nworkers = 1\n");
-        let args: Vec<String> =
-            ["load", "events.jsonl", "--table", "events", "--format", "parquet", "--pipeline", PIPELINE, "--dataset", DATASET]
-                .map(String::from)
-                .into_iter()
-                .chain(["--bucket-url".into(), proj.bucket().display().to_string()])
-                .chain(["--pipelines-dir".into(), proj.pipelines_dir().display().to_string()])
-                .collect();
-        let mut child = proj.cmd(&args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let mut child = proj.cmd(&load_args(&proj, "events.jsonl")).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
         let load = proj.working_dir(PIPELINE).join("load");
         let started = Instant::now();
         let landed = loop {
@@ -224,13 +222,7 @@ fn two_runs_of_one_pipeline_do_not_overlap() {
     let expected = expected_row_counts(&proj.path().join("events.jsonl"), "events");
     proj.write(".stevedore/config.toml", "[data_writer]\nfile_max_items = 40\n\n[load]\nworkers = 1\n");
     let args = |wait: bool| -> Vec<String> {
-        let mut a: Vec<String> =
-            ["load", "events.jsonl", "--table", "events", "--format", "parquet", "--pipeline", PIPELINE, "--dataset", DATASET]
-                .map(String::from)
-                .into_iter()
-                .chain(["--bucket-url".into(), proj.bucket().display().to_string()])
-                .chain(["--pipelines-dir".into(), proj.pipelines_dir().display().to_string()])
-                .collect();
+        let mut a = load_args(&proj, "events.jsonl");
         if wait {
             a.push("--wait".into());
         }
@@ -344,14 +336,8 @@ fn kill_9_mid_load_then_resume_loads_exactly_once() {
     // many small jobs, loaded one at a time, so that the kill lands while jobs run (it is sent
     // once the package is committed and a few jobs completed)
     proj.write(".stevedore/config.toml", "[data_writer]\nfile_max_items = 40\n\n[load]\nworkers = 1\n");
-    let mut args: Vec<String> =
-        ["load", "events.jsonl", "--table", "events", "--format", "parquet", "--pipeline", PIPELINE, "--dataset", DATASET]
-            .map(String::from)
-            .to_vec();
-    args.extend(["--bucket-url".into(), proj.bucket().display().to_string()]);
-    args.extend(["--pipelines-dir".into(), proj.pipelines_dir().display().to_string()]);
     let mut child = proj
-        .cmd(&args)
+        .cmd(&load_args(&proj, "events.jsonl"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
