@@ -133,3 +133,37 @@ async fn kill_9_during_copy_then_same_command_is_exact() {
     assert_eq!(query(&url, &format!("SELECT count(*) FROM \"{dataset}\"._dlt_loads")).await, vec!["1"]);
     query(&url, &format!("DROP SCHEMA \"{dataset}\" CASCADE")).await;
 }
+
+/// A job that fails for good (a NOT NULL column the data does not fill) aborts the load: the
+/// rows its other jobs already committed are removed, root and nested alike, and no
+/// `_dlt_loads` row is written. Once the cause is gone the same command loads the input.
+#[tokio::test]
+async fn failed_job_aborts_and_removes_the_loads_rows() {
+    let Some(url) = stevedore_testkit::pg::url() else { return };
+    let proj = stevedore_testkit::CliProject::new(env!("CARGO_BIN_EXE_stevedore"));
+    let dataset = stevedore_testkit::pg::unique_dataset("abort");
+    stevedore_testkit::gen_events(2000, &proj.path().join("events.jsonl"));
+    let expected = stevedore_testkit::expected_row_counts(&proj.path().join("events.jsonl"), "events");
+    proj.write(".stevedore/config.toml", "[data_writer]\nfile_max_items = 300\n\n[load]\nworkers = 1\n");
+    // the deepest table gets a column the loads never fill: its COPY fails, after the jobs of
+    // the tables sorted before it committed
+    let blocked = expected.keys().max().unwrap().clone();
+    query(&url, &format!("CREATE SCHEMA \"{dataset}\"; CREATE TABLE \"{dataset}\".\"{blocked}\" (must bigint NOT NULL)")).await;
+    let out = pg_load(&proj, "events.jsonl", &dataset, &url, &[]).output().unwrap();
+    let stderr = stevedore_testkit::assert_failure(&out, "a load with a failing COPY");
+    assert!(stderr.contains("load package aborted") && stderr.contains(&blocked), "{stderr}");
+    let tables: Vec<&String> = expected.keys().collect();
+    let after = count_rows(&url, &dataset, &tables).await;
+    assert!(after.values().all(|n| *n == 0), "rows of the aborted load remain: {after:?}");
+    assert_eq!(query(&url, &format!("SELECT count(*) FROM \"{dataset}\"._dlt_loads")).await, vec!["0"]);
+    let loaded = stevedore_testkit::packages(&proj.working_dir("pg_resume"), "loaded");
+    let done = stevedore_testkit::list_files(&proj.working_dir("pg_resume").join("load/loaded").join(&loaded[0]).join("completed_jobs"));
+    assert!(!done.is_empty(), "jobs had committed rows before the failure");
+
+    query(&url, &format!("ALTER TABLE \"{dataset}\".\"{blocked}\" DROP COLUMN must")).await;
+    let out = pg_load(&proj, "events.jsonl", &dataset, &url, &[]).output().unwrap();
+    stevedore_testkit::assert_success(&out, "same command once the cause is gone");
+    assert_eq!(count_rows(&url, &dataset, &tables).await, expected);
+    assert_eq!(query(&url, &format!("SELECT count(*) FROM \"{dataset}\"._dlt_loads")).await, vec!["1"]);
+    query(&url, &format!("DROP SCHEMA \"{dataset}\" CASCADE")).await;
+}

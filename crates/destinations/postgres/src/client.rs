@@ -24,7 +24,9 @@ use futures::SinkExt;
 use serde_json::json;
 use sha3::{Digest, Sha3_256};
 use stevedore_core::destination::{DestinationClient, FollowupJob, JobInfo, JobOutcome, PackageInfo};
-use stevedore_core::schema::{Column, DataType, MergeStrategy, ReplaceStrategy, Schema, Table, VERSION_TABLE, WriteDisposition};
+use stevedore_core::schema::{
+    C_DLT_ID, C_DLT_LOAD_ID, C_DLT_PARENT_ID, Column, DataType, MergeStrategy, ReplaceStrategy, Schema, Table, VERSION_TABLE, WriteDisposition,
+};
 use stevedore_core::{Error, ErrorKind, Result};
 use stevedore_sql::ddl::{INFORMATION_SCHEMA_COLUMNS, StorageColumn, StorageTables, complete_columns, migration_sql};
 use stevedore_sql::{Dialect, MergeContext, Names, PostgresDialect, TableChain, loads_to_staging, merge_sql, replace_sql, system};
@@ -68,6 +70,17 @@ pub struct PostgresClient {
     replace_strategy: ReplaceStrategy,
     lock_conn: Mutex<Option<tokio_postgres::Client>>,
     fault_after_statements: Option<usize>,
+}
+
+/// How many parents `t` has up to its root.
+fn nesting_depth(schema: &Schema, t: &Table) -> usize {
+    let mut depth = 0;
+    let mut cur = t.parent.as_deref();
+    while let Some(p) = cur {
+        depth += 1;
+        cur = schema.table(p).and_then(|t| t.parent.as_deref());
+    }
+    depth
 }
 
 fn lock_key(parts: &[&str]) -> i64 {
@@ -613,6 +626,48 @@ impl DestinationClient for PostgresClient {
             out.push(FollowupJob { table: root.clone(), format: SQL_JOB_FORMAT.into(), content: serde_json::to_vec(&json!({"statements": stmts}))? });
         }
         Ok(out)
+    }
+
+    /// An aborted load's rows in final tables (append jobs COPY straight into them) are
+    /// deleted by load id: root rows by `_dlt_load_id`, nested rows through their parents'
+    /// `_dlt_id`s, deepest first, in one transaction with the load's job records. Rows in
+    /// staging tables are never visible and are emptied before the next load that uses them.
+    async fn discard_package(&self, package: &PackageInfo, jobs: &[JobInfo]) -> Result<()> {
+        let schema = &package.schema;
+        let mut tables: Vec<&Table> = jobs
+            .iter()
+            .filter(|j| !loads_to_staging(schema, &j.table))
+            .filter_map(|j| schema.table(&j.table))
+            .collect();
+        tables.sort_by_key(|t| (std::cmp::Reverse(nesting_depth(schema, t)), t.name.clone()));
+        tables.dedup_by(|a, b| a.name == b.name);
+        let names = self.names();
+        let q = |c: &str| self.dialect.quote_identifier(c);
+        // rows of `t` that belong to the load: a predicate on `t`'s columns
+        let belongs = |t: &Table| -> String {
+            let mut pred = format!("{} = $1", q(C_DLT_LOAD_ID));
+            let mut chain = vec![t];
+            while let Some(parent) = chain.last().and_then(|c| c.parent.as_deref()).and_then(|p| schema.table(p)) {
+                chain.push(parent);
+            }
+            // from the root down: each level's rows are those whose parent is in the level above
+            for pair in chain.windows(2).rev() {
+                pred = format!("{} IN (SELECT {} FROM {} WHERE {pred})", q(C_DLT_PARENT_ID), q(C_DLT_ID), names.final_table(&pair[1].name));
+            }
+            pred
+        };
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(|e| pg_err("starting a transaction", e))?;
+        let mut removed = 0;
+        for t in &tables {
+            let sql = format!("DELETE FROM {} WHERE {}", names.final_table(&t.name), belongs(t));
+            removed += tx.execute(&sql, &[&package.load_id]).await.map_err(|e| pg_err("removing an aborted load's rows", e).with("table", t.name.clone()))?;
+        }
+        let sql = format!("DELETE FROM {} WHERE load_id = $1", names.final_table(JOBS_TABLE));
+        tx.execute(&sql, &[&package.load_id]).await.map_err(|e| pg_err("removing an aborted load's job records", e))?;
+        tx.commit().await.map_err(|e| pg_err("committing the removal of an aborted load", e))?;
+        tracing::info!(load_id = %package.load_id, rows = removed, "removed the rows of an aborted load");
+        Ok(())
     }
 
     async fn complete_load(&self, package: &PackageInfo) -> Result<()> {
