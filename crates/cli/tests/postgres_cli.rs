@@ -167,3 +167,49 @@ async fn failed_job_aborts_and_removes_the_loads_rows() {
     assert_eq!(query(&url, &format!("SELECT count(*) FROM \"{dataset}\"._dlt_loads")).await, vec!["1"]);
     query(&url, &format!("DROP SCHEMA \"{dataset}\" CASCADE")).await;
 }
+
+/// `kill -9` once a merge's or a replace's followup SQL jobs were created (while they run, or
+/// right after), then the same command: the final tables hold each key once, with the rows
+/// of the input, and one `_dlt_loads` row per load.
+#[tokio::test]
+async fn kill_9_during_merge_and_replace_followups_then_same_command_is_exact() {
+    let Some(url) = stevedore_testkit::pg::url() else { return };
+    for disposition in ["merge", "replace"] {
+        let proj = stevedore_testkit::CliProject::new(env!("CARGO_BIN_EXE_stevedore"));
+        let dataset = stevedore_testkit::pg::unique_dataset(disposition);
+        stevedore_testkit::gen_events(3000, &proj.path().join("events.jsonl"));
+        let expected = stevedore_testkit::expected_row_counts(&proj.path().join("events.jsonl"), "events");
+        let extra: &[&str] = if disposition == "merge" { &["--write-disposition", "merge", "--primary-key", "id"] } else { &["--write-disposition", "replace"] };
+        let load = || {
+            let mut c = pg_load(&proj, "events.jsonl", &dataset, &url, &[]);
+            c.args(extra);
+            c
+        };
+        // a first complete load, so the followups of the second one replace or merge into rows
+        stevedore_testkit::assert_success(&load().output().unwrap(), "first load");
+        let normalized = proj.working_dir("pg_resume").join("load").join("normalized");
+        let mut child = load().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let started = std::time::Instant::now();
+        let landed = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break format!("late: the load finished first ({st})");
+            }
+            let pending = stevedore_testkit::list_dirs(&normalized);
+            if pending.first().is_some_and(|l| normalized.join(l).join("followups.json").exists()) {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                break "killed in the followup phase".to_string();
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(120), "the load never reached its followups");
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        };
+        println!("{disposition}: {landed}");
+        stevedore_testkit::assert_success(&load().output().unwrap(), "same command after kill -9");
+        let tables: Vec<&String> = expected.keys().collect();
+        assert_eq!(count_rows(&url, &dataset, &tables).await, expected, "{disposition}: exact rows per table");
+        let distinct = query(&url, &format!("SELECT count(DISTINCT id) = count(*) FROM \"{dataset}\".events")).await;
+        assert_eq!(distinct, vec!["t"], "{disposition}: each key once");
+        assert_eq!(query(&url, &format!("SELECT count(*) FROM \"{dataset}\"._dlt_loads")).await, vec!["2"]);
+        query(&url, &format!("DROP SCHEMA \"{dataset}\" CASCADE; DROP SCHEMA IF EXISTS \"{dataset}_staging\" CASCADE")).await;
+    }
+}
