@@ -19,7 +19,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::naming::NamingConvention;
 use bumpalo::Bump;
 
-use crate::normalize::{BatchSink, JScratch, JVal, Normalizer, NormalizerOptions};
+use crate::normalize::{BatchSink, JScratch, JVal, NormalizeWarning, Normalizer, NormalizerOptions};
 use crate::schema::Schema;
 
 /// Bytes of input per chunk.
@@ -189,9 +189,9 @@ pub fn normalize_parallel<S: BatchSink + Send>(
             let snapshot = snapshot.clone();
             let naming = naming.clone();
             let stop = &stop;
-            handles.push(scope.spawn(move || -> Result<(S, HashMap<String, u64>)> {
+            handles.push(scope.spawn(move || -> Result<(S, HashMap<String, u64>, Vec<NormalizeWarning>)> {
                 let mut sink = make_sink();
-                let rows = {
+                let (rows, warnings) = {
                     let (mut version, schema) = {
                         let g = snapshot.read().expect("schema lock");
                         (g.0, g.1.clone())
@@ -231,9 +231,10 @@ pub fn normalize_parallel<S: BatchSink + Send>(
                             break;
                         }
                     }
-                    n.stats().into_iter().map(|(k, v)| (k, v.rows)).collect::<HashMap<_, _>>()
+                    let rows = n.stats().into_iter().map(|(k, v)| (k, v.rows)).collect::<HashMap<_, _>>();
+                    (rows, n.take_warnings())
                 };
-                Ok((sink, rows))
+                Ok((sink, rows, warnings))
             }));
         }
         drop(res_tx);
@@ -327,8 +328,9 @@ pub fn normalize_parallel<S: BatchSink + Send>(
         let mut sinks = Vec::new();
         let mut worker_rows: HashMap<String, u64> = HashMap::new();
         for h in handles {
-            let (sink, rows) = h.join().map_err(|_| Error::internal("a normalizer worker panicked"))??;
+            let (sink, rows, warnings) = h.join().map_err(|_| Error::internal("a normalizer worker panicked"))??;
             sinks.push(sink);
+            coord.merge_warnings(warnings);
             for (k, v) in rows {
                 *worker_rows.entry(k).or_default() += v;
             }
