@@ -31,7 +31,7 @@ use crate::naming::{NamingConvention, SnakeCase};
 use crate::normalize::{BatchSink, JVal, Normalizer, NormalizerOptions};
 use crate::package::{LoadStorage, Manifest, ManifestTable, Package, PackageStatus};
 use crate::schema::{Column, Schema, Table, TableFormat, WriteDisposition};
-use crate::source::{InputKind, ResourceData, Source, input_kind, open_maybe_gzip, read_csv, read_parquet};
+use crate::source::{InputKind, ResourceData, Source, input_kind, open_json, read_csv, read_parquet};
 use crate::state::{PipelineState, state_row};
 use crate::writers::{FileFormat, TableWriter, WriterConfig};
 
@@ -695,9 +695,11 @@ impl Pipeline {
                 let mut arena = bumpalo::Bump::new();
                 for v in it {
                     let v = v?;
-                    n.push(t, &JVal::from_value(&v, &arena))?;
+                    let k = n.push_item(t, &JVal::from_value(&v, &arena))?;
                     arena.reset();
-                    self.count(records);
+                    for _ in 0..k {
+                        self.count(records);
+                    }
                 }
             }
             ResourceData::JsonLines { origin, reader } => self.push_jsonl(n, root, &origin, reader, records, ctx)?,
@@ -717,7 +719,7 @@ impl Pipeline {
                     }
                     match input_kind(&f)? {
                         InputKind::JsonLines => {
-                            let r = open_maybe_gzip(&f)?;
+                            let r = open_json(&f)?;
                             self.push_jsonl(n, root, &f.display().to_string(), r, records, ctx)?;
                         }
                         kind @ (InputKind::Csv | InputKind::Parquet) => {

@@ -8,6 +8,7 @@
 
 pub mod buffer;
 mod coerce;
+pub mod jsondoc;
 pub mod jval;
 
 use std::collections::{HashMap, HashSet};
@@ -907,6 +908,23 @@ impl<'a> Normalizer<'a> {
         };
         let r_lvl = self.tables[t].max_nesting as i64;
         self.normalize_row(t, items, record, None, None, r_lvl).map_err(|e| self.located(e))
+    }
+
+    /// Normalizes a data item as dlt takes what a resource yields: a list is a batch of
+    /// records, each normalized on its own (`[]` gives none; an element that is not an object
+    /// becomes `{"value": element}`, a nested list included), anything else is one record.
+    /// Returns the records. An error in a batch names the element (`element`, 1-based).
+    #[inline]
+    pub fn push_item(&mut self, t: usize, item: &JVal<'_>) -> Result<u64> {
+        match item {
+            JVal::Arr(records) => {
+                for (i, r) in records.iter().enumerate() {
+                    self.push(t, r).map_err(|e| e.with("element", (i + 1).to_string()))?;
+                }
+                Ok(records.len() as u64)
+            }
+            record => self.push(t, record).map(|()| 1),
+        }
     }
 
     fn normalize_row<'v>(

@@ -288,7 +288,8 @@ fn same_key_matches_slice_equality() {
     }
 }
 
-/// Like [`run`]; also returns the records pushed and the warnings.
+/// Like [`run`], with each line pushed as a data item (a list is a batch); also returns the
+/// records counted and the warnings.
 fn run_items(table: &str, lines: &[&str]) -> (Schema, CollectSink, u64, Vec<NormalizeWarning>) {
     let mut sink = CollectSink::default();
     let (schema, records, warnings) = {
@@ -296,8 +297,7 @@ fn run_items(table: &str, lines: &[&str]) -> (Schema, CollectSink, u64, Vec<Norm
         let t = n.root_table(table).unwrap();
         let mut records = 0;
         for l in lines {
-            n.push(t, &JVal::parse_in(l, &bumpalo::Bump::new()).unwrap()).unwrap();
-            records += 1;
+            records += n.push_item(t, &JVal::parse_in(l, &bumpalo::Bump::new()).unwrap()).unwrap();
         }
         let warnings = n.take_warnings();
         (n.finish().unwrap().0, records, warnings)
@@ -313,6 +313,22 @@ fn ints(sink: &CollectSink, table: &str, col: &str) -> Vec<Option<i64>> {
         }
     }
     out
+}
+
+/// A list is a batch of records, as dlt takes a list a resource yields: each element a root
+/// row, `[]` none, an element that is not an object `{"value": element}` (a nested list too).
+#[test]
+fn a_list_item_is_a_batch_of_records() {
+    let (s, sink, records, _) = run_items("t", &[r#"[{"a": 1}, {"a": 2, "l": [7]}]"#, "[]", r#"{"a": 3}"#, r#"[4, "x", [5, 6]]"#, "9"]);
+    assert_eq!(records, 7, "2 + none + 1 + 3 + 1");
+    assert_eq!(sink.rows("t"), 7);
+    assert_eq!(ints(&sink, "t", "a"), vec![Some(1), Some(2), Some(3), None, None, None, None]);
+    assert_eq!(ints(&sink, "t", "value"), vec![None, None, None, Some(4), None, None, Some(9)]);
+    assert_eq!(strings(&sink, "t", "value__v_text"), vec![None, None, None, None, Some("x".into()), None, None]);
+    // the nested list of the element `[5, 6]` is a nested table, as dlt makes of {"value": [5, 6]}
+    assert_eq!(ints(&sink, "t__value", "value"), vec![Some(5), Some(6)]);
+    assert_eq!(ints(&sink, "t__l", "value"), vec![Some(7)]);
+    assert!(!s.tables["t"].columns.contains_key("list"));
 }
 
 /// Keys that normalize to the same column keep the last value, where the first put the
