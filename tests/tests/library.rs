@@ -314,3 +314,125 @@ async fn callback_extra_placeholder_renders_every_path() {
         assert!(expected.contains(&path), "callback args give a written path: {path}");
     }
 }
+
+/// A pipeline writing plain JSON lines with `workers` normalizer threads, for reading rows back.
+fn plain_jsonl_pipeline(env: &Env, name: &str, workers: i64) -> Pipeline {
+    let mut config = Config::empty();
+    config.set_explicit("data_writer.disable_compression", toml::Value::Boolean(true));
+    config.set_explicit("normalize.workers", toml::Value::Integer(workers));
+    let fs = Filesystem::builder().bucket_url(&env.bucket().display().to_string()).build().expect("filesystem");
+    Pipeline::builder(name)
+        .destination(Arc::new(fs))
+        .pipelines_dir(env.pipelines())
+        .config(config)
+        .loader_file_format(FileFormat::Jsonl)
+        .build()
+        .expect("build pipeline")
+}
+
+/// The rows of a loaded table without the system columns, sorted by `id`, then their JSON text.
+fn loaded_rows(env: &Env, dataset: &str, table: &str) -> Vec<Value> {
+    let dir = env.dataset_dir(dataset).join(table);
+    let mut rows: Vec<Value> = list_files(&dir)
+        .iter()
+        .flat_map(|f| stevedore_testkit::read_jsonl(&dir.join(f)))
+        .map(|mut r| {
+            r.as_object_mut().unwrap().retain(|k, _| !k.starts_with("_dlt"));
+            r
+        })
+        .collect();
+    rows.sort_by_key(|r| (r["id"].as_i64(), r.to_string()));
+    rows
+}
+
+/// What dlt makes of a list a resource yields, for JSON lines and `.json` documents: a JSON
+/// array on a line is a batch of records (`[]` none, a scalar element `{"value": x}`); a
+/// `.json` file holds one array (pretty-printed or not), one object, or JSON lines; a UTF-8
+/// byte order mark first is skipped. One worker and two give the same rows.
+#[tokio::test]
+async fn json_lines_batches_and_json_documents_load_as_dlt_takes_lists() {
+    let env = Env::new();
+    let dir = env.dir.path();
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let files = vec![
+        write("batches.jsonl", "\u{feff}[{\"id\": 1}, {\"id\": 2}]\n[]\n{\"id\": 3}\n[\"s\", 4]\n"),
+        write("pretty.json", "\u{feff}[\n  {\n    \"id\": 5,\n    \"tags\": [\"x\", \"y\"]\n  },\n  {\"id\": 6}\n]\n"),
+        write("object.json", "{\n  \"id\": 7,\n  \"nested\": {\"k\": 1}\n}\n"),
+        write("lines.json", "{\"id\": 8}\n{\"id\": 9}\n"),
+    ];
+    let mut outcomes = Vec::new();
+    for workers in [1, 2] {
+        let name = format!("shapes{workers}");
+        let p = plain_jsonl_pipeline(&env, &name, workers);
+        let info = p.run(Resource::from_files("t", files.clone())).await.expect("run");
+        assert_eq!(info.records, 5 + 2 + 1 + 2, "records with {workers} workers");
+        assert_eq!(info.tables["t"].rows, 10);
+        assert_eq!(info.tables["t__tags"].rows, 2);
+        let dataset = format!("{name}_dataset");
+        let rows = loaded_rows(&env, &dataset, "t");
+        let ids: BTreeSet<i64> = rows.iter().filter_map(|r| r["id"].as_i64()).collect();
+        assert_eq!(ids, BTreeSet::from([1, 2, 3, 5, 6, 7, 8, 9]), "{rows:?}");
+        let values: BTreeSet<String> = rows.iter().filter_map(|r| r.get("value")).map(|v| v.to_string()).collect();
+        assert_eq!(values, BTreeSet::from(["\"4\"".to_string(), "\"s\"".to_string()]), "scalars of a batch are `value`s: {rows:?}");
+        assert!(rows.iter().any(|r| r["id"] == json!(7) && r["nested__k"] == json!(1)), "{rows:?}");
+        assert!(rows.iter().all(|r| r.as_object().unwrap().keys().all(|k| !k.contains('\u{feff}'))), "{rows:?}");
+        outcomes.push((rows, loaded_rows(&env, &dataset, "t__tags")));
+    }
+    assert_eq!(outcomes[0], outcomes[1], "one worker and two load the same rows");
+}
+
+/// A big pretty-printed `.json` array (several chunks of the parallel reader) loads the same
+/// rows with two workers as with one; colliding keys keep the value found last in each.
+#[tokio::test]
+async fn a_big_json_array_loads_the_same_rows_with_two_workers() {
+    let env = Env::new();
+    let input = env.dir.path().join("big.json");
+    let mut doc = String::from("[\n");
+    for i in 0..20_000 {
+        let sep = if i == 0 { "" } else { ",\n" };
+        let note = "n".repeat(50 + i % 100);
+        doc.push_str(&format!(
+            "{sep}  {{\n    \"id\": {i},\n    \"a_b\": {i},\n    \"A b\": \"last {i}\",\n    \"note\": \"{note}\",\n    \"tags\": [{i}, {}]\n  }}",
+            i + 1
+        ));
+    }
+    doc.push_str("\n]\n");
+    assert!(doc.len() > 3 << 20, "the document spans several chunks");
+    std::fs::write(&input, doc).unwrap();
+    let mut outcomes = Vec::new();
+    for workers in [1, 2] {
+        let name = format!("big{workers}");
+        let info = plain_jsonl_pipeline(&env, &name, workers).run(Resource::from_files("t", [input.clone()])).await.expect("run");
+        assert_eq!(info.records, 20_000);
+        assert_eq!(info.tables["t"].rows, 20_000);
+        assert_eq!(info.tables["t__tags"].rows, 40_000);
+        let rows = loaded_rows(&env, &format!("{name}_dataset"), "t");
+        assert!(rows.iter().all(|r| r["a_b"] == json!(format!("last {}", r["id"]))), "the last value wins: {:?}", &rows[..2]);
+        outcomes.push((rows, loaded_rows(&env, &format!("{name}_dataset"), "t__tags")));
+    }
+    assert!(outcomes[0] == outcomes[1], "one worker and two load the same rows");
+}
+
+/// Keys that normalize to one column keep the last value of the record, as dlt does.
+#[tokio::test]
+async fn colliding_keys_keep_the_last_value() {
+    let env = Env::new();
+    let p = plain_jsonl_pipeline(&env, "collide", 1);
+    let records = vec![json!({"id": 1, "A b": "first", "a_b": "second", "aB": "third"}), json!({"id": 2, "a_b": "only"})];
+    let info = p.run(Resource::from_values("t", records)).await.expect("run");
+    let rows = loaded_rows(&env, "collide_dataset", "t");
+    assert_eq!(rows, vec![json!({"id": 1, "a_b": "third"}), json!({"id": 2, "a_b": "only"})]);
+    // one warning for the table and column, naming the keys, in the run's summary too
+    let about: Vec<&String> = info.warnings.iter().filter(|w| w.contains("a_b")).collect();
+    assert_eq!(about.len(), 1, "{:?}", info.warnings);
+    assert!(about[0].contains("A b") && about[0].contains("aB"), "{}", about[0]);
+    assert!(info.to_string().contains(&format!("warning: {}", about[0])), "{info}");
+    // a list of records is a batch here too
+    let info = p.run(Resource::from_values("u", vec![json!([{"id": 1}, {"id": 2}]), json!([])])).await.expect("run");
+    assert_eq!(info.records, 2);
+    assert_eq!(loaded_rows(&env, "collide_dataset", "u"), vec![json!({"id": 1}), json!({"id": 2})]);
+}

@@ -93,12 +93,8 @@ fn malformed_json_line_in_second_file_makes_nothing_of_the_load_visible() {
     check_bad_load("jsonl", good_jsonl, "broken.jsonl", bad, true, &["broken.jsonl", "line: 3"]);
 }
 
-#[test]
-fn malformed_json_line_on_stdin_names_line() {
-    let proj = CliProject::new(BIN);
-    proj.write("first.jsonl", &good_jsonl(1, 2));
-    assert_success(&proj.load("first.jsonl", "rows", PIPELINE, DATASET, &[], &[PLAIN]), "first load");
-    let before = snapshot(&proj);
+/// `stevedore load -` into table `rows` with `input` on standard input.
+fn load_stdin(proj: &CliProject, input: &[u8]) -> std::process::Output {
     let mut args: Vec<String> = ["load", "-", "--table", "rows", "--pipeline", PIPELINE, "--dataset", DATASET].map(String::from).to_vec();
     args.extend(["--bucket-url".into(), proj.bucket().display().to_string()]);
     args.extend(["--pipelines-dir".into(), proj.pipelines_dir().display().to_string()]);
@@ -113,12 +109,57 @@ fn malformed_json_line_on_stdin_names_line() {
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(b"{\"id\": 5}\n{\"id\": 6}\nnot json\n").unwrap();
+        stdin.write_all(input).unwrap();
     }
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn malformed_json_line_on_stdin_names_line() {
+    let proj = CliProject::new(BIN);
+    proj.write("first.jsonl", &good_jsonl(1, 2));
+    assert_success(&proj.load("first.jsonl", "rows", PIPELINE, DATASET, &[], &[PLAIN]), "first load");
+    let before = snapshot(&proj);
+    let out = load_stdin(&proj, b"{\"id\": 5}\n{\"id\": 6}\nnot json\n");
     let err = assert_failure(&out, "load from stdin");
     assert!(err.contains("line: 3"), "{err}");
     assert_nothing_left(&proj, &before, "after bad stdin");
+}
+
+/// A `.json` document: a malformed record is placed by the line and column of the input and
+/// its element number in the top-level array; good `.json` files (here JSON lines) load.
+#[test]
+fn malformed_record_of_a_json_array_names_line_column_and_element() {
+    let bad = "[\n  {\"id\": 7, \"name\": \"a\"},\n  {\"id\": 8,\n   \"name\": }\n]\n";
+    check_bad_load("json", good_jsonl, "broken.json", bad, false, &["broken.json", "line: 4", "element: 2", "column 12"]);
+    let bad = "[{\"id\": 7}\n {\"id\": 8}]";
+    check_bad_load("json", good_jsonl, "broken.json", bad, true, &["broken.json", "line: 2", "after element 1", "`,` or `]`"]);
+    let bad = "[\n  {\"id\": 7},\n  {\"id\": 8";
+    check_bad_load("json", good_jsonl, "cut.json", bad, false, &["cut.json", "not closed"]);
+}
+
+/// A JSON array on a line is a batch of records: an error in one names its element.
+#[test]
+fn bad_record_in_a_batch_line_names_line_and_element() {
+    let proj = CliProject::new(BIN);
+    proj.write("keyed.jsonl", "[{\"id\": 1}, {\"name\": \"no id\"}]\n");
+    let out = proj.load("keyed.jsonl", "rows", PIPELINE, DATASET, &["--write-disposition", "merge", "--primary-key", "id"], &[PLAIN]);
+    let err = assert_failure(&out, "batch with a record missing its key");
+    for w in ["keyed.jsonl", "line: 1", "element: 2"] {
+        assert!(err.contains(w), "the error should contain `{w}`:\n{err}");
+    }
+}
+
+/// A UTF-8 byte order mark before the data (Excel, PowerShell) is skipped in JSON lines on
+/// standard input and in CSV files, and the first column keeps its name.
+#[test]
+fn byte_order_mark_is_skipped_on_stdin_and_in_csv() {
+    let proj = CliProject::new(BIN);
+    let out = load_stdin(&proj, b"\xEF\xBB\xBF{\"id\": 5}\n[{\"id\": 6}, {\"id\": 7}]\n");
+    assert_success(&out, "load from stdin with a BOM");
+    proj.write("bom.csv", "\u{feff}id,name\n8,a\n");
+    assert_success(&proj.load("bom.csv", "rows", PIPELINE, DATASET, &[], &[PLAIN]), "load of a CSV with a BOM");
+    assert_eq!(table_ids(&proj, "rows"), vec![5, 6, 7, 8]);
 }
 
 #[test]

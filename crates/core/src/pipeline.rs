@@ -33,7 +33,7 @@ use crate::naming::{NamingConvention, SnakeCase};
 use crate::normalize::{BatchSink, JVal, Normalizer, NormalizerOptions};
 use crate::package::{LoadStorage, Manifest, ManifestTable, Package, PackageStatus};
 use crate::schema::{Column, Schema, Table, TableFormat, WriteDisposition};
-use crate::source::{InputKind, ResourceData, Source, input_kind, open_maybe_gzip, read_csv, read_parquet};
+use crate::source::{InputKind, ResourceData, Source, input_kind, open_json, read_csv, read_parquet};
 use crate::state::{PipelineState, state_row};
 use crate::writers::{FileFormat, TableWriter, WriterConfig};
 
@@ -765,6 +765,7 @@ impl Pipeline {
         };
         let mut records: u64 = 0;
         let mut inputs = Recorder::default();
+        let warnings: Vec<String>;
         let (schema, stats) = {
             let mut n = Normalizer::new(schema, naming.clone(), load_id, self.normalizer.clone(), &mut sink);
             for (r, table) in source.resources.into_iter().zip(roots.iter()) {
@@ -777,6 +778,7 @@ impl Pipeline {
                 n.push(t, &JVal::from_value(&row, &bumpalo::Bump::new()))?;
             }
             n.mark_seen(ctx.worker_rows.iter().filter(|(_, r)| **r > 0).map(|(t, _)| t.clone()));
+            warnings = n.take_warnings().iter().map(ToString::to_string).collect();
             n.finish()?
         };
         let mut tables: BTreeMap<String, TableMetrics> = BTreeMap::new();
@@ -819,7 +821,7 @@ impl Pipeline {
             inputs: inputs.finish(),
             records,
         };
-        Ok(Normalized { manifest, schema, tables, warnings: Vec::new() })
+        Ok(Normalized { manifest, schema, tables, warnings })
     }
 
     fn push_resource<'c>(
@@ -840,7 +842,7 @@ impl Pipeline {
                     let v = v?;
                     digest.add(&v);
                     // an array value is a batch of records, as in dlt
-                    let k = n.push_records(t, &JVal::from_value(&v, &arena))?;
+                    let k = n.push_item(t, &JVal::from_value(&v, &arena))?;
                     arena.reset();
                     for _ in 0..k {
                         self.count(records);
@@ -865,9 +867,8 @@ impl Pipeline {
                 for f in files {
                     if f.as_os_str() == "-" {
                         let digest = ContentDigest::new("-");
-                        let mut reader: Box<dyn BufRead + Send> =
+                        let reader: Box<dyn BufRead + Send> =
                             Box::new(digest.reader(std::io::BufReader::with_capacity(1 << 20, std::io::stdin())));
-                        crate::source::skip_bom(&mut reader).map_err(|e| Error::io("read standard input", Path::new("-"), e))?;
                         self.push_jsonl(n, root, "-", reader, records, ctx)?;
                         inputs.input(digest.id());
                         continue;
@@ -875,7 +876,7 @@ impl Pipeline {
                     inputs.input(fingerprint::file_id(&f)?);
                     match input_kind(&f)? {
                         InputKind::JsonLines => {
-                            let r = open_maybe_gzip(&f)?;
+                            let r = open_json(&f)?;
                             self.push_jsonl(n, root, &f.display().to_string(), r, records, ctx)?;
                         }
                         kind @ (InputKind::Csv | InputKind::Parquet) => {

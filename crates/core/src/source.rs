@@ -3,7 +3,13 @@
 //! A [`Resource`] is one stream of records that lands in one root table (plus the child tables
 //! its nested lists produce). Records come from iterators of `serde_json::Value` or of any
 //! `Serialize` type, from Arrow record batches, or from files: JSON lines (`.jsonl`,
-//! `.ndjson`, also gzip-compressed), CSV and Parquet.
+//! `.ndjson`), JSON documents (`.json`: one array of records, one object, or values one after
+//! the other, pretty-printed or not), each also gzip-compressed, CSV and Parquet.
+//!
+//! As in dlt, where a resource yields a list: a JSON array on a line of JSON lines (or as one
+//! of the values) is a batch of records, `[]` none; a record that is not an object (a number,
+//! a string, a nested array) is loaded as `{"value": record}`. A leading UTF-8 byte order
+//! mark is skipped in JSON and CSV input.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -12,6 +18,7 @@ use std::path::{Path, PathBuf};
 use arrow_array::RecordBatch;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::normalize::jsondoc::JsonDocLines;
 use crate::schema::{Column, DataType, MergeStrategy, TableFormat, WriteDisposition};
 use crate::writers::FileFormat;
 
@@ -144,6 +151,17 @@ impl Resource {
             data: ResourceData::JsonLines { origin: origin.into(), reader: Box::new(reader) },
         }
     }
+    /// From a JSON document stream (what a `.json` file holds: one array of records, one
+    /// object, or values one after the other, pretty-printed or not), read without holding it
+    /// in memory; `origin` names it in errors.
+    pub fn from_json_reader(name: &str, origin: &str, reader: impl BufRead + Send + 'static) -> Resource {
+        let lines = JsonDocLines::new(reader, origin);
+        Resource {
+            name: name.into(),
+            hints: TableHints::default(),
+            data: ResourceData::JsonLines { origin: origin.into(), reader: Box::new(lines) },
+        }
+    }
     /// Sets the table name.
     pub fn with_table_name(mut self, t: &str) -> Self {
         self.hints.table_name = Some(t.into());
@@ -225,7 +243,7 @@ impl From<Vec<Resource>> for Source {
 /// Kind of an input file, from its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputKind {
-    /// JSON lines (maybe gzip).
+    /// JSON lines, or a JSON document (`.json`), maybe gzip: open it with [`open_json`].
     JsonLines,
     /// CSV with header (maybe gzip).
     Csv,
@@ -249,6 +267,30 @@ pub fn input_kind(path: &Path) -> Result<InputKind> {
     }
 }
 
+/// The UTF-8 byte order mark, which some tools (Excel, PowerShell, Notepad) write first.
+pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Skips a UTF-8 byte order mark at the start of `r`; returns whether there was one.
+pub fn skip_bom<R: BufRead + ?Sized>(r: &mut R) -> std::io::Result<bool> {
+    let bom = r.fill_buf()?.starts_with(UTF8_BOM);
+    if bom {
+        r.consume(UTF8_BOM.len());
+    }
+    Ok(bom)
+}
+
+/// Opens a JSON input file for the JSON-lines reader: JSON lines as they are, a JSON
+/// document (`.json`, `.json.gz`) through [`JsonDocLines`], which streams it as lines.
+pub fn open_json(path: &Path) -> Result<Box<dyn BufRead + Send>> {
+    let r = open_maybe_gzip(path)?;
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    if name.strip_suffix(".gz").unwrap_or(&name).ends_with(".json") {
+        Ok(Box::new(JsonDocLines::new(r, &path.display().to_string())))
+    } else {
+        Ok(r)
+    }
+}
+
 /// Opens a file for reading, transparently decompressing gzip (by magic bytes).
 pub fn open_maybe_gzip(path: &Path) -> Result<Box<dyn BufRead + Send>> {
     let f = File::open(path).map_err(|e| {
@@ -256,51 +298,26 @@ pub fn open_maybe_gzip(path: &Path) -> Result<Box<dyn BufRead + Send>> {
     })?;
     let mut r = BufReader::with_capacity(1 << 20, f);
     let head = r.fill_buf().map_err(|e| Error::io("read input file", path, e))?;
-    let mut out: Box<dyn BufRead + Send> = if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
-        Box::new(BufReader::with_capacity(1 << 20, flate2::bufread::MultiGzDecoder::new(r)))
+    if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+        Ok(Box::new(BufReader::with_capacity(1 << 20, flate2::bufread::MultiGzDecoder::new(r))))
     } else {
-        Box::new(r)
-    };
-    skip_bom(&mut out).map_err(|e| Error::io("read input file", path, e))?;
-    Ok(out)
-}
-
-/// Skips a leading UTF-8 byte order mark (`EF BB BF`), which some tools write at the start of
-/// JSON and CSV files.
-pub fn skip_bom(r: &mut dyn BufRead) -> std::io::Result<()> {
-    const BOM: &[u8] = b"\xEF\xBB\xBF";
-    let mut seen = 0;
-    // the mark may straddle two reads of a decompressing reader
-    while seen < BOM.len() {
-        let buf = r.fill_buf()?;
-        if buf.is_empty() {
-            return Ok(());
-        }
-        let n = (BOM.len() - seen).min(buf.len());
-        if buf[..n] != BOM[seen..seen + n] {
-            return Ok(());
-        }
-        if seen == 0 && n == BOM.len() {
-            r.consume(n);
-            return Ok(());
-        }
-        // partial mark at the end of the buffer: consuming it is only right if the rest
-        // follows; a lone EF BB at the very end of a file is not valid input anyway
-        r.consume(n);
-        seen += n;
+        Ok(Box::new(r))
     }
-    Ok(())
 }
 
 /// Reads CSV into Arrow batches with types inferred from the first 1000 rows.
 pub fn read_csv(path: &Path, batch_rows: usize) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send>> {
     use arrow_csv::reader::Format;
     let fmt = Format::default().with_header(true);
+    let bom = |e| Error::io("read input file", path, e);
     let mut sample = open_maybe_gzip(path)?;
+    skip_bom(&mut sample).map_err(bom)?;
     let (schema, _) = fmt.infer_schema(&mut sample, Some(1000)).map_err(|e| {
         Error::invalid_data(format!("cannot read CSV header and first rows: {e}")).with("file", path.display().to_string())
     })?;
-    let reader: Box<dyn Read + Send> = open_maybe_gzip(path)?;
+    let mut reader = open_maybe_gzip(path)?;
+    skip_bom(&mut reader).map_err(bom)?;
+    let reader: Box<dyn Read + Send> = reader;
     let r = arrow_csv::ReaderBuilder::new(std::sync::Arc::new(schema))
         .with_format(fmt)
         .with_batch_size(batch_rows)
@@ -340,4 +357,66 @@ pub fn read_parquet(path: &Path, batch_rows: usize) -> Result<Box<dyn Iterator<I
     Ok(Box::new(r.map(move |b| {
         b.map_err(|e| Error::invalid_data(format!("cannot read Parquet: {e}")).with("file", file.clone()))
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::naming::SnakeCase;
+    use crate::normalize::{CollectSink, Normalizer, NormalizerOptions};
+    use crate::schema::Schema;
+
+    /// Root rows and records of a file read as the pipeline reads JSON input.
+    fn load_json(path: &Path) -> Result<(usize, u64)> {
+        let mut sink = CollectSink::default();
+        let records = {
+            let mut n = Normalizer::new(Schema::new("s"), Arc::new(SnakeCase::new(None)), "1", NormalizerOptions::default(), &mut sink);
+            let mut r = open_json(path)?;
+            let records = crate::parallel::normalize_sequential(&mut n, "t", &path.display().to_string(), &mut r, &|_| {})?;
+            n.finish()?;
+            records
+        };
+        Ok((sink.rows("t"), records))
+    }
+
+    fn gzip(path: &Path, text: &str) {
+        let mut gz = flate2::write::GzEncoder::new(File::create(path).unwrap(), flate2::Compression::default());
+        gz.write_all(text.as_bytes()).unwrap();
+        gz.finish().unwrap();
+    }
+
+    #[test]
+    fn json_documents_plain_and_gzip_stream_as_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let pretty = "\u{feff}[\n  {\"a\": 1,\n   \"l\": [1, 2]},\n  {\"a\": 2}\n]\n";
+        for name in ["a.json", "a.JSON.gz"] {
+            let p = dir.path().join(name);
+            if name.ends_with(".gz") { gzip(&p, pretty) } else { std::fs::write(&p, pretty).unwrap() }
+            assert_eq!(load_json(&p).unwrap(), (2, 2), "{name}");
+        }
+        // a JSON-lines file keeps its meaning: an array line is a batch
+        let p = dir.path().join("b.jsonl.gz");
+        gzip(&p, "\u{feff}[{\"a\": 1}, {\"a\": 2}]\n{\"a\": 3}\n[]\n");
+        assert_eq!(load_json(&p).unwrap(), (3, 3));
+        // an error names the file, the line and the element
+        let p = dir.path().join("bad.json.gz");
+        gzip(&p, "[\n {\"a\": 1},\n {\"a\": tru}\n]");
+        let e = load_json(&p).unwrap_err().to_string();
+        assert!(e.contains("bad.json.gz") && e.contains("line: 3") && e.contains("element: 2") && e.contains("column 8"), "{e}");
+    }
+
+    #[test]
+    fn csv_byte_order_mark_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bom.csv");
+        std::fs::write(&p, "\u{feff}id,name\n1,a\n2,b\n").unwrap();
+        let batches: Vec<RecordBatch> = read_csv(&p, 100).unwrap().collect::<Result<_>>().unwrap();
+        let schema = batches[0].schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["id", "name"]);
+        assert_eq!(schema.field(0).data_type(), &arrow_schema::DataType::Int64, "the first column's type is inferred");
+    }
 }

@@ -112,6 +112,18 @@ pub struct JsonError {
     column: usize,
 }
 
+impl JsonError {
+    /// What was expected or found (the message without the column).
+    pub fn what(&self) -> &'static str {
+        self.what
+    }
+
+    /// The 1-based column (in bytes) of the error in the parsed text.
+    pub fn column(&self) -> usize {
+        self.column
+    }
+}
+
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} at column {}", self.what, self.column)

@@ -8,6 +8,7 @@
 
 pub mod buffer;
 mod coerce;
+pub mod jsondoc;
 pub mod jval;
 
 use std::collections::{HashMap, HashSet};
@@ -106,6 +107,13 @@ struct PathNode {
     first_hint: u32,
     /// The sibling whose key followed this one in the last object seen.
     next_hint: u32,
+    /// The parent node (`NO_NODE` for the root).
+    parent: u32,
+    /// Nodes whose column names are equal share a group (the first such node), so a record
+    /// holding several of them keeps one value; `NO_NODE` while the name is unique.
+    col_group: u32,
+    /// Likewise for lists that would fill the same nested table.
+    list_group: u32,
 }
 
 /// Whether two object keys are equal, without calling libc's `memcmp`: keys are short
@@ -172,6 +180,8 @@ struct TableState {
     null_only: HashSet<String>,
     /// buffer column per [`Sys`] (or `NO_COL`)
     sys_cols: [u32; 5],
+    /// (kind, group or column, node) of the collisions already reported for this table
+    noted: Vec<(Collision, u32, u32)>,
 }
 
 /// The system columns the normalizer writes on every row.
@@ -203,6 +213,81 @@ pub struct TableStats {
     pub rows: u64,
 }
 
+/// Something the normalizer did to the data that the user should know about. Each is
+/// reported once per table and column (or nested table) and run: logged with `tracing::warn!`
+/// when first seen and kept in [`Normalizer::warnings`]. `Display` gives the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NormalizeWarning {
+    /// Different keys of a record normalize to the same column (`"A b"`, `"a_b"` and `"aB"`
+    /// all become `a_b`). As in dlt, the value found last is kept (keys of an object in
+    /// order, the keys of nested objects after those of their parent) and the others are
+    /// dropped; the column stays where the first of them put it.
+    KeyCollision {
+        /// The table.
+        table: String,
+        /// The column the keys normalize to.
+        column: String,
+        /// The keys as they appear in the input (a nested key as its path from the row,
+        /// joined by `.`), in the order they were first seen colliding.
+        keys: Vec<String>,
+    },
+    /// Lists under different keys of a record would fill the same nested table: as in dlt,
+    /// the list found last is kept and the others are dropped.
+    ListCollision {
+        /// The table of the record.
+        table: String,
+        /// The nested table the lists would fill.
+        nested_table: String,
+        /// The keys of the lists (paths joined by `.`).
+        keys: Vec<String>,
+    },
+    /// A column got a second value in one record for another reason: a key repeated within
+    /// one JSON object, or a key named like the variant column another key's value went to
+    /// (`x__v_text` next to an `x` that did not fit `x`'s type). The first value is kept.
+    RepeatedValue {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// The key whose value was dropped (its path joined by `.`).
+        key: String,
+    },
+}
+
+impl std::fmt::Display for NormalizeWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |keys: &[String]| keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+        match self {
+            NormalizeWarning::KeyCollision { table, column, keys } => write!(
+                f,
+                "keys {} of table `{table}` all normalize to column `{column}`: where a record has several of them, \
+                 the last value is kept and the others are dropped (as dlt does)",
+                list(keys)
+            ),
+            NormalizeWarning::ListCollision { table, nested_table, keys } => write!(
+                f,
+                "lists {} of table `{table}` all normalize to nested table `{nested_table}`: where a record has several \
+                 of them, the last list is kept and the others are dropped (as dlt does)",
+                list(keys)
+            ),
+            NormalizeWarning::RepeatedValue { table, column, key } => write!(
+                f,
+                "column `{column}` of table `{table}` got a second value in one record from key `{key}` (a key repeated \
+                 in an object, or named like a variant column): the first value is kept, the later one dropped"
+            ),
+        }
+    }
+}
+
+/// What [`NormalizeWarning`] a noted collision is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Collision {
+    Column,
+    List,
+    Repeated,
+}
+
 /// Normalizes records of one load package into per-table Arrow batches.
 pub struct Normalizer<'a> {
     schema: Schema,
@@ -226,6 +311,14 @@ pub struct Normalizer<'a> {
     generation: u64,
     /// Rows committed by tables dropped by [`Normalizer::update_schema`].
     retired_rows: HashMap<String, u64>,
+    /// The first node of each column name, to find keys that normalize to the same column.
+    column_nodes: FastMap<Arc<str>, u32>,
+    /// The first node of each list path (normalized parent fragments and table fragment).
+    list_nodes: FastMap<Vec<Arc<str>>, u32>,
+    /// Some nodes share a column or a nested table, so rows are checked for collisions.
+    collisions: bool,
+    /// What was done to the data that the user should know, one entry per table and column.
+    warnings: Vec<NormalizeWarning>,
 }
 
 /// A field of a flattened row: trie node and value.
@@ -271,6 +364,9 @@ impl<'a> Normalizer<'a> {
             key: "".into(),
             first_hint: NO_NODE,
             next_hint: NO_NODE,
+            parent: NO_NODE,
+            col_group: NO_NODE,
+            list_group: NO_NODE,
         };
         Normalizer {
             schema,
@@ -289,6 +385,10 @@ impl<'a> Normalizer<'a> {
             schema_change: false,
             generation: 0,
             retired_rows: HashMap::new(),
+            column_nodes: FastMap::default(),
+            list_nodes: FastMap::default(),
+            collisions: false,
+            warnings: Vec::new(),
         }
     }
 
@@ -510,6 +610,7 @@ impl<'a> Normalizer<'a> {
             rows_total: 0,
             rows_committed: 0,
             null_only: HashSet::new(),
+            noted: Vec::new(),
         };
         if let Some(t) = self.schema.tables.get(name) {
             for c in t.columns.values().filter(|c| c.is_complete()) {
@@ -571,6 +672,23 @@ impl<'a> Normalizer<'a> {
         let preferred_json = self.schema.preferred_type(&column) == Some(DataType::Json);
         let is_dlt_id = &*column == C_DLT_ID;
         let id = self.nodes.len() as u32;
+        // keys that normalize to a name another path already has (dlt: keys of one dict)
+        let col_group = match self.column_nodes.get(&column) {
+            Some(&first) => first,
+            None => {
+                self.column_nodes.insert(column.clone(), id);
+                NO_NODE
+            }
+        };
+        let mut list_path: Vec<Arc<str>> = fragments[..fragments.len() - 1].to_vec();
+        list_path.push(table_fragment.clone());
+        let list_group = match self.list_nodes.get(&list_path) {
+            Some(&first) => first,
+            None => {
+                self.list_nodes.insert(list_path, id);
+                NO_NODE
+            }
+        };
         self.nodes.push(PathNode {
             children: FastMap::default(),
             fragments,
@@ -581,9 +699,162 @@ impl<'a> Normalizer<'a> {
             key: key.into(),
             first_hint: NO_NODE,
             next_hint: NO_NODE,
+            parent,
+            col_group,
+            list_group,
         });
+        if col_group != NO_NODE {
+            self.nodes[col_group as usize].col_group = col_group;
+            self.collisions = true;
+        }
+        if list_group != NO_NODE {
+            self.nodes[list_group as usize].list_group = list_group;
+            self.collisions = true;
+        }
         self.nodes[parent as usize].children.insert(key.into(), id);
         id
+    }
+
+    /// A key as it appears in the input: its path of keys from the row, joined by `.`.
+    fn key_path(&self, node: u32) -> String {
+        let mut keys = Vec::new();
+        let mut n = node;
+        while n != ROOT_NODE && n != NO_NODE {
+            keys.push(&*self.nodes[n as usize].key);
+            n = self.nodes[n as usize].parent;
+        }
+        keys.reverse();
+        keys.join(".")
+    }
+
+    /// Keeps one value per column and one list per nested table where different keys of a
+    /// row normalize to the same name. dlt flattens a row into a dict in the same order as
+    /// `fields` and `lists` were collected (the keys of an object in order, nested objects
+    /// after their parent's keys, last in first out), so its last assignment wins, at the
+    /// place where the name first appeared: so here. Runs only once some names collide.
+    /// A key repeated within one object (the same node twice) is left alone: the column
+    /// keeps its first value ([`Normalizer::write_field`]).
+    #[cold]
+    #[inline(never)]
+    fn merge_collisions(&mut self, t: usize, fields: &mut Vec<RowField<'_>>, lists: &mut Vec<RowList<'_>>) {
+        let mut w = 0;
+        for r in 0..fields.len() {
+            let (node, v) = fields[r];
+            let g = self.nodes[node as usize].col_group;
+            if g != NO_NODE {
+                let same = fields[..w].iter().position(|(m, _)| *m != node && self.nodes[*m as usize].col_group == g);
+                if let Some(k) = same {
+                    fields[k].1 = v;
+                    let kept = fields[k].0;
+                    self.note_collision(t, Collision::Column, g, kept, node);
+                    continue;
+                }
+            }
+            fields[w] = (node, v);
+            w += 1;
+        }
+        fields.truncate(w);
+        let mut w = 0;
+        for r in 0..lists.len() {
+            let (node, seq) = lists[r];
+            let g = self.nodes[node as usize].list_group;
+            if g != NO_NODE {
+                let same = lists[..w].iter().position(|(m, _)| *m != node && self.nodes[*m as usize].list_group == g);
+                if let Some(k) = same {
+                    lists[k].1 = seq;
+                    let kept = lists[k].0;
+                    self.note_collision(t, Collision::List, g, kept, node);
+                    continue;
+                }
+            }
+            lists[w] = (node, seq);
+            w += 1;
+        }
+        lists.truncate(w);
+    }
+
+    /// Records that nodes `a` and `b` (group or column `key`) collided in table `t`; a new
+    /// pair of the table becomes (part of) a warning.
+    #[cold]
+    fn note_collision(&mut self, t: usize, kind: Collision, key: u32, a: u32, b: u32) {
+        let st = &mut self.tables[t];
+        let new_a = !st.noted.contains(&(kind, key, a));
+        let new_b = a != b && !st.noted.contains(&(kind, key, b));
+        if !new_a && !new_b {
+            return; // the common case where every record collides: known already
+        }
+        for (n, new) in [(a, new_a), (b, new_b)] {
+            if new {
+                st.noted.push((kind, key, n));
+            }
+        }
+        let table = st.name.clone();
+        let keys: Vec<String> = [a, b].iter().map(|n| self.key_path(*n)).collect();
+        let w = match kind {
+            Collision::Column => {
+                NormalizeWarning::KeyCollision { table, column: self.nodes[a as usize].column.to_string(), keys }
+            }
+            Collision::List => NormalizeWarning::ListCollision { nested_table: self.child_table_name(t, a), table, keys },
+            Collision::Repeated => {
+                let column = self.tables[t].buf.slots()[key as usize].column.name.clone();
+                NormalizeWarning::RepeatedValue { table, column, key: keys[1].clone() }
+            }
+        };
+        self.add_warning(w);
+    }
+
+    /// Adds a warning, or the new keys of one already given for its table and column; a new
+    /// one is logged unless this is a frozen worker (the coordinator logs what it merges).
+    fn add_warning(&mut self, w: NormalizeWarning) {
+        use NormalizeWarning as W;
+        for have in &mut self.warnings {
+            match (have, &w) {
+                (
+                    W::KeyCollision { table, column, keys },
+                    W::KeyCollision { table: t2, column: c2, keys: k2 },
+                )
+                | (
+                    W::ListCollision { table, nested_table: column, keys },
+                    W::ListCollision { table: t2, nested_table: c2, keys: k2 },
+                ) if table == t2 && column == c2 => {
+                    for k in k2 {
+                        if !keys.contains(k) {
+                            keys.push(k.clone());
+                        }
+                    }
+                    return;
+                }
+                (W::RepeatedValue { table, column, .. }, W::RepeatedValue { table: t2, column: c2, .. })
+                    if table == t2 && column == c2 =>
+                {
+                    return;
+                }
+                _ => {}
+            }
+        }
+        if !self.frozen {
+            tracing::warn!("{w}");
+        }
+        self.warnings.push(w);
+    }
+
+    /// Warnings about the data so far (see [`NormalizeWarning`]), one per table and column,
+    /// the parallel workers' included once [`crate::parallel::normalize_parallel`] returned.
+    pub fn warnings(&self) -> &[NormalizeWarning] {
+        &self.warnings
+    }
+
+    /// Takes the warnings (see [`Normalizer::warnings`]), e.g. before [`Normalizer::finish`].
+    pub fn take_warnings(&mut self) -> Vec<NormalizeWarning> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    /// Adds another normalizer's warnings (a parallel worker's), skipping those already
+    /// given for the same table and column; new ones are logged.
+    pub fn merge_warnings(&mut self, warnings: impl IntoIterator<Item = NormalizeWarning>) {
+        for w in warnings {
+            self.add_warning(w);
+        }
     }
 
     #[inline]
@@ -624,21 +895,6 @@ impl<'a> Normalizer<'a> {
         self.nodes[node as usize].preferred_json
     }
 
-    /// Normalizes what a resource yielded into the root table `t`: an array is a batch of
-    /// records, each pushed on its own (`[]` yields none), as dlt treats a list a resource
-    /// yields; anything else is one record. Returns the number of records.
-    pub fn push_records(&mut self, t: usize, item: &JVal<'_>) -> Result<u64> {
-        match item {
-            JVal::Arr(records) => {
-                for r in records.iter() {
-                    self.push(t, r)?;
-                }
-                Ok(records.len() as u64)
-            }
-            one => self.push(t, one).map(|()| 1),
-        }
-    }
-
     /// Normalizes one record into the root table `t` (from [`Normalizer::root_table`]).
     /// Non-object records are wrapped as `{"value": record}`.
     pub fn push(&mut self, t: usize, record: &JVal<'_>) -> Result<()> {
@@ -652,6 +908,23 @@ impl<'a> Normalizer<'a> {
         };
         let r_lvl = self.tables[t].max_nesting as i64;
         self.normalize_row(t, items, record, None, None, r_lvl).map_err(|e| self.located(e))
+    }
+
+    /// Normalizes a data item as dlt takes what a resource yields: a list is a batch of
+    /// records, each normalized on its own (`[]` gives none; an element that is not an object
+    /// becomes `{"value": element}`, a nested list included), anything else is one record.
+    /// Returns the records. An error in a batch names the element (`element`, 1-based).
+    #[inline]
+    pub fn push_item(&mut self, t: usize, item: &JVal<'_>) -> Result<u64> {
+        match item {
+            JVal::Arr(records) => {
+                for (i, r) in records.iter().enumerate() {
+                    self.push(t, r).map_err(|e| e.with("element", (i + 1).to_string()))?;
+                }
+                Ok(records.len() as u64)
+            }
+            record => self.push(t, record).map(|()| 1),
+        }
     }
 
     fn normalize_row<'v>(
@@ -676,6 +949,9 @@ impl<'a> Normalizer<'a> {
                     _ => fields.push((child, v)),
                 }
             }
+        }
+        if self.collisions {
+            self.merge_collisions(t, &mut fields, &mut lists);
         }
 
         // row id
@@ -821,14 +1097,27 @@ impl<'a> Normalizer<'a> {
         Ok(RowId::hashed(self.scratch.as_bytes()))
     }
 
-    fn child_table(&mut self, t: usize, node: u32) -> Result<usize> {
-        if let Some(&c) = self.child_of.get(&(t, node)) {
-            return Ok(c);
-        }
+    /// The path of the nested table that the list at `node` of a row of `t` fills.
+    fn child_table_path(&self, t: usize, node: u32) -> Vec<Arc<str>> {
         let mut path = self.tables[t].path.clone();
         let n = &self.nodes[node as usize];
         path.extend(n.fragments[..n.fragments.len() - 1].iter().cloned());
         path.push(n.table_fragment.clone());
+        path
+    }
+
+    /// The name of the nested table that the list at `node` of a row of `t` fills.
+    fn child_table_name(&self, t: usize, node: u32) -> String {
+        let path = self.child_table_path(t, node);
+        let fr: Vec<&str> = path.iter().map(|s| s.as_ref()).collect();
+        self.naming.shorten_fragments(&fr)
+    }
+
+    fn child_table(&mut self, t: usize, node: u32) -> Result<usize> {
+        if let Some(&c) = self.child_of.get(&(t, node)) {
+            return Ok(c);
+        }
+        let path = self.child_table_path(t, node);
         let fr: Vec<&str> = path.iter().map(|s| s.as_ref()).collect();
         let name = self.naming.shorten_fragments(&fr);
         let parent_name = self.tables[t].name.clone();
@@ -938,7 +1227,12 @@ impl<'a> Normalizer<'a> {
         if col != NO_COL {
             let dt = self.tables[t].buf.slots()[col as usize].column.data_type.unwrap_or(DataType::Text);
             match self.tables[t].buf.cell(col as usize) {
-                None => return Ok(()), // two keys normalized to the same column: first value wins
+                None => {
+                    // a key repeated in one object, or named like a variant column: the
+                    // first value stays (different keys of one name are merged before)
+                    self.note_collision(t, Collision::Repeated, col, node, node);
+                    return Ok(());
+                }
                 Some(cell) => {
                     if coerce::append(cell, dt, v) {
                         return Ok(());
@@ -1004,7 +1298,10 @@ impl<'a> Normalizer<'a> {
             }
         };
         let dt = self.tables[t].buf.slots()[idx].column.data_type.unwrap_or(py);
-        let Some(cell) = self.tables[t].buf.cell(idx) else { return Ok(()) };
+        let Some(cell) = self.tables[t].buf.cell(idx) else {
+            self.note_collision(t, Collision::Repeated, idx as u32, node, node);
+            return Ok(());
+        };
         if coerce::append(cell, dt, v) {
             Ok(())
         } else {

@@ -287,3 +287,142 @@ fn same_key_matches_slice_equality() {
         assert!(!same_key(&a, &longer) && !same_key(&longer, &a), "lengths {n} and {}", n + 1);
     }
 }
+
+/// Like [`run`], with each line pushed as a data item (a list is a batch); also returns the
+/// records counted and the warnings.
+fn run_items(table: &str, lines: &[&str]) -> (Schema, CollectSink, u64, Vec<NormalizeWarning>) {
+    let mut sink = CollectSink::default();
+    let (schema, records, warnings) = {
+        let mut n = Normalizer::new(Schema::new("s"), Arc::new(SnakeCase::new(None)), "1700000000.1", NormalizerOptions::default(), &mut sink);
+        let t = n.root_table(table).unwrap();
+        let mut records = 0;
+        for l in lines {
+            records += n.push_item(t, &JVal::parse_in(l, &bumpalo::Bump::new()).unwrap()).unwrap();
+        }
+        let warnings = n.take_warnings();
+        (n.finish().unwrap().0, records, warnings)
+    };
+    (schema, sink, records, warnings)
+}
+
+fn ints(sink: &CollectSink, table: &str, col: &str) -> Vec<Option<i64>> {
+    let mut out = Vec::new();
+    for (t, b) in &sink.batches {
+        if t == table {
+            out.extend(b.column_by_name(col).unwrap().as_primitive::<Int64Type>().iter());
+        }
+    }
+    out
+}
+
+/// A list is a batch of records, as dlt takes a list a resource yields: each element a root
+/// row, `[]` none, an element that is not an object `{"value": element}` (a nested list too).
+#[test]
+fn a_list_item_is_a_batch_of_records() {
+    let (s, sink, records, _) = run_items("t", &[r#"[{"a": 1}, {"a": 2, "l": [7]}]"#, "[]", r#"{"a": 3}"#, r#"[4, "x", [5, 6]]"#, "9"]);
+    assert_eq!(records, 7, "2 + none + 1 + 3 + 1");
+    assert_eq!(sink.rows("t"), 7);
+    assert_eq!(ints(&sink, "t", "a"), vec![Some(1), Some(2), Some(3), None, None, None, None]);
+    assert_eq!(ints(&sink, "t", "value"), vec![None, None, None, Some(4), None, None, Some(9)]);
+    assert_eq!(strings(&sink, "t", "value__v_text"), vec![None, None, None, None, Some("x".into()), None, None]);
+    // the nested list of the element `[5, 6]` is a nested table, as dlt makes of {"value": [5, 6]}
+    assert_eq!(ints(&sink, "t__value", "value"), vec![Some(5), Some(6)]);
+    assert_eq!(ints(&sink, "t__l", "value"), vec![Some(7)]);
+    assert!(!s.tables["t"].columns.contains_key("list"));
+}
+
+/// Keys that normalize to the same column keep the last value, where the first put the
+/// column (dlt's dict assignment), and are reported once per table and column.
+#[test]
+fn colliding_keys_keep_the_last_value_and_warn_once() {
+    let (s, sink, _, warnings) = run_items(
+        "t",
+        &[
+            r#"{"x": 0, "A b": 1, "y": 2, "a_b": 3, "aB": 4}"#,
+            r#"{"x": 0, "a_b": 5, "A b": 6}"#,
+            r#"{"x": 0, "A b": 7, "a_b": null}"#,
+            r#"{"x": 0, "a_b": 8}"#,
+            r#"{"x": 0, "A b": 9}"#,
+        ],
+    );
+    assert_eq!(cols(&s, "t"), vec!["x", "a_b", "y", "_dlt_load_id", "_dlt_id"]);
+    assert_eq!(ints(&sink, "t", "a_b"), vec![Some(4), Some(6), None, Some(8), Some(9)]);
+    assert_eq!(
+        warnings,
+        vec![NormalizeWarning::KeyCollision {
+            table: "t".into(),
+            column: "a_b".into(),
+            keys: vec!["A b".into(), "a_b".into(), "aB".into()],
+        }]
+    );
+    let msg = warnings[0].to_string();
+    assert!(msg.contains("`A b`, `a_b`, `aB`") && msg.contains("column `a_b`") && msg.contains("last value is kept"), "{msg}");
+
+    // the last value also decides a new column's type, and a value that does not fit goes to
+    // a variant without the dropped one leaving a trace
+    let (s, sink, _, _) = run_items("t", &[r#"{"A b": 1, "a_b": "s"}"#, r#"{"a_b": "u", "A b": 2}"#]);
+    assert_eq!(s.tables["t"].columns["a_b"].data_type, Some(DataType::Text));
+    assert_eq!(strings(&sink, "t", "a_b"), vec![Some("s".into()), Some("2".into())]);
+    assert!(!s.tables["t"].columns.contains_key("a_b__v_bigint"));
+}
+
+/// dlt flattens nested objects after their parent's keys (last in, first out), so the value
+/// of a nested key comes after a top-level key of the same name and wins.
+#[test]
+fn colliding_nested_and_top_level_keys_follow_dlts_order() {
+    let (_, sink, _, warnings) = run_items("t", &[r#"{"a": {"b": 1}, "a__b": 2}"#]);
+    assert_eq!(ints(&sink, "t", "a__b"), vec![Some(1)]);
+    assert_eq!(
+        warnings,
+        vec![NormalizeWarning::KeyCollision { table: "t".into(), column: "a__b".into(), keys: vec!["a__b".into(), "a.b".into()] }]
+    );
+}
+
+/// Collisions are per table: the same keys in a nested table are reported for it too; lists
+/// that would fill the same nested table keep the last list.
+#[test]
+fn collisions_in_nested_tables_and_lists() {
+    let (_, sink, _, warnings) = run_items(
+        "t",
+        &[
+            r#"{"items": [{"A b": 1, "a_b": 2}, {"a_b": 3, "A b": 4}], "A b": 5, "a_b": 6}"#,
+            r#"{"x_y": [1, 2], "X y": [3]}"#,
+            r#"{"X y": [4], "x_y": [5, 6]}"#,
+        ],
+    );
+    assert_eq!(ints(&sink, "t__items", "a_b"), vec![Some(2), Some(4)]);
+    assert_eq!(ints(&sink, "t", "a_b"), vec![Some(6), None, None]);
+    assert_eq!(ints(&sink, "t__x_y", "value"), vec![Some(3), Some(5), Some(6)]);
+    let list_idx: Vec<Option<i64>> = ints(&sink, "t__x_y", "_dlt_list_idx");
+    assert_eq!(list_idx, vec![Some(0), Some(0), Some(1)]);
+    let mut got: Vec<(String, String)> = warnings
+        .iter()
+        .map(|w| match w {
+            NormalizeWarning::KeyCollision { table, column, .. } => (table.clone(), column.clone()),
+            NormalizeWarning::ListCollision { table, nested_table, .. } => (table.clone(), nested_table.clone()),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![("t".into(), "a_b".into()), ("t".into(), "t__x_y".into()), ("t__items".into(), "a_b".into())]
+    );
+}
+
+/// A key repeated within one object keeps its first value, with a warning (dlt would keep
+/// the last; telling it needs a check per value).
+#[test]
+fn a_repeated_key_keeps_the_first_value_with_a_warning() {
+    let (_, sink, _, warnings) = run_items("t", &[r#"{"a": 1, "a": 2}"#, r#"{"a": 3, "a": 4}"#]);
+    assert_eq!(ints(&sink, "t", "a"), vec![Some(1), Some(3)]);
+    assert_eq!(warnings, vec![NormalizeWarning::RepeatedValue { table: "t".into(), column: "a".into(), key: "a".into() }]);
+}
+
+/// No collision, no warning, and no collision check per row (nothing is flagged).
+#[test]
+fn distinct_keys_give_no_warning() {
+    let (_, sink, _, warnings) = run_items("t", &[r#"{"a": 1, "b": {"a": 2}, "l": [{"a": 3}]}"#]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(ints(&sink, "t", "b__a"), vec![Some(2)]);
+}
