@@ -6,21 +6,16 @@
 //! replaced tables, removal of the files that are not part of this load, then the state file,
 //! and the `_dlt_loads/<schema>__<load_id>.jsonl` marker last.
 //!
-//! Uploads: a file up to the store's single-request size goes up in one request; a larger one
-//! in parts of [`PART_SIZE`] streamed from disk (S3 multipart, Azure blocks, GCS XML
-//! multipart on real GCS), at most [`PARTS_IN_FLIGHT`] parts at a time. Both paths take their
-//! size from a per-client memory budget ([`MEMORY_BUDGET_MIB`]) first, so parallel jobs never
-//! hold more than that in upload buffers. Deletes go through `delete_stream` (S3 and Azure
-//! batch them; GCS deletes one object per request), listings are paginated by the store.
+//! The bucket I/O (atomic puts, uploads within a per-client memory budget of
+//! [`MEMORY_BUDGET_MIB`](stevedore_object_store::io::MEMORY_BUDGET_MIB), listing, deletes) is `stevedore_object_store::io`'s, shared with the
+//! staging chain.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::ObjectStoreExt;
 use serde_json::{Value, json};
 use stevedore_core::destination::{DestinationClient, FollowupJob, JobInfo, JobOutcome, PackageInfo};
 use stevedore_core::schema::{LOADS_TABLE, MergeStrategy, STATE_TABLE, Schema, TableFormat, VERSION_TABLE, WriteDisposition};
@@ -33,17 +28,6 @@ use crate::layout::{Layout, PathParams};
 
 /// Format of the followup job that removes a replaced table's old files.
 pub const CLEANUP_FORMAT: &str = "replace_cleanup";
-/// Size of one part of a multipart upload.
-pub const PART_SIZE: usize = 8 << 20;
-/// Parts of one upload in flight at a time.
-pub const PARTS_IN_FLIGHT: usize = 4;
-/// Upload buffer memory shared by the parallel jobs of one client, in MiB.
-pub const MEMORY_BUDGET_MIB: usize = 256;
-
-enum LocalData {
-    Bytes(Vec<u8>),
-    File(std::path::PathBuf),
-}
 
 /// Format of the followup job that commits a table-format table's job files (one per table
 /// and load).
@@ -60,26 +44,11 @@ pub struct FilesystemClient {
     /// The bucket as table formats reach it (`deltalake_storage_options` applied).
     pub(crate) table_store: Bucket,
     pub(crate) table_formats: crate::TableFormats,
-    pub(crate) memory: std::sync::Arc<tokio::sync::Semaphore>,
+    pub(crate) memory: stevedore_object_store::io::UploadBudget,
     pub(crate) dataset: String,
     pub(crate) layout: Layout,
     pub(crate) config: FilesystemConfig,
     pub(crate) pipeline_name: String,
-}
-
-/// The hidden name a local file is written under before it is renamed to `name`:
-/// `.<name>.tmp`, or, when that would be longer than a file name may be, `.<hash of
-/// name>.tmp`. The same in every attempt: one run per pipeline at a time, and job paths hold
-/// the load id, so no two writers share it.
-pub fn temp_name(name: &str) -> String {
-    let tmp = format!(".{name}.tmp");
-    if tmp.len() <= crate::layout::MAX_SEGMENT_BYTES {
-        return tmp;
-    }
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    name.hash(&mut h);
-    format!(".{:016x}.tmp", h.finish())
 }
 
 fn hex_of_b64(h: &str) -> String {
@@ -94,163 +63,20 @@ impl FilesystemClient {
         format!("{}/{}", self.dataset, path)
     }
 
-    /// Local folders: write under a hidden temporary name ([`temp_name`], skipped by readers
-    /// such as pyarrow and duckdb globs), fsync, rename. object_store's local store stages
-    /// files as `<name>#<n>`, which a crash would leave behind next to the data. The name is
-    /// the same in every attempt (one run per pipeline at a time, and job paths hold the load
-    /// id), so a job run again after a crash replaces what the crash left; a failed write
-    /// removes its temporary file.
-    async fn write_local(&self, rel: &str, data: LocalData) -> Result<bool> {
-        let stevedore_object_store::BucketUrl::Local(root) = &self.bucket.url else {
-            return Ok(false);
-        };
-        let dest2 = root.join(rel);
-        tokio::task::spawn_blocking(move || -> Result<()> {
-            let parent = dest2.parent().expect("a file path has a parent");
-            std::fs::create_dir_all(parent).map_err(|e| Error::io("create folder", parent, e))?;
-            let tmp = dest2.with_file_name(temp_name(dest2.file_name().and_then(|n| n.to_str()).unwrap_or("file")));
-            let written = (|| -> Result<()> {
-                match &data {
-                    LocalData::Bytes(b) => std::fs::write(&tmp, b).map_err(|e| Error::io("write file", &tmp, e))?,
-                    LocalData::File(src) => {
-                        // A job file is complete and fsynced before it is loaded, and never written
-                        // again: on the same file system a hard link lands it without copying.
-                        // Elsewhere (another device, or a file system without links) it is copied.
-                        match std::fs::remove_file(&tmp) {
-                            Ok(()) => {}
-                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                            Err(e) => return Err(Error::io("remove stale temporary file", &tmp, e)),
-                        }
-                        if std::fs::hard_link(src, &tmp).is_err() {
-                            std::fs::copy(src, &tmp).map_err(|e| Error::io("copy job file", &tmp, e))?;
-                        }
-                    }
-                }
-                std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Error::io("sync file", &tmp, e))?;
-                std::fs::rename(&tmp, &dest2).map_err(|e| Error::io("rename file", &dest2, e))?;
-                // a job run again after a crash links the same job file as the first attempt:
-                // renaming a link over another link of the same file does nothing (POSIX), and
-                // would leave the temporary name behind
-                match std::fs::remove_file(&tmp) {
-                    Ok(()) => Ok(()),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                    Err(e) => Err(Error::io("remove temporary file", &tmp, e)),
-                }
-            })();
-            if written.is_err() {
-                // e.g. a full disk: no partial file stays next to the data
-                let _ = std::fs::remove_file(&tmp);
-            }
-            written
-        })
-        .await
-        .map_err(|e| Error::internal(format!("write task failed: {e}")))??;
-        Ok(true)
-    }
-
     async fn put_bytes(&self, rel: &str, bytes: Vec<u8>) -> Result<()> {
-        if matches!(self.bucket.url, stevedore_object_store::BucketUrl::Local(_)) {
-            self.write_local(rel, LocalData::Bytes(bytes)).await?;
-            return Ok(());
-        }
-        let key = self.bucket.key(rel);
-        self.bucket
-            .store
-            .put(&key, PutPayload::from(Bytes::from(bytes)))
-            .await
-            .map_err(|e| self.bucket.error("write", rel, e))?;
-        Ok(())
-    }
-
-    /// Holds `bytes` of the upload memory budget.
-    async fn reserve(&self, bytes: u64) -> Result<tokio::sync::SemaphorePermit<'_>> {
-        let mib = bytes.div_ceil(1 << 20).clamp(1, MEMORY_BUDGET_MIB as u64) as u32;
-        self.memory.acquire_many(mib).await.map_err(|_| Error::internal("upload memory budget closed"))
+        self.bucket.put_atomic(rel, bytes).await
     }
 
     async fn list(&self, dir_rel: &str) -> Result<Vec<String>> {
-        let key = self.bucket.key(dir_rel.trim_end_matches('/'));
-        let base = if self.bucket.prefix.is_empty() { String::new() } else { format!("{}/", self.bucket.prefix) };
-        let items: Vec<object_store::ObjectMeta> =
-            self.bucket.store.list(Some(&key)).try_collect().await.map_err(|e| self.bucket.error("list", dir_rel, e))?;
-        Ok(items
-            .into_iter()
-            .map(|m| m.location.as_ref().strip_prefix(base.as_str()).unwrap_or(m.location.as_ref()).to_string())
-            .filter(|rel| !rel.is_empty() && !rel.ends_with('/'))
-            .collect())
+        self.bucket.list(dir_rel).await
     }
 
-    /// Deletes objects (relative to the bucket prefix); missing ones are fine. S3 and Azure
-    /// batch the requests, other stores delete one object per request.
     async fn delete_all(&self, rels: Vec<String>) -> Result<usize> {
-        if rels.is_empty() {
-            return Ok(0);
-        }
-        let n = rels.len();
-        let locations: Vec<object_store::Result<object_store::path::Path>> = rels.iter().map(|r| Ok(self.bucket.key(r))).collect();
-        let mut results = self.bucket.store.delete_stream(futures::stream::iter(locations).boxed());
-        while let Some(r) = results.next().await {
-            match r {
-                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => {
-                    let failure = self.bucket.classify(&e);
-                    if failure == stevedore_object_store::Failure::NotFound {
-                        continue;
-                    }
-                    return Err(self.bucket.error("delete", &self.dataset, e));
-                }
-            }
-        }
-        Ok(n)
+        self.bucket.delete_many(rels, &self.dataset).await
     }
 
     async fn upload_file(&self, local: &std::path::Path, rel: &str) -> Result<()> {
-        if self.write_local(rel, LocalData::File(local.to_path_buf())).await? {
-            return Ok(());
-        }
-        let key = self.bucket.key(rel);
-        let size = tokio::fs::metadata(local).await.map_err(|e| Error::io("read job file", local, e))?.len();
-        let caps = &self.bucket.caps;
-        if size <= caps.single_put_max || !caps.multipart_upload {
-            // one request: the store (GCS emulators, small files) gets the whole file at once
-            let _held = self.reserve(size).await?;
-            let data = tokio::fs::read(local).await.map_err(|e| Error::io("read job file", local, e))?;
-            self.bucket
-                .store
-                .put(&key, PutPayload::from(Bytes::from(data)))
-                .await
-                .map_err(|e| self.bucket.error("upload", rel, e))?;
-            return Ok(());
-        }
-        use tokio::io::AsyncReadExt;
-        let _held = self.reserve(((PARTS_IN_FLIGHT + 1) * PART_SIZE) as u64).await?;
-        let upload = self.bucket.store.put_multipart(&key).await.map_err(|e| self.bucket.error("start upload", rel, e))?;
-        let mut w = object_store::WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-        let mut f = tokio::fs::File::open(local).await.map_err(|e| Error::io("open job file", local, e))?;
-        let mut buf = vec![0u8; 1 << 20];
-        let r: Result<()> = async {
-            loop {
-                let n = f.read(&mut buf).await.map_err(|e| Error::io("read job file", local, e))?;
-                if n == 0 {
-                    break;
-                }
-                w.wait_for_capacity(PARTS_IN_FLIGHT).await.map_err(|e| self.bucket.error("upload part", rel, e))?;
-                w.write(&buf[..n]);
-            }
-            Ok(())
-        }
-        .await;
-        match r {
-            Ok(()) => {
-                w.finish().await.map_err(|e| self.bucket.error("finish upload", rel, e))?;
-                Ok(())
-            }
-            Err(e) => {
-                // do not leave the parts behind (S3 bills them until aborted)
-                let _ = w.abort().await;
-                Err(e)
-            }
-        }
+        self.bucket.upload_file(local, rel, &self.memory).await
     }
 
     fn current_datetime(&self, package: &PackageInfo) -> chrono::DateTime<chrono::Utc> {
@@ -597,30 +423,7 @@ impl DestinationClient for FilesystemClient {
                 doomed.push(self.rel(&path));
             }
         }
-        let n = if let stevedore_object_store::BucketUrl::Local(root) = &self.bucket.url {
-            // also the temporary files of interrupted writes; a path that cannot exist (a
-            // file where a folder would be) is as good as removed
-            let root = root.clone();
-            tokio::task::spawn_blocking(move || -> Result<usize> {
-                let mut n = 0;
-                for rel in doomed {
-                    let path = root.join(&rel);
-                    let tmp = path.with_file_name(temp_name(path.file_name().and_then(|f| f.to_str()).unwrap_or_default()));
-                    for p in [path, tmp] {
-                        match std::fs::remove_file(&p) {
-                            Ok(()) => n += 1,
-                            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {}
-                            Err(e) => return Err(Error::io("remove file of an aborted load", &p, e)),
-                        }
-                    }
-                }
-                Ok(n)
-            })
-            .await
-            .map_err(|e| Error::internal(format!("remove task failed: {e}")))??
-        } else {
-            self.delete_all(doomed).await?
-        };
+        let n = self.bucket.remove_written(doomed, &self.dataset).await?;
         tracing::info!(load_id = %package.load_id, files = n, "removed the files of an aborted load");
         Ok(())
     }

@@ -15,10 +15,14 @@
 //! Every remote bucket is checked before data is written ([`Bucket::preflight`]), and every
 //! store error becomes a [`stevedore_core::Error`] that names the bucket, says whether a retry
 //! may help ([`Failure`]) and never contains a secret ([`Bucket::error`]).
+//!
+//! The I/O the filesystem destination and the staging chain share lives here too ([`io`]):
+//! atomic puts, uploads within a memory budget, listing, delete-many.
 
 #![warn(missing_docs)]
 
 mod error;
+pub mod io;
 mod options;
 
 #[cfg(feature = "aws")]
