@@ -17,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+pub mod conformance;
 pub mod pg;
 pub mod remote;
 
