@@ -110,21 +110,11 @@ async fn kill_9_during_copy_then_same_command_is_exact() {
         .spawn()
         .unwrap();
     let normalized = proj.working_dir("pg_resume").join("load").join("normalized");
-    let started = std::time::Instant::now();
-    let landed = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break format!("late: the load finished first ({st})");
-        }
+    let landed = stevedore_testkit::kill_9_when(&mut child, std::time::Duration::from_secs(120), std::time::Duration::from_millis(1), || {
         let pending = stevedore_testkit::list_dirs(&normalized);
         let done = pending.first().map_or(0, |l| stevedore_testkit::list_files(&normalized.join(l).join("completed_jobs")).len());
-        if done >= 3 {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            break format!("killed with {done} jobs done");
-        }
-        assert!(started.elapsed() < std::time::Duration::from_secs(120), "the load never got going");
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    };
+        (done >= 3).then(|| format!("killed with {done} jobs done"))
+    });
     println!("{landed}");
     let out = pg_load(&proj, "events.jsonl", &dataset, &url, &[]).output().unwrap();
     stevedore_testkit::assert_success(&out, "same command after kill -9");
@@ -189,20 +179,10 @@ async fn kill_9_during_merge_and_replace_followups_then_same_command_is_exact() 
         stevedore_testkit::assert_success(&load().output().unwrap(), "first load");
         let normalized = proj.working_dir("pg_resume").join("load").join("normalized");
         let mut child = load().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
-        let started = std::time::Instant::now();
-        let landed = loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                break format!("late: the load finished first ({st})");
-            }
+        let landed = stevedore_testkit::kill_9_when(&mut child, std::time::Duration::from_secs(120), std::time::Duration::from_micros(200), || {
             let pending = stevedore_testkit::list_dirs(&normalized);
-            if pending.first().is_some_and(|l| normalized.join(l).join("followups.json").exists()) {
-                child.kill().unwrap();
-                child.wait().unwrap();
-                break "killed in the followup phase".to_string();
-            }
-            assert!(started.elapsed() < std::time::Duration::from_secs(120), "the load never reached its followups");
-            std::thread::sleep(std::time::Duration::from_micros(200));
-        };
+            pending.first().is_some_and(|l| normalized.join(l).join("followups.json").exists()).then(|| "killed in the followup phase".to_string())
+        });
         println!("{disposition}: {landed}");
         stevedore_testkit::assert_success(&load().output().unwrap(), "same command after kill -9");
         let tables: Vec<&String> = expected.keys().collect();

@@ -173,11 +173,7 @@ fn kill_9_at_several_moments_then_same_command_loads_exactly_once() {
         proj.write(".stevedore/config.toml", "[data_writer]\nfile_max_items = 150\n\n[load]\nworkers = 1\n");
         let mut child = proj.cmd(&load_args(&proj, "events.jsonl")).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
         let load = proj.working_dir(PIPELINE).join("load");
-        let started = Instant::now();
-        let landed = loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                break format!("late: the load finished first ({st})");
-            }
+        let landed = stevedore_testkit::kill_9_when(&mut child, Duration::from_secs(120), Duration::from_millis(1), || {
             let new = stevedore_testkit::list_dirs(&load.join("new"));
             let pending = stevedore_testkit::list_dirs(&load.join("normalized"));
             let done = pending.first().map_or(0, |lid| job_files(&proj, "normalized", lid, "completed_jobs"));
@@ -186,14 +182,8 @@ fn kill_9_at_several_moments_then_same_command_loads_exactly_once() {
                 "committed" => !pending.is_empty(),
                 _ => done >= 3,
             };
-            if now {
-                child.kill().unwrap();
-                child.wait().unwrap();
-                break format!("killed {phase} ({} new, {} pending, {done} jobs done)", new.len(), pending.len());
-            }
-            assert!(started.elapsed() < Duration::from_secs(120), "the load never reached {phase}");
-            std::thread::sleep(Duration::from_millis(1));
-        };
+            now.then(|| format!("killed {phase} ({} new, {} pending, {done} jobs done)", new.len(), pending.len()))
+        });
         println!("{landed}");
         let pending = packages(&proj.working_dir(PIPELINE), "normalized");
         let out = proj.load("events.jsonl", "events", PIPELINE, DATASET, &["--format", "parquet"], &[]);

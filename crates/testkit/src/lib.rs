@@ -447,3 +447,22 @@ pub fn azure() -> Option<AzureEnv> {
 pub fn gcs() -> Option<String> {
     service("gcs", &["STEVEDORE_GCS_ENDPOINT"]).map(|mut v| v.remove("STEVEDORE_GCS_ENDPOINT").unwrap_or_default())
 }
+
+/// Sends `kill -9` to `child` as soon as `now()` says so (polled every `poll`), and returns
+/// what happened: the kill's description from `now`, or `late: ...` when the process ended
+/// first. Panics when neither happens within `limit`.
+pub fn kill_9_when(child: &mut std::process::Child, limit: std::time::Duration, poll: std::time::Duration, mut now: impl FnMut() -> Option<String>) -> String {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            return format!("late: the load finished first ({st})");
+        }
+        if let Some(what) = now() {
+            child.kill().expect("kill -9");
+            child.wait().expect("wait");
+            return what;
+        }
+        assert!(started.elapsed() < limit, "the process never reached the moment to kill it");
+        std::thread::sleep(poll);
+    }
+}
