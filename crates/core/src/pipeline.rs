@@ -501,13 +501,7 @@ impl Pipeline {
 
     /// Loads packages left pending by an earlier run (after a crash or a transient failure).
     pub async fn load_pending(&self) -> Result<Vec<PackageLoad>> {
-        let _lock = self.lock().await?;
-        let storage = self.storage()?;
-        let mut out = Vec::new();
-        for pkg in storage.pending()? {
-            out.push(self.load_one(&storage, &pkg).await?);
-        }
-        Ok(out)
+        Ok(self.resume().await?.packages)
     }
 
     /// Finishes the packages left pending by earlier runs and loads nothing new (`stevedore
@@ -526,12 +520,29 @@ impl Pipeline {
             info.records = records;
         }
         let t = Instant::now();
-        for pkg in &pending {
-            info.notes.push(format!("resumed load {} left pending by an earlier run", pkg.load_id));
-            info.packages.push(self.load_one(&storage, pkg).await?);
-        }
+        self.load_pending_into(&storage, &pending, None, &mut info).await?;
         info.load_elapsed = t.elapsed();
         Ok(info)
+    }
+
+    /// Loads `pending` (oldest first) into `info`, with a note for each; `same_as` is the
+    /// package that already held this run's input and why nothing new was loaded for it.
+    async fn load_pending_into(&self, storage: &LoadStorage, pending: &[Package], same_as: Option<(&str, &str)>, info: &mut LoadInfo) -> Result<()> {
+        for pkg in pending {
+            match same_as {
+                Some((lid, what)) if lid == pkg.load_id => {
+                    let (tables, records) = package_tables(pkg)?;
+                    info.tables = tables;
+                    info.records = records;
+                    let note = format!("resumed load {lid}; the input was already in it, {what}");
+                    tracing::info!("{note}");
+                    info.notes.push(note);
+                }
+                _ => info.notes.push(format!("resumed load {} left pending by an earlier run", pkg.load_id)),
+            }
+            info.packages.push(self.load_one(storage, pkg).await?);
+        }
+        Ok(())
     }
 
     /// Drops the packages left pending by earlier runs for good (dlt's `dlt pipeline NAME
@@ -628,20 +639,7 @@ impl Pipeline {
         info.normalize_elapsed = t0.elapsed();
 
         let t1 = Instant::now();
-        for pkg in &pending {
-            match &same_as {
-                Some((lid, what)) if *lid == pkg.load_id => {
-                    let (tables, records) = package_tables(pkg)?;
-                    info.tables = tables;
-                    info.records = records;
-                    let note = format!("resumed load {lid}; the input was already in it, {what}");
-                    tracing::info!("{note}");
-                    info.notes.push(note);
-                }
-                _ => info.notes.push(format!("resumed load {} left pending by an earlier run", pkg.load_id)),
-            }
-            info.packages.push(self.load_one(&storage, pkg).await?);
-        }
+        self.load_pending_into(&storage, &pending, same_as.as_ref().map(|(l, w)| (l.as_str(), *w)), &mut info).await?;
         if let Some(pkg) = new_pkg {
             info.packages.push(self.load_one(&storage, &pkg).await?);
         }
@@ -687,13 +685,10 @@ impl Pipeline {
                 ));
             }
         }
-        let previous_ids: Vec<String> = storage
-            .loaded()?
-            .into_iter()
-            .chain(storage.pending()?)
-            .map(|p| p.load_id)
-            .collect();
-        let last_id = previous_ids.iter().max().cloned();
+        // load ids grow: after every package this pipeline ever made (`pending` are all the
+        // loadable ones; this run holds the lock, so no other appears)
+        let loaded = storage.loaded()?;
+        let last_id = loaded.iter().chain(pending).map(|p| p.load_id.clone()).max();
         let now = chrono::Utc::now();
         let load_id = crate::time::new_load_id(now, last_id.as_deref());
         let pkg = storage.create(&load_id)?;

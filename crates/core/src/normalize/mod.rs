@@ -737,45 +737,15 @@ impl<'a> Normalizer<'a> {
     #[cold]
     #[inline(never)]
     fn merge_collisions(&mut self, t: usize, fields: &mut Vec<RowField<'_>>, lists: &mut Vec<RowList<'_>>) {
-        let mut w = 0;
-        for r in 0..fields.len() {
-            let (node, v) = fields[r];
-            let g = self.nodes[node as usize].col_group;
-            if g != NO_NODE {
-                let same = fields[..w].iter().position(|(m, _)| *m != node && self.nodes[*m as usize].col_group == g);
-                if let Some(k) = same {
-                    fields[k].1 = v;
-                    let kept = fields[k].0;
-                    self.note_collision(t, Collision::Column, g, kept, node);
-                    continue;
-                }
-            }
-            fields[w] = (node, v);
-            w += 1;
+        let nodes = &self.nodes;
+        let mut noted = Vec::new();
+        keep_last_per_group(fields, |n| nodes[n as usize].col_group, |g, kept, n| noted.push((Collision::Column, g, kept, n)));
+        keep_last_per_group(lists, |n| nodes[n as usize].list_group, |g, kept, n| noted.push((Collision::List, g, kept, n)));
+        for (kind, g, kept, n) in noted {
+            self.note_collision(t, kind, g, kept, n);
         }
-        fields.truncate(w);
-        let mut w = 0;
-        for r in 0..lists.len() {
-            let (node, seq) = lists[r];
-            let g = self.nodes[node as usize].list_group;
-            if g != NO_NODE {
-                let same = lists[..w].iter().position(|(m, _)| *m != node && self.nodes[*m as usize].list_group == g);
-                if let Some(k) = same {
-                    lists[k].1 = seq;
-                    let kept = lists[k].0;
-                    self.note_collision(t, Collision::List, g, kept, node);
-                    continue;
-                }
-            }
-            lists[w] = (node, seq);
-            w += 1;
-        }
-        lists.truncate(w);
     }
 
-    /// Records that nodes `a` and `b` (group or column `key`) collided in table `t`; a new
-    /// pair of the table becomes (part of) a warning.
-    #[cold]
     fn note_collision(&mut self, t: usize, kind: Collision, key: u32, a: u32, b: u32) {
         let st = &mut self.tables[t];
         let new_a = !st.noted.contains(&(kind, key, a));
@@ -1542,6 +1512,28 @@ impl RowId {
 /// Arrow schema of a schema table (complete columns in order).
 pub fn table_arrow_schema(t: &Table) -> Arc<ArrowSchema> {
     Arc::new(ArrowSchema::new(t.columns.values().filter(|c| c.is_complete()).map(arrow_field).collect::<Vec<Field>>()))
+}
+
+/// Entries of one row whose trie nodes share a group (keys that normalize to one column or
+/// one nested table) collapse into the first one's place with the last one's value, as dlt's
+/// dict assignment does; `noted(group, kept, dropped)` hears of each. Nodes without a group
+/// (`NO_NODE`) stay as they are.
+fn keep_last_per_group<V: Copy>(items: &mut Vec<(u32, V)>, group: impl Fn(u32) -> u32, mut noted: impl FnMut(u32, u32, u32)) {
+    let mut w = 0;
+    for r in 0..items.len() {
+        let (node, v) = items[r];
+        let g = group(node);
+        if g != NO_NODE {
+            if let Some(k) = items[..w].iter().position(|(m, _)| *m != node && group(*m) == g) {
+                items[k].1 = v;
+                noted(g, items[k].0, node);
+                continue;
+            }
+        }
+        items[w] = (node, v);
+        w += 1;
+    }
+    items.truncate(w);
 }
 
 #[cfg(test)]

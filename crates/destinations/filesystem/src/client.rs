@@ -63,22 +63,6 @@ impl FilesystemClient {
         format!("{}/{}", self.dataset, path)
     }
 
-    async fn put_bytes(&self, rel: &str, bytes: Vec<u8>) -> Result<()> {
-        self.bucket.put_atomic(rel, bytes).await
-    }
-
-    async fn list(&self, dir_rel: &str) -> Result<Vec<String>> {
-        self.bucket.list(dir_rel).await
-    }
-
-    async fn delete_all(&self, rels: Vec<String>) -> Result<usize> {
-        self.bucket.delete_many(rels, &self.dataset).await
-    }
-
-    async fn upload_file(&self, local: &std::path::Path, rel: &str) -> Result<()> {
-        self.bucket.upload_file(local, rel, &self.memory).await
-    }
-
     fn current_datetime(&self, package: &PackageInfo) -> chrono::DateTime<chrono::Utc> {
         match &self.config.current_datetime {
             Some(CurrentDatetime::Fixed(d)) => *d,
@@ -170,6 +154,7 @@ impl FilesystemClient {
         let prefix = self.rel(&self.table_prefix(&schema, &table)?);
         let dir = self.rel(&self.layout.table_dir(&schema, &table).map_err(|e| self.layout_error(&e, &table))?);
         let doomed: Vec<String> = self
+            .bucket
             .list(&dir)
             .await?
             .into_iter()
@@ -177,7 +162,7 @@ impl FilesystemClient {
                 rel.starts_with(&prefix) && !keep.contains(rel) && !rel.ends_with("/init") && *rel != format!("{}/init", self.dataset)
             })
             .collect();
-        let removed = self.delete_all(doomed).await?;
+        let removed = self.bucket.delete_many(doomed, &self.dataset).await?;
         tracing::debug!(table = %table, removed, "replace: removed files of earlier loads");
         Ok(())
     }
@@ -314,7 +299,7 @@ impl FilesystemClient {
             return Ok(());
         }
         let mut mine: Vec<(f64, String)> = Vec::new();
-        for rel in self.list(&self.rel(STATE_TABLE)).await? {
+        for rel in self.bucket.list(&self.rel(STATE_TABLE)).await? {
             let name = rel.rsplit('/').next().unwrap_or_default();
             let base = name.strip_suffix(".jsonl").unwrap_or(name);
             let parts: Vec<&str> = base.rsplitn(3, "__").collect();
@@ -326,7 +311,7 @@ impl FilesystemClient {
         }
         mine.sort_by(|a, b| b.0.total_cmp(&a.0));
         let old: Vec<String> = mine.into_iter().skip(self.config.max_state_files as usize).map(|(_, rel)| rel).collect();
-        self.delete_all(old).await?;
+        self.bucket.delete_many(old, &self.dataset).await?;
         Ok(())
     }
 }
@@ -342,7 +327,7 @@ impl DestinationClient for FilesystemClient {
         match self.bucket.store.head(&self.bucket.key(&init)).await {
             Ok(_) => Ok(()),
             Err(e) if self.bucket.classify(&e) == stevedore_object_store::Failure::NotFound => {
-                self.put_bytes(&init, br#"{"initial_version":2,"current_version":2}"#.to_vec()).await
+                self.bucket.put_atomic(&init, br#"{"initial_version":2,"current_version":2}"#.to_vec()).await
             }
             Err(e) => Err(self.bucket.error("check", &init, e)),
         }
@@ -351,7 +336,7 @@ impl DestinationClient for FilesystemClient {
     async fn migrate_schema(&self, package: &PackageInfo) -> Result<()> {
         let schema = &package.schema;
         let hex = hex_of_b64(&schema.version_hash);
-        let existing = self.list(&self.rel(VERSION_TABLE)).await?;
+        let existing = self.bucket.list(&self.rel(VERSION_TABLE)).await?;
         let suffix = format!("__{hex}.jsonl");
         if existing.iter().any(|p| p.rsplit('/').next().is_some_and(|n| n.starts_with(&format!("{}__", schema.name)) && n.ends_with(&suffix))) {
             return Ok(());
@@ -366,7 +351,7 @@ impl DestinationClient for FilesystemClient {
             "inserted_at": now.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
             "schema": serde_json::to_string(&schema.to_value())?,
         });
-        self.put_bytes(&self.rel(&format!("{VERSION_TABLE}/{}__{ts}__{hex}.jsonl", schema.name)), serde_json::to_vec(&doc)?).await
+        self.bucket.put_atomic(&self.rel(&format!("{VERSION_TABLE}/{}__{ts}__{hex}.jsonl", schema.name)), serde_json::to_vec(&doc)?).await
     }
 
     async fn run_job(&self, package: &PackageInfo, job: &JobInfo) -> Result<JobOutcome> {
@@ -406,7 +391,7 @@ impl DestinationClient for FilesystemClient {
             return Ok(JobOutcome::default());
         }
         let rel = self.rel(&self.job_path(package, job)?);
-        self.upload_file(&job.path, &rel).await.map_err(|e| e.with("table", job.table.clone()))?;
+        self.bucket.upload_file(&job.path, &rel, &self.memory).await.map_err(|e| e.with("table", job.table.clone()))?;
         Ok(JobOutcome { remote_url: Some(self.bucket.url_of(&rel)) })
     }
 
@@ -475,7 +460,7 @@ impl DestinationClient for FilesystemClient {
         if let Some(doc) = &package.state {
             let row = stevedore_core::state::state_row(doc, &package.load_id, package.created_at);
             let rel = self.rel(&format!("{STATE_TABLE}/{}__{}__{hex}.jsonl", package.pipeline_name, package.load_id));
-            self.put_bytes(&rel, serde_json::to_vec(&row)?).await?;
+            self.bucket.put_atomic(&rel, serde_json::to_vec(&row)?).await?;
             self.cleanup_state_files().await?;
         }
         let marker = json!({
@@ -485,13 +470,13 @@ impl DestinationClient for FilesystemClient {
             "inserted_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
             "schema_version_hash": schema.version_hash,
         });
-        self.put_bytes(&self.rel(&format!("{LOADS_TABLE}/{}__{}.jsonl", schema.name, package.load_id)), serde_json::to_vec(&marker)?)
+        self.bucket.put_atomic(&self.rel(&format!("{LOADS_TABLE}/{}__{}.jsonl", schema.name, package.load_id)), serde_json::to_vec(&marker)?)
             .await
     }
 
     async fn stored_state(&self, pipeline_name: &str) -> Result<Option<Value>> {
         let mut best: Option<(f64, String)> = None;
-        for rel in self.list(&self.rel(STATE_TABLE)).await? {
+        for rel in self.bucket.list(&self.rel(STATE_TABLE)).await? {
             let name = rel.rsplit('/').next().unwrap_or_default();
             let base = name.strip_suffix(".jsonl").unwrap_or(name);
             let parts: Vec<&str> = base.rsplitn(3, "__").collect();
