@@ -69,6 +69,14 @@ struct DestArgs {
     /// File layout of the filesystem destination.
     #[arg(long)]
     layout: Option<String>,
+    /// Load through a staging storage (`filesystem`): job files are uploaded to its bucket
+    /// and the destination loads them from there. Its bucket and credentials come from
+    /// [destination.filesystem] unless --staging-bucket-url is given.
+    #[arg(long)]
+    staging: Option<String>,
+    /// Bucket URL of the staging storage (sets [destination.filesystem] bucket_url).
+    #[arg(long, requires = "staging")]
+    staging_bucket_url: Option<String>,
     /// Folder holding pipeline working folders (default ~/.stevedore/pipelines).
     #[arg(long)]
     pipelines_dir: Option<PathBuf>,
@@ -247,7 +255,19 @@ fn build_pipeline(name: &str, dest: &DestArgs, format: Option<FileFormat>, bar: 
         config.set_explicit("destination.filesystem.layout", toml::Value::String(l.clone()));
     }
     let destination = registry.destination(&destination_name, &config)?;
+    let staging = match &dest.staging {
+        Some(s) => {
+            if let Some(u) = &dest.staging_bucket_url {
+                config.set_explicit("destination.filesystem.bucket_url", toml::Value::String(u.clone()));
+            }
+            Some(registry.staging(s, &config)?)
+        }
+        None => None,
+    };
     let mut builder = Pipeline::builder(name).destination(destination).config(config).wait_for_lock(dest.wait);
+    if let Some(s) = staging {
+        builder = builder.staging(s);
+    }
     if let Some(bar) = bar {
         let bar2 = bar.clone();
         let jobs = Arc::new(std::sync::atomic::AtomicU64::new(0));

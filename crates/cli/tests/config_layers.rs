@@ -106,3 +106,35 @@ fn no_config_loads_into_stevedore_data_in_current_folder() {
     assert!(proj.pipelines_dir().join("stevedore").is_dir());
     assert!(!proj.path().join("home").join(".stevedore").exists(), "--pipelines-dir keeps HOME untouched");
 }
+
+/// `--staging filesystem` in front of a destination without staging support is refused
+/// before anything is read or written, naming the destination; an unknown staging storage
+/// names the ones this build has.
+#[test]
+fn staging_is_refused_by_a_destination_that_cannot_load_staged_files() {
+    let proj = CliProject::new(BIN);
+    proj.write("in.jsonl", "{\"id\": 1}\n");
+    let pipelines = proj.pipelines_dir().display().to_string();
+    let stage = proj.path().join("stage").display().to_string();
+    let base = ["load", "in.jsonl", "--table", "t", "--pipelines-dir", &pipelines];
+    for (destination, expected) in [
+        ("postgres", "destination postgres cannot load through a staging storage"),
+        ("filesystem", "destination filesystem cannot load through a staging storage"),
+    ] {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend(["--destination", destination, "--staging", "filesystem", "--staging-bucket-url", &stage]);
+        let out = proj
+            .cmd(&args)
+            .env("DESTINATION__POSTGRES__CREDENTIALS", "postgresql://loader:pw@127.0.0.1:1/db")
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(expected), "{destination}: {stderr}");
+        assert!(!proj.path().join("stage").exists() && !proj.pipelines_dir().join("stevedore").join("load").exists(), "{stderr}");
+    }
+    let mut args: Vec<&str> = base.to_vec();
+    args.extend(["--staging", "ftp"]);
+    let out = proj.cmd(&args).output().expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("unknown staging storage `ftp`") && stderr.contains("filesystem"), "{stderr}");
+}

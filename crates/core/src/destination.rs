@@ -45,6 +45,15 @@ pub struct Capabilities {
     pub max_parallel_load_jobs: Option<usize>,
     /// Whether `_dlt_pipeline_state` rows are loaded as a table (SQL) or kept as files.
     pub state_as_table: bool,
+    /// Format staged files are written in when loading through a staging storage, if the
+    /// destination prefers one (see [`crate::staging::staging_file_formats`]).
+    pub preferred_staging_file_format: Option<FileFormat>,
+    /// Formats the destination loads from a staging storage; empty: no staging support.
+    pub supported_staging_file_formats: Vec<FileFormat>,
+    /// Remove the staged files of a load's tables from the staging bucket before the load
+    /// (dlt's `truncate_tables_on_staging_destination_before_load`, default true; a
+    /// destination reads it from its config section).
+    pub truncate_tables_on_staging_destination_before_load: bool,
 }
 
 impl Capabilities {
@@ -60,8 +69,22 @@ impl Capabilities {
             recommended_file_size: None,
             max_parallel_load_jobs: None,
             state_as_table: true,
+            preferred_staging_file_format: None,
+            supported_staging_file_formats: Vec::new(),
+            truncate_tables_on_staging_destination_before_load: true,
         }
     }
+}
+
+/// What a job file is, from its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// A data file in a loader file format.
+    Data(FileFormat),
+    /// A reference to a file uploaded to the staging storage (`.reference`, its remote URL).
+    Reference,
+    /// A followup made by the destination (merge SQL, replace cleanup...).
+    Followup,
 }
 
 /// One job file of a load package.
@@ -124,9 +147,25 @@ impl JobInfo {
     pub fn extension(&self) -> String {
         if self.compressed { format!("{}.gz", self.format) } else { self.format.clone() }
     }
-    /// Whether this is a data job (not a followup).
+    /// What the job is.
+    pub fn kind(&self) -> JobKind {
+        match FileFormat::parse(&self.format) {
+            Some(f) => JobKind::Data(f),
+            None if self.format == crate::staging::REFERENCE_FORMAT => JobKind::Reference,
+            None => JobKind::Followup,
+        }
+    }
+    /// Whether this is a data job (a file in a loader file format).
     pub fn is_data(&self) -> bool {
-        FileFormat::parse(&self.format).is_some()
+        matches!(self.kind(), JobKind::Data(_))
+    }
+    /// Whether this is a reference to a staged file.
+    pub fn is_reference(&self) -> bool {
+        self.kind() == JobKind::Reference
+    }
+    /// Whether this is a followup made by the destination.
+    pub fn is_followup(&self) -> bool {
+        self.kind() == JobKind::Followup
     }
 }
 
@@ -147,6 +186,9 @@ pub struct PackageInfo {
     pub replace_tables: Vec<String>,
     /// The pipeline state document to store with this load, if it changed.
     pub state: Option<serde_json::Value>,
+    /// Where the staged files are, when the load goes through a staging storage (set by the
+    /// loader; `None` otherwise).
+    pub staging: Option<crate::staging::StagingLocation>,
 }
 
 /// A followup job produced by the destination (merge SQL, replace cleanup...).
@@ -154,7 +196,7 @@ pub struct PackageInfo {
 pub struct FollowupJob {
     /// Table it concerns.
     pub table: String,
-    /// Extension (e.g. `sql`, `cleanup`); must not be a data format.
+    /// Extension (e.g. `sql`, `cleanup`); must not be a data format or `reference`.
     pub format: String,
     /// File content.
     pub content: Vec<u8>,

@@ -18,6 +18,7 @@ pub mod parallel;
 pub mod pipeline;
 pub mod schema;
 pub mod source;
+pub mod staging;
 pub mod state;
 pub mod table_format;
 pub mod time;

@@ -9,6 +9,9 @@
 //! later run finish that removal if it was interrupted). Jobs found in `started_jobs` (a crash
 //! or kill while they ran) are run again: destination jobs are idempotent, so this never
 //! duplicates rows.
+//!
+//! Through a staging storage ([`Staging`]), data jobs are uploaded to the staging bucket and
+//! each leaves a reference job that the final destination runs; see [`crate::staging`].
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -17,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use crate::destination::{DestinationClient, JobInfo, PackageInfo};
+use crate::destination::{DestinationClient, JobInfo, JobOutcome, PackageInfo};
+use crate::staging::{REFERENCE_FORMAT, StagingClient};
 use crate::error::{Error, ErrorKind, Result};
 use crate::package::{ABORTING_MARKER, COMPLETED_JOBS, FAILED_JOBS, LoadStorage, NEW_JOBS, Package, PackageStatus, STARTED_JOBS};
 
@@ -89,6 +93,25 @@ pub struct PackageLoad {
     pub elapsed: Duration,
 }
 
+/// The staging side of a load through the staging storage chain.
+pub struct Staging<'a> {
+    /// The staging storage's client for the final destination's dataset.
+    pub client: &'a dyn StagingClient,
+    /// Remove the staged files of the package's tables before its first upload (the final
+    /// destination's `truncate_tables_on_staging_destination_before_load`).
+    pub truncate_before_load: bool,
+}
+
+/// Marker: the staged files of the package's tables were removed before its uploads.
+pub const STAGING_TRUNCATED_MARKER: &str = "staging_truncated.json";
+
+/// Which client runs a job.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Final(&'a dyn DestinationClient),
+    Stage(&'a dyn StagingClient, &'a BTreeSet<(String, String)>),
+}
+
 static JOBS_DONE_IN_PROCESS: AtomicUsize = AtomicUsize::new(0);
 
 fn fault_hook() {
@@ -106,11 +129,16 @@ pub async fn load_package(
     storage: &LoadStorage,
     pkg: &Package,
     client: &dyn DestinationClient,
+    staging: Option<&Staging<'_>>,
     opts: &LoaderOptions,
     progress: &(dyn Fn(&JobMetrics) + Send + Sync),
 ) -> Result<PackageLoad> {
     let started = Instant::now();
-    let info = pkg.info()?;
+    let mut info = pkg.info()?;
+    if let Some(s) = staging {
+        info.staging = Some(s.client.location());
+    }
+    let info = info;
 
     if pkg.has_marker(ABORTING_MARKER) {
         // aborted by a failed job in an earlier run that stopped before it removed the
@@ -132,17 +160,29 @@ pub async fn load_package(
         let tables: Vec<&str> = info.tables.iter().map(|(t, _)| t.as_str()).collect();
         pkg.write_marker("applied_schema_updates.json", &serde_json::to_vec(&tables)?)?;
     }
+    if let Some(s) = staging.filter(|s| s.truncate_before_load) {
+        if !pkg.has_marker(STAGING_TRUNCATED_MARKER) {
+            // before this package's first upload only: a resumed load keeps what it uploaded
+            let tables: Vec<String> = info.tables.iter().map(|(t, _)| t.clone()).collect();
+            s.client.truncate_tables(&info, &tables).await?;
+            pkg.write_marker(STAGING_TRUNCATED_MARKER, &serde_json::to_vec(&tables)?)?;
+        }
+    }
 
     let mut metrics = Vec::new();
     let aborted = Arc::new(AtomicBool::new(false));
-    // phase 1: data jobs; phase 2: followups created once all data jobs completed
-    for phase in 0..2 {
-        if phase == 1 {
+    // phase 0: data jobs (uploads to the staging storage, which leave reference jobs, when
+    // there is one); phase 1: reference jobs; phase 2: followups, created once all data and
+    // reference jobs completed
+    for phase in 0..3 {
+        if phase == 2 {
             if aborted.load(Ordering::SeqCst) {
                 break;
             }
             if !pkg.has_marker("followups.json") {
-                let completed = pkg.jobs(COMPLETED_JOBS)?;
+                // what ran on the final destination: the staged data jobs went to the bucket
+                let completed: Vec<JobInfo> =
+                    pkg.jobs(COMPLETED_JOBS)?.into_iter().filter(|j| staging.is_none() || !j.is_data()).collect();
                 let followups = client.create_followup_jobs(&info, &completed).await?;
                 let existing: BTreeSet<String> = [NEW_JOBS, STARTED_JOBS, COMPLETED_JOBS, FAILED_JOBS]
                     .iter()
@@ -172,7 +212,33 @@ pub async fn load_package(
                 pkg.write_marker("followups.json", &serde_json::to_vec(&names)?)?;
             }
         }
-        let jobs: Vec<JobInfo> = pkg.jobs(NEW_JOBS)?.into_iter().filter(|j| (phase == 0) == j.is_data()).collect();
+        let jobs: Vec<JobInfo> = pkg
+            .jobs(NEW_JOBS)?
+            .into_iter()
+            .filter(|j| match phase {
+                0 => j.is_data(),
+                1 => j.is_reference(),
+                _ => j.is_followup(),
+            })
+            .collect();
+        // data jobs whose reference was written before a crash are not uploaded again
+        let staged: BTreeSet<(String, String)> = if phase == 0 && staging.is_some() {
+            [NEW_JOBS, STARTED_JOBS, COMPLETED_JOBS, FAILED_JOBS]
+                .iter()
+                .map(|f| pkg.jobs(f))
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .filter(|j| j.is_reference())
+                .map(|j| (j.table, j.file_id))
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
+        let target = match staging {
+            Some(s) if phase == 0 => Target::Stage(s.client, &staged),
+            _ => Target::Final(client),
+        };
         let workers = opts.workers.max(1);
         let results: Vec<Result<JobMetrics>> = futures::stream::iter(jobs.into_iter().map(|job| {
             let aborted = aborted.clone();
@@ -181,7 +247,7 @@ pub async fn load_package(
                 if aborted.load(Ordering::SeqCst) {
                     return Ok(None);
                 }
-                let m = run_one(pkg, client, info, job, opts).await?;
+                let m = run_one(pkg, target, info, job, opts).await?;
                 if m.state == "failed" && opts.raise_on_failed_jobs {
                     aborted.store(true, Ordering::SeqCst);
                 }
@@ -248,11 +314,11 @@ pub async fn load_package(
 /// ran (then the followups may have moved that data into final tables, and removing the job
 /// files could lose rows that were there before). Returns whether it removed anything.
 pub async fn discard(pkg: &Package, client: &dyn DestinationClient, info: &PackageInfo) -> Result<bool> {
-    if pkg.jobs(COMPLETED_JOBS)?.iter().any(|j| !j.is_data()) {
+    if pkg.jobs(COMPLETED_JOBS)?.iter().any(|j| j.is_followup()) {
         tracing::warn!(load_id = %info.load_id, "a followup job of this package already ran: its data stays in the destination, without a load marker");
         return Ok(false);
     }
-    let jobs = pkg.data_jobs()?;
+    let jobs = pkg.final_jobs()?;
     client.discard_package(info, &jobs).await.map_err(|e| {
         e.with("load_id", info.load_id.clone())
             .with_hint("the package is kept; run again to finish removing its files, or drop it with `stevedore pipeline NAME drop-pending-packages`")
@@ -261,9 +327,27 @@ pub async fn discard(pkg: &Package, client: &dyn DestinationClient, info: &Packa
     Ok(true)
 }
 
+/// Uploads a data job to the staging storage and writes its reference job into `new_jobs`
+/// (before the data job counts as completed), unless a reference was written before.
+async fn stage(pkg: &Package, client: &dyn StagingClient, staged: &BTreeSet<(String, String)>, info: &PackageInfo, job: &JobInfo) -> Result<JobOutcome> {
+    if staged.contains(&(job.table.clone(), job.file_id.clone())) {
+        return Ok(JobOutcome::default());
+    }
+    let url = client.upload(info, job).await?;
+    let reference = JobInfo {
+        format: REFERENCE_FORMAT.to_string(),
+        compressed: false,
+        path: pkg.new_jobs_dir(),
+        remote_url: None,
+        ..job.clone()
+    };
+    crate::package::write_atomic(&pkg.new_jobs_dir().join(reference.file_name()), format!("{url}\n").as_bytes())?;
+    Ok(JobOutcome { remote_url: Some(url) })
+}
+
 async fn run_one(
     pkg: &Package,
-    client: &dyn DestinationClient,
+    target: Target<'_>,
     info: &PackageInfo,
     job: JobInfo,
     opts: &LoaderOptions,
@@ -275,7 +359,11 @@ async fn run_one(
     let mut delay = opts.backoff;
     loop {
         attempts += 1;
-        match client.run_job(info, &job).await {
+        let outcome = match target {
+            Target::Final(client) => client.run_job(info, &job).await,
+            Target::Stage(client, staged) => stage(pkg, client, staged, info, &job).await,
+        };
+        match outcome {
             Ok(outcome) => {
                 if let Some(url) = &outcome.remote_url {
                     let side = pkg.dir.join(COMPLETED_JOBS).join(format!("{}.remote_url", job.file_name()));

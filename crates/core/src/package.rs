@@ -12,10 +12,15 @@
 //!   failed_jobs/<job>.exception                              why a job failed
 //!   applied_schema_updates.json                              migration done (resume skips it)
 //!   followups.json                                           followup jobs created
+//!   staging_truncated.json                                   staged files of the package's
+//!                                                            tables removed (staging chain)
 //!   aborting.json                                            a job failed for good: the files
 //!                                                            the package wrote are being removed
 //! ```
-//! Job files are named like dlt's: `<table>.<file_id>.<retry_count>.<ext>[.gz]`.
+//! Job files are named like dlt's: `<table>.<file_id>.<retry_count>.<ext>[.gz]`: data files
+//! (`jsonl`, `parquet`, `csv`, `insert_values`), reference jobs of the staging chain
+//! (`reference`, holding the staged file's URL, see [`crate::staging`]) and the destination's
+//! followups (`sql`, `replace_cleanup`...).
 
 use std::fs;
 use std::io::Write;
@@ -256,6 +261,7 @@ impl Package {
             tables: m.tables.iter().map(|t| (t.name.clone(), t.write_disposition)).collect(),
             replace_tables: m.replace_tables,
             state: m.state,
+            staging: None,
         })
     }
     /// Jobs in a folder, sorted by name.
@@ -296,6 +302,29 @@ impl Package {
         for f in [NEW_JOBS, STARTED_JOBS, COMPLETED_JOBS, FAILED_JOBS] {
             out.extend(self.jobs(f)?.into_iter().filter(JobInfo::is_data));
         }
+        Ok(out)
+    }
+    /// The jobs that write to the final destination in every state: the data jobs, or, for a
+    /// package loaded through a staging storage, the reference jobs (its data jobs went to
+    /// the staging bucket).
+    pub fn final_jobs(&self) -> Result<Vec<JobInfo>> {
+        let mut data = Vec::new();
+        let mut references = Vec::new();
+        for f in [NEW_JOBS, STARTED_JOBS, COMPLETED_JOBS, FAILED_JOBS] {
+            for j in self.jobs(f)? {
+                if j.is_data() {
+                    data.push(j);
+                } else if j.is_reference() {
+                    references.push(j);
+                }
+            }
+        }
+        // a data job without a reference was not uploaded yet, or ran directly
+        let staged: std::collections::BTreeSet<(String, String)> =
+            references.iter().map(|r| (r.table.clone(), r.file_id.clone())).collect();
+        let mut out = references;
+        out.extend(data.into_iter().filter(|d| !staged.contains(&(d.table.clone(), d.file_id.clone()))));
+        out.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
         Ok(out)
     }
     /// Removes the package from disk (a pending package dropped for good).

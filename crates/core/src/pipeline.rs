@@ -27,7 +27,8 @@ use crate::config::{Config, KeySpec, SectionSpec, ValueKind};
 use crate::destination::Destination;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fingerprint::{self, ContentDigest, Fingerprint, Recorder, ValueDigest};
-use crate::loader::{JobMetrics, LoaderOptions, PackageLoad, load_package};
+use crate::loader::{JobMetrics, LoaderOptions, PackageLoad, Staging, load_package};
+use crate::staging::StagingDestination;
 use crate::lock::PipelineLock;
 use crate::naming::{NamingConvention, SnakeCase};
 use crate::normalize::{BatchSink, JVal, Normalizer, NormalizerOptions};
@@ -124,6 +125,7 @@ type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 pub struct PipelineBuilder {
     name: String,
     destination: Option<Arc<dyn Destination>>,
+    staging: Option<Arc<dyn StagingDestination>>,
     dataset_name: Option<String>,
     pipelines_dir: Option<PathBuf>,
     config: Option<Config>,
@@ -142,6 +144,15 @@ impl PipelineBuilder {
     /// Sets the destination.
     pub fn destination(mut self, d: Arc<dyn Destination>) -> Self {
         self.destination = Some(d);
+        self
+    }
+    /// Loads through a staging storage (dlt's `staging="filesystem"`): job files are uploaded
+    /// there first (under `<bucket>/<dataset>/`, the destination's dataset name), and the
+    /// destination loads them from the bucket. The destination must support staging; the
+    /// file format is the destination's preferred staging format the staging storage holds
+    /// (see [`crate::staging::staging_file_formats`]).
+    pub fn staging(mut self, s: Arc<dyn StagingDestination>) -> Self {
+        self.staging = Some(s);
         self
     }
     /// Sets the dataset name (default `<pipeline>_dataset`).
@@ -215,9 +226,17 @@ impl PipelineBuilder {
         if let Some(r) = config.get_bool(load, "truncate_staging_dataset")? {
             loader.truncate_staging_dataset = r;
         }
-        if let Some(w) = destination.capabilities().max_parallel_load_jobs {
+        let caps = destination.capabilities();
+        if let Some(w) = caps.max_parallel_load_jobs {
             loader.workers = loader.workers.min(w);
         }
+        // the chain is checked before anything is extracted
+        let stage_formats = self.staging.as_ref().map(|s| (s.name().to_string(), s.supported_file_formats()));
+        let formats = crate::staging::staging_file_formats(
+            destination.name(),
+            &caps,
+            stage_formats.as_ref().map(|(n, f)| (n.as_str(), f.as_slice())),
+        )?;
         let mut normalizer = NormalizerOptions::default();
         if let Some(b) = buffer_max_items {
             normalizer.batch_rows = b.max(1);
@@ -232,6 +251,8 @@ impl PipelineBuilder {
             working_dir: pipelines_dir.join(&self.name),
             name: self.name,
             destination,
+            staging: self.staging,
+            formats,
             dataset_name,
             config,
             format: self.format,
@@ -258,6 +279,10 @@ pub struct Pipeline {
     name: String,
     working_dir: PathBuf,
     destination: Arc<dyn Destination>,
+    staging: Option<Arc<dyn StagingDestination>>,
+    /// Preferred and possible loader file formats (the staging formats through a staging
+    /// storage).
+    formats: (FileFormat, Vec<FileFormat>),
     dataset_name: String,
     config: Config,
     format: Option<FileFormat>,
@@ -276,6 +301,7 @@ impl fmt::Debug for Pipeline {
             .field("name", &self.name)
             .field("working_dir", &self.working_dir)
             .field("destination", &self.destination)
+            .field("staging", &self.staging)
             .field("dataset_name", &self.dataset_name)
             .finish_non_exhaustive()
     }
@@ -301,6 +327,8 @@ pub struct LoadInfo {
     pub destination_name: String,
     /// Displayable destination location (no secrets).
     pub destination_location: String,
+    /// Displayable staging storage location (no secrets), when loading through one.
+    pub staging_location: Option<String>,
     /// Dataset.
     pub dataset_name: String,
     /// Packages loaded in this run (resumed ones first).
@@ -346,6 +374,9 @@ impl fmt::Display for LoadInfo {
             self.destination_location,
             self.dataset_name
         )?;
+        if let Some(s) = &self.staging_location {
+            writeln!(f, "  staged at {s}")?;
+        }
         for n in &self.notes {
             writeln!(f, "  {n}")?;
         }
@@ -420,6 +451,7 @@ impl Pipeline {
         PipelineBuilder {
             name: name.into(),
             destination: None,
+            staging: None,
             dataset_name: None,
             pipelines_dir: None,
             config: None,
@@ -567,6 +599,7 @@ impl Pipeline {
             pipeline_name: self.name.clone(),
             destination_name: self.destination.name().to_string(),
             destination_location: self.destination.display_location(),
+            staging_location: self.staging.as_ref().map(|s| s.display_location()),
             dataset_name: self.dataset_name.clone(),
             packages,
             tables: BTreeMap::new(),
@@ -581,7 +614,15 @@ impl Pipeline {
     async fn load_one(&self, storage: &LoadStorage, pkg: &Package) -> Result<PackageLoad> {
         let client = self.destination.client(&self.dataset_name, &self.name).await?;
         let progress = |m: &JobMetrics| self.emit(Progress::Job(m.clone()));
-        let r = load_package(storage, pkg, client.as_ref(), &self.loader, &progress).await;
+        let stage_client = match &self.staging {
+            Some(s) => Some(s.client(&self.dataset_name, &self.name).await?),
+            None => None,
+        };
+        let staging = stage_client.as_deref().map(|c| Staging {
+            client: c,
+            truncate_before_load: self.destination.capabilities().truncate_tables_on_staging_destination_before_load,
+        });
+        let r = load_package(storage, pkg, client.as_ref(), staging.as_ref(), &self.loader, &progress).await;
         let record = match &r {
             Ok(p) => json!({"load_id": p.load_id, "status": p.status, "finished_at": chrono::Utc::now(),
                 "jobs": p.jobs.len(), "elapsed_s": p.elapsed.as_secs_f64()}),
@@ -649,6 +690,7 @@ impl Pipeline {
 
     fn writer_config(&self, schema: &Schema, table: &str) -> WriterConfig {
         let caps = self.destination.capabilities();
+        let preferred = self.formats.0;
         // the root table carries the hints; child tables created during this run are not in
         // the snapshot yet, so their root is found by name
         let root = schema.root_table(table).or_else(|| {
@@ -662,11 +704,11 @@ impl Pipeline {
         // loader_file_format says (as in dlt)
         let table_format = root.and_then(|t| t.table_format);
         let format = if table == crate::schema::STATE_TABLE {
-            caps.preferred_loader_file_format
+            preferred
         } else if matches!(table_format, Some(TableFormat::Delta | TableFormat::Iceberg)) {
             FileFormat::Parquet
         } else {
-            hinted.or(self.format).unwrap_or(caps.preferred_loader_file_format)
+            hinted.or(self.format).unwrap_or(preferred)
         };
         let mut cfg = WriterConfig::new(format);
         cfg.compression = self.compression;
@@ -676,13 +718,17 @@ impl Pipeline {
     }
 
     fn extract_normalize(&self, storage: &LoadStorage, source: Source, pending: &[Package]) -> Result<Extracted> {
-        let caps = self.destination.capabilities();
         if let Some(f) = self.format {
-            if !caps.supported_loader_file_formats.contains(&f) {
+            if !self.formats.1.contains(&f) {
+                let through = if self.staging.is_some() { " through a staging storage" } else { "" };
                 return Err(Error::new(
                     ErrorKind::Unsupported,
-                    format!("destination {} does not accept {} files", self.destination.name(), f.extension()),
-                ));
+                    format!("destination {} does not accept {} files{through}", self.destination.name(), f.extension()),
+                )
+                .with_hint(format!(
+                    "use one of: {}",
+                    self.formats.1.iter().map(|f| f.extension()).collect::<Vec<_>>().join(", ")
+                )));
             }
         }
         // load ids grow: after every package this pipeline ever made (`pending` are all the

@@ -28,6 +28,7 @@ pub use stevedore_core::pipeline::{self, LoadInfo, Pipeline, PipelineBuilder, Pr
 pub use stevedore_core::schema::{self, Column, DataType, MergeStrategy, Schema, TableFormat, WriteDisposition};
 pub use stevedore_core::source::{self, Resource, Scd2Options, Source};
 pub use stevedore_core::writers::{self, FileFormat};
+pub use stevedore_core::staging::{self, StagingDestination};
 pub use stevedore_core::{Error, ErrorKind, Result, loader, naming, normalize, package, state, time};
 pub use stevedore_core;
 pub use serde_json;
@@ -80,12 +81,21 @@ pub mod sql {
 }
 
 type Factory = Arc<dyn Fn(&Config) -> Result<Arc<dyn Destination>> + Send + Sync>;
+type StagingFactory = Arc<dyn Fn(&Config) -> Result<Arc<dyn StagingDestination>> + Send + Sync>;
+
+/// The filesystem as a staging storage, from `[destination.filesystem]` (bucket URL and
+/// credentials), as dlt configures `staging="filesystem"`.
+#[cfg(feature = "filesystem")]
+pub fn filesystem_staging_from_config(config: &Config) -> Result<Arc<dyn StagingDestination>> {
+    Ok(Arc::new(stevedore_filesystem::FilesystemBuilder::from_config(config)?.build()?))
+}
 
 /// Destination factories by name. Build one with [`Registry::with_builtins`] (every enabled
 /// destination crate registered) or start empty and [`Registry::register`] your own.
 #[derive(Clone, Default)]
 pub struct Registry {
     factories: BTreeMap<String, Factory>,
+    staging: BTreeMap<String, StagingFactory>,
     specs: Vec<&'static config::SectionSpec>,
 }
 
@@ -107,6 +117,8 @@ impl Registry {
         let mut r = Self::new();
         #[cfg(feature = "filesystem")]
         r.register(stevedore_filesystem::NAME, &stevedore_filesystem::FILESYSTEM_SPEC, filesystem_from_config);
+        #[cfg(feature = "filesystem")]
+        r.register_staging(stevedore_filesystem::NAME, filesystem_staging_from_config);
         #[cfg(feature = "postgres")]
         r.register(stevedore_postgres::NAME, &stevedore_postgres::POSTGRES_SPEC, stevedore_postgres::from_config);
         r
@@ -121,6 +133,23 @@ impl Registry {
     ) {
         self.factories.insert(name.to_string(), Arc::new(factory));
         self.specs.push(spec);
+    }
+
+    /// Registers a staging storage factory (its config section is registered with
+    /// [`Registry::register`] when it is also a destination, as the filesystem is).
+    pub fn register_staging(&mut self, name: &str, factory: impl Fn(&Config) -> Result<Arc<dyn StagingDestination>> + Send + Sync + 'static) {
+        self.staging.insert(name.to_string(), Arc::new(factory));
+    }
+
+    /// Builds a staging storage by name from configuration.
+    pub fn staging(&self, name: &str, config: &Config) -> Result<Arc<dyn StagingDestination>> {
+        let f = self.staging.get(name).ok_or_else(|| {
+            Error::config(format!("unknown staging storage `{name}`")).with_hint(format!(
+                "staging storages in this build: {}",
+                self.staging.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        f(config)
     }
 
     /// Registered names.

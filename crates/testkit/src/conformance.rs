@@ -42,6 +42,7 @@ use stevedore_core::package::{COMPLETED_JOBS, LoadStorage};
 use stevedore_core::pipeline::{LoadInfo, Pipeline};
 use stevedore_core::schema::{MergeStrategy, WriteDisposition};
 use stevedore_core::source::{Resource, Scd2Options};
+use stevedore_core::staging::{StagingClient, StagingDestination, StagingLocation};
 use stevedore_core::writers::FileFormat;
 use stevedore_core::{Error, ErrorKind};
 
@@ -73,6 +74,11 @@ pub struct Kit {
     pub dataset_prefix: String,
     /// Loader file format (default: the destination's preferred one).
     pub loader_file_format: Option<FileFormat>,
+    /// A staging storage for the staged scenarios (required when the destination declares
+    /// staging formats).
+    pub staging: Option<Arc<dyn StagingDestination>>,
+    /// Run every scenario through the staging storage, not only the staged ones.
+    pub all_through_staging: bool,
 }
 
 impl fmt::Debug for Kit {
@@ -85,7 +91,24 @@ impl Kit {
     /// A kit for `destination` read back by `reader`; `dataset_prefix` starts every dataset
     /// name (lower case letters, digits and `_`, short: names must fit the destination).
     pub fn new(dataset_prefix: &str, destination: Arc<dyn Destination>, reader: Arc<dyn TableReader>) -> Self {
-        Kit { destination, reader, dataset_prefix: dataset_prefix.to_string(), loader_file_format: None }
+        Kit {
+            destination,
+            reader,
+            dataset_prefix: dataset_prefix.to_string(),
+            loader_file_format: None,
+            staging: None,
+            all_through_staging: false,
+        }
+    }
+    /// The staging storage the staged scenarios load through (e.g. a local filesystem).
+    pub fn staging(mut self, s: Arc<dyn StagingDestination>) -> Self {
+        self.staging = Some(s);
+        self
+    }
+    /// Runs every scenario through the staging storage set with [`Kit::staging`].
+    pub fn through_staging(mut self) -> Self {
+        self.all_through_staging = true;
+        self
     }
     /// Loads every scenario with this file format.
     pub fn loader_file_format(mut self, f: FileFormat) -> Self {
@@ -197,6 +220,8 @@ pub const SCENARIOS: &[&str] = &[
     "resume_after_crash",
     "idempotent_job_rerun",
     "hostile_identifiers",
+    "staged_load",
+    "staged_resume",
 ];
 
 /// Runs every scenario and reports each one; never panics (see [`Report::assert_passed`]).
@@ -226,6 +251,8 @@ pub async fn run_one(kit: &Kit, name: &str) -> Outcome {
             "resume_after_crash" => resume_after_crash(kit).await,
             "idempotent_job_rerun" => idempotent_job_rerun(kit).await,
             "hostile_identifiers" => hostile_identifiers(kit).await,
+            "staged_load" => staged_load(kit).await,
+            "staged_resume" => staged_resume(kit).await,
             other => Err(format!("unknown scenario `{other}`")),
         }
     };
@@ -271,6 +298,16 @@ impl<'k> Scn<'k> {
     /// A pipeline on `destination` with core settings from `env` (dlt-style variables such
     /// as `LOAD__WORKERS`), nothing from the process environment.
     fn pipeline_on(&self, destination: Arc<dyn Destination>, env: &[(&str, &str)]) -> Result<Pipeline, String> {
+        let staging = if self.kit.all_through_staging { self.kit.staging.clone() } else { None };
+        self.pipeline_with(destination, staging, env)
+    }
+
+    fn pipeline_with(
+        &self,
+        destination: Arc<dyn Destination>,
+        staging: Option<Arc<dyn StagingDestination>>,
+        env: &[(&str, &str)],
+    ) -> Result<Pipeline, String> {
         let project = self.dir.path().join("project");
         std::fs::create_dir_all(&project).map_err(|e| e.to_string())?;
         let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -282,6 +319,9 @@ impl<'k> Scn<'k> {
             .config(config);
         if let Some(f) = self.kit.loader_file_format {
             b = b.loader_file_format(f);
+        }
+        if let Some(st) = staging {
+            b = b.staging(st);
         }
         b.build().map_err(|e| format!("build pipeline: {e}"))
     }
@@ -656,7 +696,7 @@ pub async fn empty_load(kit: &Kit) -> ScenarioResult {
     Ok(Outcome::Passed)
 }
 
-/// A destination wrapper whose client fails jobs: for good for the data jobs of one table
+/// A destination wrapper whose client fails jobs: for good for the data (or reference) jobs of one table
 /// while `fail_table` is armed, or with a retryable error once `crash_after` jobs completed
 /// while `crash` is armed (a crash between jobs, as the loader sees it).
 #[derive(Debug)]
@@ -724,7 +764,7 @@ impl DestinationClient for FaultyClient {
     }
     async fn run_job(&self, package: &PackageInfo, job: &JobInfo) -> stevedore_core::Result<JobOutcome> {
         let st = &self.state;
-        if st.fail_armed.load(Ordering::SeqCst) && job.is_data() && st.fail_table.as_deref() == Some(job.table.as_str()) {
+        if st.fail_armed.load(Ordering::SeqCst) && !job.is_followup() && st.fail_table.as_deref() == Some(job.table.as_str()) {
             st.failed_calls.fetch_add(1, Ordering::SeqCst);
             return Err(Error::invalid_data("conformance kit: this job fails for good").with("table", job.table.clone()));
         }
@@ -857,7 +897,15 @@ pub async fn idempotent_job_rerun(kit: &Kit) -> ScenarioResult {
     check_eq!(loaded.len(), 1, "loaded packages");
     let pkg = &loaded[0];
     let info = pkg.info().map_err(|e| e.to_string())?;
-    let jobs = pkg.jobs(COMPLETED_JOBS).map_err(|e| e.to_string())?;
+    let mut info = info;
+    let staged = kit.all_through_staging && kit.staging.is_some();
+    if let (true, Some(st)) = (staged, &kit.staging) {
+        // the final destination ran the reference jobs; the data jobs went to the bucket
+        let c = st.client(&s.dataset, &s.pipeline_name).await.map_err(|e| e.to_string())?;
+        info.staging = Some(c.location());
+    }
+    let jobs: Vec<JobInfo> =
+        pkg.jobs(COMPLETED_JOBS).map_err(|e| e.to_string())?.into_iter().filter(|j| !staged || !j.is_data()).collect();
     check!(jobs.iter().any(|j| j.table == "items"), "no completed job of `items` kept in the package: {jobs:?}");
     let client = kit.destination.client(&s.dataset, &s.pipeline_name).await.map_err(|e| e.to_string())?;
     for job in &jobs {
@@ -865,7 +913,7 @@ pub async fn idempotent_job_rerun(kit: &Kit) -> ScenarioResult {
     }
     check_exactly_once_simple(&s, 4).await?;
     // and once more, so that a second re-run is no different
-    for job in jobs.iter().filter(|j| j.is_data()) {
+    for job in jobs.iter().filter(|j| !j.is_followup()) {
         client.run_job(&info, job).await.map_err(|e| format!("running {} a third time: {e}", job.job_id()))?;
     }
     check_exactly_once_simple(&s, 4).await?;
@@ -881,6 +929,190 @@ async fn check_exactly_once_simple(s: &Scn<'_>, n: usize) -> Result<(), String> 
     check_row_ids(&tags, "items__tags")?;
     check_eq!(s.loads().await?.len(), 1, "_dlt_loads rows after a job ran again");
     Ok(())
+}
+
+/// The staging storage of the staged scenarios, or why they do not run: skipped when the
+/// destination declares no staging formats, failed when it does and the kit has no staging
+/// storage.
+fn needs_staging(kit: &Kit) -> Result<Result<Arc<dyn StagingDestination>, Outcome>, String> {
+    if kit.caps().supported_staging_file_formats.is_empty() {
+        return Ok(Err(Outcome::Skipped("capabilities().supported_staging_file_formats is empty: no staging chain".into())));
+    }
+    match &kit.staging {
+        Some(st) => Ok(Ok(st.clone())),
+        None => Err("the destination declares staging formats: give the kit a staging storage with Kit::staging".into()),
+    }
+}
+
+/// A staging storage wrapper that counts uploads and truncations.
+#[derive(Debug)]
+struct CountingStaging {
+    inner: Arc<dyn StagingDestination>,
+    uploads: Arc<AtomicUsize>,
+    truncations: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl StagingDestination for CountingStaging {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn supported_file_formats(&self) -> Vec<FileFormat> {
+        self.inner.supported_file_formats()
+    }
+    async fn client(&self, dataset_name: &str, pipeline_name: &str) -> stevedore_core::Result<Box<dyn StagingClient>> {
+        Ok(Box::new(CountingStagingClient {
+            inner: self.inner.client(dataset_name, pipeline_name).await?,
+            uploads: self.uploads.clone(),
+            truncations: self.truncations.clone(),
+        }))
+    }
+    fn display_location(&self) -> String {
+        self.inner.display_location()
+    }
+}
+
+struct CountingStagingClient {
+    inner: Box<dyn StagingClient>,
+    uploads: Arc<AtomicUsize>,
+    truncations: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl StagingClient for CountingStagingClient {
+    fn location(&self) -> StagingLocation {
+        self.inner.location()
+    }
+    async fn truncate_tables(&self, package: &PackageInfo, tables: &[String]) -> stevedore_core::Result<()> {
+        self.truncations.fetch_add(1, Ordering::SeqCst);
+        self.inner.truncate_tables(package, tables).await
+    }
+    async fn upload(&self, package: &PackageInfo, job: &JobInfo) -> stevedore_core::Result<String> {
+        self.uploads.fetch_add(1, Ordering::SeqCst);
+        self.inner.upload(package, job).await
+    }
+}
+
+fn counting(st: Arc<dyn StagingDestination>) -> Arc<CountingStaging> {
+    Arc::new(CountingStaging { inner: st, uploads: Arc::default(), truncations: Arc::default() })
+}
+
+/// Whether the staged file at `url` can be read back from the staging storage.
+async fn staged_file_exists(location: &StagingLocation, url: &str, dir: &Path) -> bool {
+    let local = dir.join(format!("probe-{}", url.len()));
+    let ok = location.files.download(url, &local).await.is_ok() && local.exists();
+    let _ = std::fs::remove_file(&local);
+    ok
+}
+
+/// Through the staging chain: each data job is uploaded (in the destination's preferred
+/// staging format, under the staging bucket) and loaded by a reference job; an append and a
+/// merge (or a second append without delete-insert) hold the right rows; the staged files are
+/// kept after a load and the files of a table are removed before its next load.
+pub async fn staged_load(kit: &Kit) -> ScenarioResult {
+    let st = match needs_staging(kit)? {
+        Ok(st) => st,
+        Err(o) => return Ok(o),
+    };
+    let caps = kit.caps();
+    let s = Scn::new(kit, "staged_load");
+    let counted = counting(st.clone());
+    let p = s.pipeline_with(kit.destination.clone(), Some(counted.clone()), &[])?;
+    let merge = caps.supported_merge_strategies.contains(&MergeStrategy::DeleteInsert);
+    let res = |rows: Vec<Value>| {
+        if merge { merge_resource("items", rows, MergeStrategy::DeleteInsert) } else { Resource::from_values("items", rows) }
+    };
+    let first = run(&p, res((1..=3).map(|i| json!({"id": i, "name": format!("a{i}"), "tags": ["x", "y"]})).collect())).await?;
+    let pkg = &first.packages[0];
+    let is_data = |id: &str| FileFormat::parse(id.trim_end_matches(".gz").rsplit('.').next().unwrap_or("")).is_some();
+    let data: Vec<_> = pkg.jobs.iter().filter(|j| is_data(&j.job_id)).collect();
+    let references: Vec<_> = pkg.jobs.iter().filter(|j| j.job_id.ends_with(".reference")).collect();
+    check!(!data.is_empty(), "no data job in the staged load: {:?}", pkg.jobs);
+    check_eq!(references.len(), data.len(), "reference jobs per uploaded data job ({:?})", pkg.jobs);
+    check_eq!(counted.uploads.load(Ordering::SeqCst), data.len(), "uploads");
+    let location = counted.client(&s.dataset, &s.pipeline_name).await.map_err(|e| e.to_string())?.location();
+    let bucket = st.display_location();
+    let preferred = stevedore_core::staging::staging_file_formats(kit.destination.name(), &caps, Some((st.name(), &st.supported_file_formats())))
+        .map_err(|e| e.to_string())?
+        .0;
+    let mut first_urls = Vec::new();
+    for j in &data {
+        check_eq!(j.state.as_str(), "completed", "state of {}", j.job_id);
+        let url = j.remote_url.clone().ok_or_else(|| format!("uploaded job {} has no remote URL", j.job_id))?;
+        check!(url.starts_with(bucket.trim_end_matches('/')), "staged file {url} is not under the staging bucket {bucket}");
+        check!(url.contains(&format!("/{}/", s.dataset)), "staged file {url} is not under the dataset folder `{}`", s.dataset);
+        let format = stevedore_core::staging::file_format_of(&url).map(|(f, _)| f);
+        check_eq!(format, Some(preferred), "format of the staged file {url}");
+        check!(staged_file_exists(&location, &url, s.dir.path()).await, "the staged file {url} cannot be read back");
+        first_urls.push(url);
+    }
+    let rows = s.table("items").await?;
+    check_eq!(ints(&rows, "id"), vec![Some(1), Some(2), Some(3)], "ids after the first staged load");
+    check_eq!(s.table("items__tags").await?.len(), 6, "nested rows after the first staged load");
+
+    let second = run(&p, res(vec![json!({"id": 3, "name": "b3", "tags": ["z"]}), json!({"id": 4, "name": "b4"})])).await?;
+    let rows = s.table("items").await?;
+    let tags = s.table("items__tags").await?;
+    if merge {
+        check_eq!(ints(&rows, "id"), vec![Some(1), Some(2), Some(3), Some(4)], "ids after the staged merge");
+        let by = by_id(&rows)?;
+        check_eq!(by.get(&3).and_then(|r| str_of(r, "name")), Some("b3".to_string()), "merged name of id 3");
+        check_eq!(tags.len(), 5, "nested rows after the staged merge (2+2 kept, 1 new)");
+    } else {
+        check_eq!(rows.len(), 5, "rows after two staged appends");
+        check_eq!(tags.len(), 7, "nested rows after two staged appends");
+    }
+    check_eq!(s.loads().await?.len(), 2, "_dlt_loads rows after two staged loads");
+    // the first load's files of the tables loaded again (`_dlt_pipeline_state` was not: the
+    // state did not change) were removed before the second load
+    // (truncate_tables_on_staging_destination_before_load, true by default); the second
+    // load's files are kept
+    let truncate = caps.truncate_tables_on_staging_destination_before_load;
+    for url in first_urls.iter().filter(|u| u.contains("/items/") || u.contains("/items__tags/")) {
+        check_eq!(staged_file_exists(&location, url, s.dir.path()).await, !truncate, "the first load's staged file {url} exists after the second load");
+    }
+    for j in second.packages[0].jobs.iter().filter(|j| is_data(&j.job_id)) {
+        let url = j.remote_url.clone().ok_or_else(|| format!("uploaded job {} has no remote URL", j.job_id))?;
+        check!(staged_file_exists(&location, &url, s.dir.path()).await, "the staged file {url} was not kept after its load");
+    }
+    Ok(Outcome::Passed)
+}
+
+/// A crash between the uploads and the loads of the staged files (the destination's
+/// reference jobs fail with a retryable error after one of them ran), then the same run with
+/// the same input: nothing is uploaded again, every record is there once.
+pub async fn staged_resume(kit: &Kit) -> ScenarioResult {
+    let st = match needs_staging(kit)? {
+        Ok(st) => st,
+        Err(o) => return Ok(o),
+    };
+    let s = Scn::new(kit, "staged_resume");
+    let n = 8;
+    let input = write_input(s.dir.path(), n)?;
+    let counted = counting(st);
+    let faulty = Arc::new(FaultyDestination::crashing_after(kit.destination.clone(), 1));
+    let env = [
+        ("LOAD__WORKERS", "1"),
+        ("LOAD__RAISE_ON_MAX_RETRIES", "1"),
+        ("NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS", "2"),
+        ("NORMALIZE__WORKERS", "1"),
+    ];
+    let p = s.pipeline_with(faulty.clone(), Some(counted.clone()), &env)?;
+    let err = match p.run(Resource::from_files("items", [&input])).await {
+        Ok(info) => return Err(format!("the load succeeded through a crash: {info}")),
+        Err(e) => e,
+    };
+    check!(err.is_retryable(), "a crash leaves a retryable error: {err}");
+    let uploads = counted.uploads.load(Ordering::SeqCst);
+    check!(uploads >= 2, "the crash came before the uploads: {uploads} uploads");
+    check_eq!(s.loads().await?, Vec::<String>::new(), "_dlt_loads after the crash");
+    faulty.disarm();
+    let info = run(&p, Resource::from_files("items", [&input])).await?;
+    check!(info.notes.iter().any(|n| n.contains("resumed")), "the rerun did not resume the pending package: {:?}", info.notes);
+    check_eq!(counted.uploads.load(Ordering::SeqCst), uploads, "uploads after the rerun (nothing is uploaded twice)");
+    check_eq!(counted.truncations.load(Ordering::SeqCst), usize::from(kit.caps().truncate_tables_on_staging_destination_before_load), "staging truncations (once, before the first upload)");
+    check_exactly_once(&s, n).await?;
+    Ok(Outcome::Passed)
 }
 
 /// Hostile identifiers: table and column names with spaces, quotes, unicode, upper case and

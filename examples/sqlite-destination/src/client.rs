@@ -433,6 +433,11 @@ impl DestinationClient for SqliteClient {
     }
 
     async fn run_job(&self, package: &PackageInfo, job: &JobInfo) -> Result<JobOutcome> {
+        // a reference to a staged file (the staging chain): fetch the file from the bucket, as
+        // a warehouse's COPY reads it, and load it like a data job; the local copy is removed
+        // when `fetched` drops
+        let fetched = if job.is_reference() { Some(stevedore::staging::fetch_reference(package, job).await?) } else { None };
+        let data = fetched.as_ref().map(|f| f.job.clone());
         let (package, job) = (package.clone(), job.clone());
         let location = format!("{}#{}", self.location, job.table);
         self.with_conn(move |c, n| {
@@ -445,7 +450,7 @@ impl DestinationClient for SqliteClient {
                 merge(&tx, n, &package.schema, &job.table, &package.load_id)?;
             } else {
                 let target = if staged(&package.schema, &job.table) { n.stg(&job.table) } else { n.ds(&job.table) };
-                load_file(&tx, &target, &package, &job).map_err(|e| e.with("job", job_id.clone()))?;
+                load_file(&tx, &target, &package, data.as_ref().unwrap_or(&job)).map_err(|e| e.with("job", job_id.clone()))?;
             }
             record_job(&tx, n, &package.load_id, &job_id)?;
             tx.commit().map_err(|e| sql_err("committing the job", e))

@@ -34,8 +34,12 @@
 //! * `complete_load` writes the `_dlt_loads` row; `_dlt_version` gets a row per schema
 //!   version, `_dlt_pipeline_state` is loaded as a table.
 //!
-//! Not supported: the staging chain (loading through a bucket first) is not built yet in
-//! stevedore; `scd2` and `insert-only` merges (not declared, so the pipeline refuses them
+//! * through the staging chain (`.staging(filesystem)`): the job files are uploaded to the
+//!   staging bucket and each reference job fetches its file back
+//!   ([`stevedore::staging::fetch_reference`]) and loads it as above, as a warehouse's `COPY`
+//!   would read it from the bucket.
+//!
+//! Not supported: `scd2` and `insert-only` merges (not declared, so the pipeline refuses them
 //! early), the `hard_delete` and `dedup_sort` hints.
 
 #![warn(missing_docs)]
@@ -138,6 +142,9 @@ impl Destination for Sqlite {
     fn capabilities(&self) -> Capabilities {
         let mut c = Capabilities::new(FileFormat::Parquet);
         c.supported_loader_file_formats = vec![FileFormat::Parquet, FileFormat::Jsonl];
+        // through the staging chain: parquet or jsonl files staged in a bucket
+        c.preferred_staging_file_format = Some(FileFormat::Parquet);
+        c.supported_staging_file_formats = vec![FileFormat::Parquet, FileFormat::Jsonl];
         c.supported_merge_strategies = vec![MergeStrategy::DeleteInsert, MergeStrategy::Upsert];
         c.supported_replace_strategies = vec![ReplaceStrategy::TruncateAndInsert];
         // one writer at a time: SQLite locks the whole database file

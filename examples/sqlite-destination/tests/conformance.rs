@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use rusqlite::types::ValueRef;
 use sqlite_destination::Sqlite;
 use stevedore::serde_json::{Map, Value};
-use stevedore::{Config, Registry};
+use stevedore::filesystem::{Credentials, Filesystem};
+use stevedore::{Config, Pipeline, Registry, Resource, StagingDestination};
 use stevedore_testkit::conformance::{Kit, Row, TableReader, run_all};
 
 /// Reads a dataset's database file directly with rusqlite (no stevedore code involved).
@@ -72,12 +73,102 @@ fn columns(conn: &rusqlite::Connection, table: &str) -> Result<Option<Vec<String
 async fn sqlite_passes_the_conformance_kit() {
     let dir = tempfile::tempdir().unwrap();
     let dest = Sqlite::new(dir.path().join("db").join("kit.db"));
-    let kit = Kit::new("kitsq", Arc::new(dest.clone()), Arc::new(SqliteReader { dest }));
+    let staging = local_staging(dir.path());
+    let kit = Kit::new("kitsq", Arc::new(dest.clone()), Arc::new(SqliteReader { dest })).staging(staging);
     let report = run_all(&kit).await;
     println!("{report}");
     report.assert_passed();
     let skipped: Vec<&str> = report.skipped().iter().map(|(n, _)| *n).collect();
     assert_eq!(skipped, vec!["merge_insert_only", "merge_scd2"], "{report}");
+}
+
+/// A staging storage on local disk under `dir`.
+fn local_staging(dir: &std::path::Path) -> Arc<dyn StagingDestination> {
+    Arc::new(Filesystem::builder().bucket_url(&format!("file://{}", dir.join("staging").display())).build().unwrap())
+}
+
+/// Every scenario again, each load going through the staging chain (uploaded to a local
+/// bucket, then read back from it by the reference jobs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_passes_the_conformance_kit_through_the_staging_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = Sqlite::new(dir.path().join("db").join("kit.db"));
+    let kit = Kit::new("kitst", Arc::new(dest.clone()), Arc::new(SqliteReader { dest }))
+        .staging(local_staging(dir.path()))
+        .through_staging();
+    let report = run_all(&kit).await;
+    println!("{report}");
+    report.assert_passed();
+    let skipped: Vec<&str> = report.skipped().iter().map(|(n, _)| *n).collect();
+    assert_eq!(skipped, vec!["merge_insert_only", "merge_scd2"], "{report}");
+}
+
+/// The chain through an S3 bucket (the local S3 emulator): the staged parquet files are in
+/// the bucket (listed by boto3, not by stevedore) under `<bucket>/<dataset>/<table>/`, the
+/// rows in SQLite, and the staged-chain scenarios pass.
+#[test]
+fn staging_through_an_s3_bucket() {
+    use stevedore_testkit::remote::{Service, TestBucket};
+    let Some(b) = TestBucket::create(Service::S3, "sqlstage") else { return };
+    let region = b.env.get("STEVEDORE_S3_REGION").cloned().unwrap_or_else(|| "us-east-1".into());
+    let staging = Filesystem::builder()
+        .bucket_url(&b.url("stage"))
+        .credentials(
+            Credentials::new()
+                .with_aws_keys(b.var("STEVEDORE_S3_KEY_ID"), b.var("STEVEDORE_S3_SECRET"))
+                .with_endpoint_url(b.var("STEVEDORE_S3_ENDPOINT"))
+                .with_region_name(&region),
+        )
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = Sqlite::new(dir.path().join("s3.db"));
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let p = Pipeline::builder("s3stage")
+        .destination(Arc::new(dest.clone()))
+        .staging(Arc::new(staging.clone()))
+        .dataset_name("s3stage_data")
+        .pipelines_dir(dir.path().join("pipelines"))
+        .config(Config::load(&dir.path().join("project"), &HashMap::new()).unwrap())
+        .build()
+        .unwrap();
+    let rows = (1..=50).map(|i| stevedore::serde_json::json!({"id": i, "tags": ["a", "b"]}));
+    let info = rt.block_on(p.run(Resource::from_values("events", rows))).unwrap();
+    assert!(info.to_string().contains("staged at s3://"), "{info}");
+    let keys = b.keys("stage/s3stage_data/");
+    assert!(keys.iter().any(|k| k.starts_with("stage/s3stage_data/events/") && k.ends_with(".parquet")), "{keys:?}");
+    assert!(keys.iter().any(|k| k.starts_with("stage/s3stage_data/events__tags/")), "{keys:?}");
+    // no state, schema or load marker files in the staging bucket: the final destination keeps them
+    assert!(!keys.iter().any(|k| k.contains("_dlt_loads") || k.contains("_dlt_version") || k.ends_with("/init")), "{keys:?}");
+    let conn = rusqlite::Connection::open(dest.dataset_path("s3stage_data")).unwrap();
+    let n: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+    let t: i64 = conn.query_row("SELECT count(*) FROM events__tags", [], |r| r.get(0)).unwrap();
+    assert_eq!((n, t), (50, 100));
+    let loads: i64 = conn.query_row("SELECT count(*) FROM _dlt_loads", [], |r| r.get(0)).unwrap();
+    assert_eq!(loads, 1);
+    // the kit's staged scenarios through the same bucket
+    let kit = Kit::new("kits3", Arc::new(dest.clone()), Arc::new(SqliteReader { dest })).staging(Arc::new(staging));
+    for scenario in ["staged_load", "staged_resume"] {
+        let o = rt.block_on(stevedore_testkit::conformance::run_one(&kit, scenario));
+        assert_eq!(o, stevedore_testkit::conformance::Outcome::Passed, "{scenario}");
+    }
+}
+
+/// A destination without staging formats refuses the chain before anything is extracted.
+#[test]
+fn a_destination_without_staging_support_refuses_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = Filesystem::builder().bucket_url(&format!("file://{}", dir.path().join("final").display())).build().unwrap();
+    let err = Pipeline::builder("nochain")
+        .destination(Arc::new(fs))
+        .staging(local_staging(dir.path()))
+        .pipelines_dir(dir.path().join("pipelines"))
+        .config(Config::load(&dir.path().join("project"), &HashMap::new()).unwrap())
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), stevedore::ErrorKind::Unsupported);
+    assert!(err.message().contains("destination filesystem cannot load through a staging storage"), "{err}");
+    assert!(!dir.path().join("pipelines").exists() && !dir.path().join("staging").exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

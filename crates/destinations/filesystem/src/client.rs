@@ -59,7 +59,8 @@ fn hex_of_b64(h: &str) -> String {
 }
 
 impl FilesystemClient {
-    fn rel(&self, path: &str) -> String {
+    /// `path` under the dataset folder, as a path under the bucket.
+    pub(crate) fn rel(&self, path: &str) -> String {
         format!("{}/{}", self.dataset, path)
     }
 
@@ -151,20 +152,24 @@ impl FilesystemClient {
         let schema = v["schema_name"].as_str().unwrap_or_default().to_string();
         let keep: HashSet<String> =
             v["keep"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
-        let prefix = self.rel(&self.table_prefix(&schema, &table)?);
-        let dir = self.rel(&self.layout.table_dir(&schema, &table).map_err(|e| self.layout_error(&e, &table))?);
-        let doomed: Vec<String> = self
+        let doomed: Vec<String> = self.table_files(&schema, &table).await?.into_iter().filter(|rel| !keep.contains(rel)).collect();
+        let removed = self.bucket.delete_many(doomed, &self.dataset).await?;
+        tracing::debug!(table = %table, removed, "replace: removed files of earlier loads");
+        Ok(())
+    }
+
+    /// Every file of `table` in the bucket (paths under the bucket), found by its table prefix.
+    pub(crate) async fn table_files(&self, schema_name: &str, table: &str) -> Result<Vec<String>> {
+        let prefix = self.rel(&self.table_prefix(schema_name, table)?);
+        let dir = self.rel(&self.layout.table_dir(schema_name, table).map_err(|e| self.layout_error(&e, table))?);
+        let init = format!("{}/init", self.dataset);
+        Ok(self
             .bucket
             .list(&dir)
             .await?
             .into_iter()
-            .filter(|rel| {
-                rel.starts_with(&prefix) && !keep.contains(rel) && !rel.ends_with("/init") && *rel != format!("{}/init", self.dataset)
-            })
-            .collect();
-        let removed = self.bucket.delete_many(doomed, &self.dataset).await?;
-        tracing::debug!(table = %table, removed, "replace: removed files of earlier loads");
-        Ok(())
+            .filter(|rel| rel.starts_with(&prefix) && !rel.ends_with("/init") && *rel != init)
+            .collect())
     }
 
     /// The writer of `table`'s table format; `None` when the table is plain files. A table

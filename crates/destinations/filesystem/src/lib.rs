@@ -29,6 +29,7 @@
 mod client;
 pub mod config;
 pub mod layout;
+pub mod staging;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -236,6 +237,17 @@ impl Destination for Filesystem {
     }
 
     async fn client(&self, dataset_name: &str, pipeline_name: &str) -> Result<Box<dyn DestinationClient>> {
+        Ok(Box::new(self.open_client(dataset_name, pipeline_name).await?))
+    }
+
+    fn display_location(&self) -> String {
+        self.bucket.display()
+    }
+}
+
+impl Filesystem {
+    /// A client for `dataset_name` (a folder of the bucket), after the preflight.
+    pub(crate) async fn open_client(&self, dataset_name: &str, pipeline_name: &str) -> Result<FilesystemClient> {
         let problem = if dataset_name.is_empty() {
             Some("it is empty".to_string())
         } else if dataset_name.contains('/') || dataset_name.contains("..") {
@@ -262,7 +274,7 @@ impl Destination for Filesystem {
             let opts = self.config.store.clone().with_store_overrides(self.config.deltalake_storage_options.expose().clone());
             open_bucket(&self.bucket, &opts)?
         };
-        Ok(Box::new(FilesystemClient {
+        Ok(FilesystemClient {
             table_formats: self.table_formats.clone(),
             table_store,
             memory: stevedore_object_store::io::UploadBudget::default(),
@@ -271,11 +283,7 @@ impl Destination for Filesystem {
             layout: self.layout.clone(),
             config: self.config.clone(),
             pipeline_name: pipeline_name.to_string(),
-        }))
-    }
-
-    fn display_location(&self) -> String {
-        self.bucket.display()
+        })
     }
 }
 
@@ -317,6 +325,7 @@ mod tests {
             tables: tables.iter().map(|t| (t.to_string(), WriteDisposition::Append)).collect(),
             replace_tables: Vec::new(),
             state: None,
+            staging: None,
         }
     }
 

@@ -92,6 +92,37 @@ impl Bucket {
         Ok(())
     }
 
+    /// The path under the bucket of `url`, a URL [`Bucket::url_of`] made; `None` for a URL of
+    /// another bucket.
+    pub fn rel_of_url(&self, url: &str) -> Option<String> {
+        let base = format!("{}/", self.url.display().trim_end_matches('/'));
+        url.strip_prefix(&base).filter(|r| !r.is_empty()).map(str::to_string)
+    }
+
+    /// Copies the object at `rel` to the local file `local`, streamed (written under a
+    /// temporary name, renamed when complete).
+    pub async fn download(&self, rel: &str, local: &Path) -> Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let tmp = local.with_file_name(temp_name(&local.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()));
+        let result = async {
+            let got = self.store.get(&self.key(rel)).await.map_err(|e| self.error("read", rel, e))?;
+            let mut stream = got.into_stream();
+            let mut f = tokio::fs::File::create(&tmp).await.map_err(|e| Error::io("create file", &tmp, e))?;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| self.error("read", rel, e))?;
+                f.write_all(&chunk).await.map_err(|e| Error::io("write file", &tmp, e))?;
+            }
+            f.flush().await.map_err(|e| Error::io("write file", &tmp, e))?;
+            drop(f);
+            tokio::fs::rename(&tmp, local).await.map_err(|e| Error::io("rename file", local, e))
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        result
+    }
+
     /// Uploads the local file `local` to `rel`, holding `budget` for its buffers.
     pub async fn upload_file(&self, local: &Path, rel: &str, budget: &UploadBudget) -> Result<()> {
         if let BucketUrl::Local(root) = &self.url {

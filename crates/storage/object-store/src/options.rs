@@ -95,6 +95,33 @@ impl Credentials {
         Self::default()
     }
 
+    /// The credentials that are set, under dlt's key names, every value kept secret: what the
+    /// staging chain forwards to the final destination (dlt's `staging_config.credentials`).
+    pub fn to_key_map(&self) -> BTreeMap<String, Secret<String>> {
+        let plain = |v: &Option<Setting>| v.as_ref().map(|s| Secret::new(s.value.clone()));
+        let secret = |v: &Option<SecretSetting>| v.as_ref().map(|s| s.value.clone());
+        [
+            ("aws_access_key_id", secret(&self.aws_access_key_id)),
+            ("aws_secret_access_key", secret(&self.aws_secret_access_key)),
+            ("aws_session_token", secret(&self.aws_session_token)),
+            ("profile_name", plain(&self.profile_name)),
+            ("region_name", plain(&self.region_name)),
+            ("endpoint_url", plain(&self.endpoint_url)),
+            ("project_id", plain(&self.project_id)),
+            ("private_key", secret(&self.private_key)),
+            ("client_email", plain(&self.client_email)),
+            ("azure_storage_account_name", plain(&self.azure_storage_account_name)),
+            ("azure_storage_account_key", secret(&self.azure_storage_account_key)),
+            ("azure_storage_sas_token", secret(&self.azure_storage_sas_token)),
+            ("azure_client_id", plain(&self.azure_client_id)),
+            ("azure_client_secret", secret(&self.azure_client_secret)),
+            ("azure_tenant_id", plain(&self.azure_tenant_id)),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+        .collect()
+    }
+
     /// Reads dlt's credential keys from resolved sections, the first section that has a key
     /// wins (e.g. `[destination.filesystem.credentials]`, then `[destination.credentials]`).
     /// A section given as one string (`credentials = '{"type": "service_account", ...}'`) is
