@@ -66,6 +66,11 @@ pub static SQLITE_SPEC: SectionSpec = SectionSpec {
     keys: &[
         KeySpec::new("database", ValueKind::String, "path of the main database file; datasets are files beside it (default stevedore.db)"),
         KeySpec::new("create_indexes", ValueKind::Bool, "create UNIQUE indexes for columns with the unique hint (default true)"),
+        KeySpec::new(
+            "truncate_tables_on_staging_destination_before_load",
+            ValueKind::Bool,
+            "through the staging chain: remove the staged files of a load's tables before it (default true)",
+        ),
     ],
     children: &[],
 };
@@ -75,17 +80,27 @@ pub static SQLITE_SPEC: SectionSpec = SectionSpec {
 pub struct Sqlite {
     database: PathBuf,
     create_indexes: bool,
+    truncate_staged: bool,
 }
 
 impl Sqlite {
     /// A destination whose main database file is `database`.
     pub fn new(database: impl Into<PathBuf>) -> Self {
-        Sqlite { database: database.into(), create_indexes: true }
+        Sqlite { database: database.into(), create_indexes: true, truncate_staged: true }
     }
 
     /// Whether columns with the `unique` hint (`_dlt_id`) get a UNIQUE index (default true).
     pub fn create_indexes(mut self, on: bool) -> Self {
         self.create_indexes = on;
+        self
+    }
+
+    /// Through the staging chain, whether the staged files of a load's tables are removed
+    /// from the staging bucket before the load (dlt's
+    /// `truncate_tables_on_staging_destination_before_load`, default true); with `false` the
+    /// bucket keeps every load's files.
+    pub fn truncate_staged_files(mut self, on: bool) -> Self {
+        self.truncate_staged = on;
         self
     }
 
@@ -98,6 +113,9 @@ impl Sqlite {
         let mut d = Sqlite::new(config.get_str(paths, "database")?.unwrap_or_else(|| "stevedore.db".into()));
         if let Some(b) = config.get_bool(paths, "create_indexes")? {
             d.create_indexes = b;
+        }
+        if let Some(b) = config.get_bool(paths, "truncate_tables_on_staging_destination_before_load")? {
+            d.truncate_staged = b;
         }
         Ok(d)
     }
@@ -145,6 +163,7 @@ impl Destination for Sqlite {
         // through the staging chain: parquet or jsonl files staged in a bucket
         c.preferred_staging_file_format = Some(FileFormat::Parquet);
         c.supported_staging_file_formats = vec![FileFormat::Parquet, FileFormat::Jsonl];
+        c.truncate_tables_on_staging_destination_before_load = self.truncate_staged;
         c.supported_merge_strategies = vec![MergeStrategy::DeleteInsert, MergeStrategy::Upsert];
         c.supported_replace_strategies = vec![ReplaceStrategy::TruncateAndInsert];
         // one writer at a time: SQLite locks the whole database file

@@ -154,6 +154,25 @@ fn staging_through_an_s3_bucket() {
     }
 }
 
+/// With `truncate_tables_on_staging_destination_before_load = false` (read from the config
+/// section) the staging bucket keeps every load's files; the kit's staged scenarios check it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staged_files_are_kept_when_truncation_is_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let env: HashMap<String, String> = [
+        ("DESTINATION__SQLITE__DATABASE".to_string(), dir.path().join("keep.db").display().to_string()),
+        ("DESTINATION__SQLITE__TRUNCATE_TABLES_ON_STAGING_DESTINATION_BEFORE_LOAD".to_string(), "false".to_string()),
+    ]
+    .into();
+    let dest = Sqlite::from_config(&Config::load(&dir.path().join("nowhere"), &env).unwrap()).unwrap();
+    assert!(!stevedore::Destination::capabilities(&dest).truncate_tables_on_staging_destination_before_load);
+    let kit = Kit::new("kitkeep", Arc::new(dest.clone()), Arc::new(SqliteReader { dest })).staging(local_staging(dir.path()));
+    for scenario in ["staged_load", "staged_resume"] {
+        let o = stevedore_testkit::conformance::run_one(&kit, scenario).await;
+        assert_eq!(o, stevedore_testkit::conformance::Outcome::Passed, "{scenario}");
+    }
+}
+
 /// A destination without staging formats refuses the chain before anything is extracted.
 #[test]
 fn a_destination_without_staging_support_refuses_the_chain() {
@@ -204,4 +223,58 @@ fn registers_with_its_config_section() {
     let cfg = Config::load(dir.path(), &HashMap::new()).unwrap();
     let err = cfg.validate(&registry.specs()).unwrap_err().to_string();
     assert!(err.contains("databse"), "{err}");
+}
+
+/// The staged scenarios catch a broken staging storage: one that never removes staged files
+/// (while the destination asks for it) and one that reports uploads it did not make.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_staged_scenarios_catch_a_broken_staging_storage() {
+    use stevedore::destination::{JobInfo, PackageInfo};
+    use stevedore::staging::{StagingClient, StagingLocation};
+
+    #[derive(Debug)]
+    struct Broken(Arc<dyn StagingDestination>, bool);
+    struct BrokenClient(Box<dyn StagingClient>, bool);
+    #[async_trait]
+    impl StagingDestination for Broken {
+        fn name(&self) -> &str {
+            self.0.name()
+        }
+        fn supported_file_formats(&self) -> Vec<stevedore::FileFormat> {
+            self.0.supported_file_formats()
+        }
+        async fn client(&self, d: &str, p: &str) -> stevedore::Result<Box<dyn StagingClient>> {
+            Ok(Box::new(BrokenClient(self.0.client(d, p).await?, self.1)))
+        }
+        fn display_location(&self) -> String {
+            self.0.display_location()
+        }
+    }
+    #[async_trait]
+    impl StagingClient for BrokenClient {
+        fn location(&self) -> StagingLocation {
+            self.0.location()
+        }
+        async fn truncate_tables(&self, package: &PackageInfo, tables: &[String]) -> stevedore::Result<()> {
+            if self.1 { Ok(()) } else { self.0.truncate_tables(package, tables).await }
+        }
+        async fn upload(&self, package: &PackageInfo, job: &JobInfo) -> stevedore::Result<String> {
+            let url = self.0.upload(package, job).await?;
+            if !self.1 {
+                // lose the file after reporting it uploaded
+                let _ = std::fs::remove_file(url.strip_prefix("file://").unwrap_or(&url));
+            }
+            Ok(url)
+        }
+    }
+
+    for keeps_files in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = Sqlite::new(dir.path().join("broken.db"));
+        let staging: Arc<dyn StagingDestination> = Arc::new(Broken(local_staging(dir.path()), keeps_files));
+        let kit = Kit::new("kitbrk", Arc::new(dest.clone()), Arc::new(SqliteReader { dest })).staging(staging);
+        let o = stevedore_testkit::conformance::run_one(&kit, "staged_load").await;
+        let why = if keeps_files { "exists after the second load" } else { "not found" };
+        assert!(matches!(&o, stevedore_testkit::conformance::Outcome::Failed(m) if m.contains(why)), "keeps_files={keeps_files}: {o:?}");
+    }
 }
