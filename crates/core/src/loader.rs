@@ -184,14 +184,7 @@ pub async fn load_package(
                 let completed: Vec<JobInfo> =
                     pkg.jobs(COMPLETED_JOBS)?.into_iter().filter(|j| staging.is_none() || !j.is_data()).collect();
                 let followups = client.create_followup_jobs(&info, &completed).await?;
-                let existing: BTreeSet<String> = [NEW_JOBS, STARTED_JOBS, COMPLETED_JOBS, FAILED_JOBS]
-                    .iter()
-                    .map(|f| pkg.jobs(f))
-                    .collect::<Result<Vec<_>>>()?
-                    .into_iter()
-                    .flatten()
-                    .map(|j| j.job_id())
-                    .collect();
+                let existing: BTreeSet<String> = pkg.all_jobs()?.iter().map(JobInfo::job_id).collect();
                 let mut names = Vec::new();
                 for (i, f) in followups.iter().enumerate() {
                     let job = JobInfo {
@@ -223,15 +216,7 @@ pub async fn load_package(
             .collect();
         // data jobs whose reference was written before a crash are not uploaded again
         let staged: BTreeSet<(String, String)> = if phase == 0 && staging.is_some() {
-            [NEW_JOBS, STARTED_JOBS, COMPLETED_JOBS, FAILED_JOBS]
-                .iter()
-                .map(|f| pkg.jobs(f))
-                .collect::<Result<Vec<_>>>()?
-                .into_iter()
-                .flatten()
-                .filter(|j| j.is_reference())
-                .map(|j| (j.table, j.file_id))
-                .collect()
+            pkg.all_jobs()?.into_iter().filter(JobInfo::is_reference).map(|j| (j.table, j.file_id)).collect()
         } else {
             BTreeSet::new()
         };

@@ -298,9 +298,13 @@ impl Package {
     }
     /// The package's data jobs in every folder (new, started, completed, failed).
     pub fn data_jobs(&self) -> Result<Vec<JobInfo>> {
+        Ok(self.all_jobs()?.into_iter().filter(JobInfo::is_data).collect())
+    }
+    /// Every job of the package, in every state (folder by folder, sorted by name in each).
+    pub fn all_jobs(&self) -> Result<Vec<JobInfo>> {
         let mut out = Vec::new();
         for f in [NEW_JOBS, STARTED_JOBS, COMPLETED_JOBS, FAILED_JOBS] {
-            out.extend(self.jobs(f)?.into_iter().filter(JobInfo::is_data));
+            out.extend(self.jobs(f)?);
         }
         Ok(out)
     }
@@ -308,15 +312,12 @@ impl Package {
     /// package loaded through a staging storage, the reference jobs (its data jobs went to
     /// the staging bucket).
     pub fn final_jobs(&self) -> Result<Vec<JobInfo>> {
-        let mut data = Vec::new();
-        let mut references = Vec::new();
-        for f in [NEW_JOBS, STARTED_JOBS, COMPLETED_JOBS, FAILED_JOBS] {
-            for j in self.jobs(f)? {
-                if j.is_data() {
-                    data.push(j);
-                } else if j.is_reference() {
-                    references.push(j);
-                }
+        let (mut data, mut references) = (Vec::new(), Vec::new());
+        for j in self.all_jobs()? {
+            if j.is_data() {
+                data.push(j);
+            } else if j.is_reference() {
+                references.push(j);
             }
         }
         // a data job without a reference was not uploaded yet, or ran directly

@@ -794,6 +794,15 @@ impl DestinationClient for FaultyClient {
     }
 }
 
+/// Settings of the crash scenarios: one job at a time, one attempt per run, small files (so
+/// that a package has many jobs), one normalizer thread.
+const CRASH_ENV: &[(&str, &str)] = &[
+    ("LOAD__WORKERS", "1"),
+    ("LOAD__RAISE_ON_MAX_RETRIES", "1"),
+    ("NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS", "2"),
+    ("NORMALIZE__WORKERS", "1"),
+];
+
 /// A JSON-lines input file of `n` records with a nested list each.
 fn write_input(dir: &Path, n: usize) -> Result<PathBuf, String> {
     let path = dir.join("input.jsonl");
@@ -859,13 +868,7 @@ pub async fn resume_after_crash(kit: &Kit) -> ScenarioResult {
     let n = 8;
     let input = write_input(s.dir.path(), n)?;
     let faulty = Arc::new(FaultyDestination::crashing_after(kit.destination.clone(), 2));
-    let env = [
-        ("LOAD__WORKERS", "1"),
-        ("LOAD__RAISE_ON_MAX_RETRIES", "1"),
-        ("NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS", "2"),
-        ("NORMALIZE__WORKERS", "1"),
-    ];
-    let p = s.pipeline_on(faulty.clone(), &env)?;
+    let p = s.pipeline_on(faulty.clone(), CRASH_ENV)?;
     let err = match p.run(Resource::from_files("items", [&input])).await {
         Ok(info) => return Err(format!("the load succeeded through a crash: {info}")),
         Err(e) => e,
@@ -1091,13 +1094,7 @@ pub async fn staged_resume(kit: &Kit) -> ScenarioResult {
     let input = write_input(s.dir.path(), n)?;
     let counted = counting(st);
     let faulty = Arc::new(FaultyDestination::crashing_after(kit.destination.clone(), 1));
-    let env = [
-        ("LOAD__WORKERS", "1"),
-        ("LOAD__RAISE_ON_MAX_RETRIES", "1"),
-        ("NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS", "2"),
-        ("NORMALIZE__WORKERS", "1"),
-    ];
-    let p = s.pipeline_with(faulty.clone(), Some(counted.clone()), &env)?;
+    let p = s.pipeline_with(faulty.clone(), Some(counted.clone()), CRASH_ENV)?;
     let err = match p.run(Resource::from_files("items", [&input])).await {
         Ok(info) => return Err(format!("the load succeeded through a crash: {info}")),
         Err(e) => e,
