@@ -6,6 +6,9 @@
 //!   `information_schema`;
 //! * [`jobs`]: the SQL of replace (`insert-from-staging`, `staging-optimized`) and of every
 //!   merge strategy (`delete-insert`, `upsert`, `insert-only`, `scd2`), root and nested tables;
+//! * [`client`]: [`client::SqlClient`], the destination client every SQL destination shares
+//!   (migration, jobs, followups, load markers, state), on a [`client::SqlBackend`] the
+//!   destination crate supplies (connections, transactions, how a file gets into a table);
 //! * [`system`]: dlt's system tables (`_dlt_loads`, `_dlt_version`, `_dlt_pipeline_state`) and
 //!   the statements around them.
 //!
@@ -14,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod ddl;
 pub mod dialect;
 pub mod jobs;

@@ -64,8 +64,18 @@ pub fn run_python(python: &Path, script: &str, args: &[&str]) -> serde_json::Val
     serde_json::from_str(last).unwrap_or_else(|e| panic!("python output is not JSON ({e}): {last}\n{stderr}"))
 }
 
-/// The workspace root.
+/// The workspace root: the nearest folder above the test's working directory (cargo and
+/// nextest run a test in its package's folder) whose `Cargo.toml` declares `[workspace]`.
+/// Found at run time, because a build cache shared by checkouts at different paths keeps
+/// the path this crate was first compiled at.
 pub fn workspace_root() -> PathBuf {
+    let start = std::env::current_dir().unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    for dir in start.ancestors() {
+        let manifest = dir.join("Cargo.toml");
+        if std::fs::read_to_string(&manifest).is_ok_and(|s| s.lines().any(|l| l.trim() == "[workspace]")) {
+            return dir.to_path_buf();
+        }
+    }
     let mut p = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     p.pop();
     p.pop();

@@ -1,4 +1,6 @@
-//! The PostgreSQL client: migration, COPY jobs, followup SQL, load markers, locks.
+//! The PostgreSQL backend of the shared SQL client (`stevedore_sql::client`): connections
+//! and transactions from a pool, binary COPY of parquet and jsonl job files, CSV COPY,
+//! `insert_values` files, and the staging locks.
 //!
 //! **Isolation of the staging dataset.** Staging tables keep dlt's names
 //! (`<staging dataset>.<table>`). Before anything else, a package takes one session-level
@@ -10,9 +12,8 @@
 //! table, so a package resumed after a crash notices when another load reused its staging
 //! tables meanwhile and stops instead of merging someone else's rows.
 //!
-//! **Idempotent jobs.** Every job (COPY or followup SQL) commits in one transaction together
-//! with its row in `<dataset>._stevedore_jobs` (`load_id`, `job_id`); a job found there is
-//! skipped, so a job run again after a crash does not duplicate rows.
+//! Migration, followups, idempotent jobs (`_stevedore_jobs`), load markers and the stored
+//! state are the shared client's.
 
 use std::collections::BTreeSet;
 use std::pin::pin;
@@ -21,30 +22,28 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures::SinkExt;
-use serde_json::json;
 use sha3::{Digest, Sha3_256};
-use stevedore_core::destination::{DestinationClient, FollowupJob, JobInfo, JobOutcome, PackageInfo};
-use stevedore_core::schema::{
-    C_DLT_ID, C_DLT_LOAD_ID, C_DLT_PARENT_ID, Column, DataType, MergeStrategy, ReplaceStrategy, Schema, Table, VERSION_TABLE, WriteDisposition,
-};
+use stevedore_core::destination::{JobInfo, PackageInfo};
+use stevedore_core::schema::{Column, DataType, ReplaceStrategy, Table};
 use stevedore_core::{Error, ErrorKind, Result};
-use stevedore_sql::ddl::{INFORMATION_SCHEMA_COLUMNS, StorageColumn, StorageTables, complete_columns, migration_sql};
-use stevedore_sql::{Dialect, MergeContext, Names, PostgresDialect, TableChain, loads_to_staging, merge_sql, replace_sql, system};
+use stevedore_sql::client::{PACKAGE_STARTED, Param, SqlBackend, SqlClient, SqlClientSettings, SqlRow, SqlTransaction};
+use stevedore_sql::ddl::{INFORMATION_SCHEMA_COLUMNS, complete_columns};
+use stevedore_sql::{Dialect, Names, PostgresDialect};
 use tokio::sync::Mutex;
-use tokio_postgres::GenericClient;
+use tokio_postgres::types::ToSql;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::copy::{self, Target, pg_kind};
 use crate::error::pg_err;
 
-/// Format of followup SQL jobs (content: `{"statements": [...]}`).
-pub const SQL_JOB_FORMAT: &str = "sql";
-/// Completed jobs, in the dataset.
-pub const JOBS_TABLE: &str = "_stevedore_jobs";
+pub use stevedore_sql::client::{JOBS_TABLE, SQL_JOB_FORMAT};
+
 /// Which load filled each staging table, in the staging dataset.
 pub const STAGING_OWNER_TABLE: &str = "_stevedore_staging_owner";
-const STARTED: &str = "__package_started__";
 const CHUNK: usize = 1 << 20;
+
+/// The PostgreSQL client: the shared SQL client on the PostgreSQL backend.
+pub type PostgresClient = SqlClient<PostgresBackend>;
 
 pub(crate) struct ClientSettings {
     pub pg: tokio_postgres::Config,
@@ -54,33 +53,19 @@ pub(crate) struct ClientSettings {
     pub staging_dataset: String,
     pub create_indexes: bool,
     pub replace_strategy: Option<ReplaceStrategy>,
+    pub merge_strategies: Vec<stevedore_core::schema::MergeStrategy>,
     pub pool_size: usize,
     pub fault_after_statements: Option<usize>,
 }
 
-/// A client bound to one dataset (and its staging dataset), used for one load package.
-pub struct PostgresClient {
+/// Connections, COPY and locks of one PostgreSQL client.
+pub struct PostgresBackend {
     pool: Pool,
     pg: tokio_postgres::Config,
     tls: MakeRustlsConnect,
     display: String,
-    dataset: String,
-    staging_dataset: String,
     dialect: PostgresDialect,
-    replace_strategy: ReplaceStrategy,
     lock_conn: Mutex<Option<tokio_postgres::Client>>,
-    fault_after_statements: Option<usize>,
-}
-
-/// How many parents `t` has up to its root.
-fn nesting_depth(schema: &Schema, t: &Table) -> usize {
-    let mut depth = 0;
-    let mut cur = t.parent.as_deref();
-    while let Some(p) = cur {
-        depth += 1;
-        cur = schema.table(p).and_then(|t| t.parent.as_deref());
-    }
-    depth
 }
 
 fn lock_key(parts: &[&str]) -> i64 {
@@ -94,45 +79,120 @@ fn lock_key(parts: &[&str]) -> i64 {
     i64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
 }
 
-impl PostgresClient {
-    pub(crate) async fn connect(s: ClientSettings) -> Result<Self> {
-        let mgr = Manager::from_config(s.pg.clone(), s.tls.clone(), ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(mgr)
-            .max_size(s.pool_size.max(1))
-            .build()
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot build the connection pool: {e}")))?;
-        let client = PostgresClient {
-            pool,
-            pg: s.pg,
-            tls: s.tls,
-            display: s.display,
+/// Connects: a pool, and one connection checked at once, so that a wrong password or an
+/// unreachable server is reported once, before any job.
+pub(crate) async fn connect(s: ClientSettings) -> Result<PostgresClient> {
+    let mgr = Manager::from_config(s.pg.clone(), s.tls.clone(), ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let pool = Pool::builder(mgr)
+        .max_size(s.pool_size.max(1))
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot build the connection pool: {e}")))?;
+    let backend = PostgresBackend {
+        pool,
+        pg: s.pg,
+        tls: s.tls,
+        display: s.display,
+        dialect: PostgresDialect { create_indexes: s.create_indexes },
+        lock_conn: Mutex::new(None),
+    };
+    let conn = backend.conn().await.map_err(|e| e.retryable(false))?;
+    drop(conn);
+    Ok(SqlClient::new(
+        backend,
+        SqlClientSettings {
             dataset: s.dataset,
             staging_dataset: s.staging_dataset,
-            dialect: PostgresDialect { create_indexes: s.create_indexes },
             replace_strategy: s.replace_strategy.unwrap_or(ReplaceStrategy::TruncateAndInsert),
-            lock_conn: Mutex::new(None),
+            merge_strategies: s.merge_strategies,
             fault_after_statements: s.fault_after_statements,
-        };
-        // fail fast: a wrong password or an unreachable server is reported once, before any job
-        let conn = client.conn().await.map_err(|e| e.retryable(false))?;
-        drop(conn);
-        Ok(client)
-    }
+        },
+    ))
+}
 
-    /// The dataset (schema) name.
-    pub fn dataset(&self) -> &str {
-        &self.dataset
-    }
+/// A transaction on a pooled connection. Dropped without a commit, it is rolled back (by a
+/// task when a runtime is there, else by closing the connection); the connection goes back
+/// to the pool only after that.
+pub struct PgTx {
+    conn: Option<deadpool_postgres::Object>,
+}
 
-    /// The staging dataset (schema) name.
-    pub fn staging_dataset(&self) -> &str {
-        &self.staging_dataset
+impl Drop for PgTx {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => {
+                h.spawn(async move {
+                    if conn.batch_execute("ROLLBACK").await.is_err() {
+                        drop(deadpool_postgres::Object::take(conn));
+                    }
+                });
+            }
+            Err(_) => drop(deadpool_postgres::Object::take(conn)),
+        }
     }
+}
 
-    fn names(&self) -> Names<'_> {
-        Names::new(&self.dialect, &self.dataset, &self.staging_dataset)
+impl PgTx {
+    fn client(&self) -> &tokio_postgres::Client {
+        self.conn.as_ref().expect("transaction in use")
     }
+}
 
+fn bind(params: &[Param]) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    params
+        .iter()
+        .map(|p| -> Box<dyn ToSql + Sync + Send> {
+            match p {
+                Param::Text(s) => Box::new(s.clone()),
+                Param::Int(i) => Box::new(*i),
+                Param::TextList(v) => Box::new(v.clone()),
+            }
+        })
+        .collect()
+}
+
+fn text_row(r: &tokio_postgres::Row) -> SqlRow {
+    (0..r.len())
+        .map(|i| {
+            r.try_get::<_, Option<String>>(i)
+                .ok()
+                .flatten()
+                .or_else(|| r.try_get::<_, Option<i64>>(i).ok().flatten().map(|v| v.to_string()))
+                .or_else(|| r.try_get::<_, Option<i32>>(i).ok().flatten().map(|v| v.to_string()))
+                .or_else(|| r.try_get::<_, Option<bool>>(i).ok().flatten().map(|v| v.to_string()))
+        })
+        .collect()
+}
+
+#[async_trait]
+impl SqlTransaction for PgTx {
+    async fn batch(&mut self, sql: &str) -> Result<()> {
+        self.client().batch_execute(sql).await.map_err(|e| pg_err("SQL", e))
+    }
+    async fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64> {
+        let b = bind(params);
+        let refs: Vec<&(dyn ToSql + Sync)> = b.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+        self.client().execute(sql, &refs).await.map_err(|e| pg_err("SQL", e))
+    }
+    async fn query(&mut self, sql: &str, params: &[Param]) -> Result<Vec<SqlRow>> {
+        let b = bind(params);
+        let refs: Vec<&(dyn ToSql + Sync)> = b.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+        let rows = self.client().query(sql, &refs).await.map_err(|e| pg_err("SQL", e))?;
+        Ok(rows.iter().map(text_row).collect())
+    }
+    async fn commit(mut self) -> Result<()> {
+        let conn = self.conn.take().expect("transaction in use");
+        match conn.batch_execute("COMMIT").await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                drop(deadpool_postgres::Object::take(conn));
+                Err(pg_err("COMMIT", e))
+            }
+        }
+    }
+}
+
+impl PostgresBackend {
     async fn conn(&self) -> Result<deadpool_postgres::Object> {
         self.pool.get().await.map_err(|e| {
             let err = match e {
@@ -143,111 +203,9 @@ impl PostgresClient {
         })
     }
 
-    /// Roots of the merge/replace tables this package loads (through the staging dataset).
-    fn staging_roots(&self, package: &PackageInfo) -> BTreeSet<String> {
-        let s = &package.schema;
-        package
-            .tables
-            .iter()
-            .map(|(t, _)| t)
-            .chain(package.replace_tables.iter())
-            .filter(|t| s.table(t).is_some() && loads_to_staging(s, t))
-            .filter_map(|t| s.root_table(t).map(|r| r.name.clone()))
-            .collect()
-    }
-
-    fn chain_tables<'s>(schema: &'s Schema, roots: &BTreeSet<String>) -> Vec<&'s Table> {
-        roots.iter().filter_map(|r| TableChain::from_schema(schema, r)).flat_map(|c| c.tables).collect()
-    }
-
-    async fn existing_columns(client: &impl GenericClient, schema: &str, tables: &[&Table]) -> Result<StorageTables> {
-        let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
-        let rows = client.query(INFORMATION_SCHEMA_COLUMNS, &[&schema, &names]).await.map_err(|e| pg_err("reading information_schema", e))?;
-        let mut out = StorageTables::new();
-        for r in rows {
-            let t: String = r.get(0);
-            let c: String = r.get(1);
-            let col = StorageColumn { name: c.clone(), db_type: r.get(2), nullable: r.get::<_, String>(3) == "YES", precision: r.get(4), scale: r.get(5) };
-            out.entry(t).or_default().insert(c, col);
-        }
-        Ok(out)
-    }
-
-    async fn job_done(&self, client: &impl GenericClient, load_id: &str, job_id: &str) -> Result<bool> {
-        let sql = format!(
-            "SELECT 1 FROM {} WHERE load_id = $1 AND job_id = $2",
-            self.names().final_table(JOBS_TABLE)
-        );
-        match client.query_opt(&sql, &[&load_id, &job_id]).await {
-            Ok(r) => Ok(r.is_some()),
-            Err(e) if e.as_db_error().is_some_and(|d| d.code().code() == "42P01" || d.code().code() == "3F000") => Ok(false),
-            Err(e) => Err(pg_err("checking completed jobs", e)),
-        }
-    }
-
-    async fn mark_done(&self, client: &impl GenericClient, load_id: &str, job_id: &str) -> Result<()> {
-        let sql = format!("INSERT INTO {} (load_id, job_id) VALUES ($1, $2)", self.names().final_table(JOBS_TABLE));
-        client.execute(&sql, &[&load_id, &job_id]).await.map_err(|e| pg_err("recording the job", e))?;
-        Ok(())
-    }
-
-    async fn truncate_staging(&self, client: &impl GenericClient, tables: &[&Table]) -> Result<()> {
-        if tables.is_empty() {
-            return Ok(());
-        }
-        let names = self.names();
-        let list: Vec<String> = tables.iter().map(|t| names.staging_table(&t.name)).collect();
-        client.batch_execute(&format!("TRUNCATE TABLE {}", list.join(", "))).await.map_err(|e| pg_err("truncating staging tables", e))
-    }
-
-    async fn run_copy(&self, package: &PackageInfo, job: &JobInfo) -> Result<u64> {
-        let schema = &package.schema;
-        let table = schema.table(&job.table).ok_or_else(|| {
-            Error::new(ErrorKind::State, format!("table `{}` of job {} is not in the package schema", job.table, job.job_id()))
-        })?;
-        let qualified = if loads_to_staging(schema, &job.table) {
-            self.names().staging_table(&job.table)
-        } else {
-            self.names().final_table(&job.table)
-        };
-        let cols: Vec<Column> = complete_columns(table).into_iter().cloned().collect();
-        let mut conn = self.conn().await?;
-        let tx = conn.transaction().await.map_err(|e| pg_err("starting a transaction", e))?;
-        if self.job_done(&*tx, &package.load_id, &job.job_id()).await? {
-            tracing::info!(job = %job.job_id(), "job already loaded; skipped");
-            return Ok(0);
-        }
-        if job.format == "insert_values" {
-            let rows = self.exec_insert_values(&tx, job, &qualified).await.map_err(|e| e.with("job", job.job_id()))?;
-            self.mark_done(&*tx, &package.load_id, &job.job_id()).await?;
-            tx.commit().await.map_err(|e| pg_err("committing the job", e))?;
-            return Ok(rows);
-        }
-        let (stmt, rx, producer) = match job.format.as_str() {
-            "parquet" | "jsonl" => self.binary_producer(job, &cols, &qualified)?,
-            "csv" => self.csv_producer(job, &cols, &qualified)?,
-            other => {
-                return Err(Error::new(ErrorKind::Unsupported, format!("postgres cannot load `{other}` job files"))
-                    .with("job", job.job_id())
-                    .with_hint("use parquet, jsonl or csv"));
-            }
-        };
-        let res = self.feed_copy(&tx, &stmt, rx).await;
-        let produced = producer.await.map_err(|e| Error::internal(format!("job reader panicked: {e}")))?;
-        // a reader error explains a failed COPY better than the aborted COPY does
-        produced.map_err(|e| e.with("job", job.job_id()))?;
-        let rows = res.map_err(|e| e.with("table", job.table.clone()).with("job", job.job_id()))?;
-        self.mark_done(&*tx, &package.load_id, &job.job_id()).await?;
-        match tx.commit().await {
-            Ok(()) => Ok(rows),
-            Err(e) if e.as_db_error().is_some_and(|d| d.code().code() == "23505") => Ok(0),
-            Err(e) => Err(pg_err("committing the job", e)),
-        }
-    }
-
     async fn feed_copy(
         &self,
-        tx: &deadpool_postgres::Transaction<'_>,
+        tx: &tokio_postgres::Client,
         stmt: &str,
         mut rx: tokio::sync::mpsc::Receiver<Bytes>,
     ) -> Result<u64> {
@@ -364,7 +322,7 @@ impl PostgresClient {
     /// Runs an `insert_values` job file: the `INSERT INTO {}(..) VALUES` header with the
     /// qualified table, rows sent in chunks of about 8 MiB (one row per line), all in the
     /// caller's transaction.
-    async fn exec_insert_values(&self, tx: &deadpool_postgres::Transaction<'_>, job: &JobInfo, qualified: &str) -> Result<u64> {
+    async fn exec_insert_values(&self, tx: &tokio_postgres::Client, job: &JobInfo, qualified: &str) -> Result<u64> {
         let path = job.path.clone();
         let text = tokio::task::spawn_blocking(move || -> Result<String> {
             use std::io::Read;
@@ -409,31 +367,79 @@ impl PostgresClient {
         Ok(rows)
     }
 
-    async fn run_sql(&self, package: &PackageInfo, job: &JobInfo) -> Result<()> {
-        let content = tokio::fs::read(&job.path).await.map_err(|e| Error::io("read job file", &job.path, e))?;
-        let doc: serde_json::Value = serde_json::from_slice(&content)
-            .map_err(|e| Error::new(ErrorKind::State, format!("corrupted sql job file: {e}")).with("job", job.job_id()))?;
-        let stmts: Vec<String> = doc["statements"].as_array().into_iter().flatten().filter_map(|s| s.as_str().map(String::from)).collect();
-        let mut conn = self.conn().await?;
-        let tx = conn.transaction().await.map_err(|e| pg_err("starting a transaction", e))?;
-        if self.job_done(&*tx, &package.load_id, &job.job_id()).await? {
-            return Ok(());
-        }
-        for (i, s) in stmts.iter().enumerate() {
-            if self.fault_after_statements == Some(i) {
-                let _ = tx.batch_execute("SELECT pg_terminate_backend(pg_backend_pid())").await;
-            }
-            tx.batch_execute(s).await.map_err(|e| pg_err("followup SQL", e).with("table", job.table.clone()).with("statement", s.chars().take(300).collect::<String>()))?;
-        }
-        self.mark_done(&*tx, &package.load_id, &job.job_id()).await?;
-        tx.commit().await.map_err(|e| pg_err("committing followup SQL", e))
-    }
+}
+
+fn sqlstate(e: &Error) -> Option<&str> {
+    e.context_value("sqlstate")
 }
 
 #[async_trait]
-impl DestinationClient for PostgresClient {
-    async fn begin_package(&self, package: &PackageInfo) -> Result<()> {
-        let roots = self.staging_roots(package);
+impl SqlBackend for PostgresBackend {
+    type Tx = PgTx;
+
+    fn dialect(&self) -> &dyn Dialect {
+        &self.dialect
+    }
+
+    fn param(&self, n: usize) -> String {
+        format!("${n}")
+    }
+
+    fn display(&self) -> &str {
+        &self.display
+    }
+
+    async fn begin(&self) -> Result<PgTx> {
+        let conn = self.conn().await?;
+        conn.batch_execute("BEGIN").await.map_err(|e| pg_err("starting a transaction", e))?;
+        Ok(PgTx { conn: Some(conn) })
+    }
+
+    async fn load_file(&self, tx: &mut PgTx, _package: &PackageInfo, job: &JobInfo, table: &Table, qualified: &str) -> Result<u64> {
+        let client = tx.client();
+        if job.format == "insert_values" {
+            return self.exec_insert_values(client, job, qualified).await.map_err(|e| e.with("job", job.job_id()));
+        }
+        let cols: Vec<Column> = complete_columns(table).into_iter().cloned().collect();
+        let (stmt, rx, producer) = match job.format.as_str() {
+            "parquet" | "jsonl" => self.binary_producer(job, &cols, qualified)?,
+            "csv" => self.csv_producer(job, &cols, qualified)?,
+            other => {
+                return Err(Error::new(ErrorKind::Unsupported, format!("postgres cannot load `{other}` job files"))
+                    .with("job", job.job_id())
+                    .with_hint("use parquet, jsonl or csv"));
+            }
+        };
+        let res = self.feed_copy(client, &stmt, rx).await;
+        let produced = producer.await.map_err(|e| Error::internal(format!("job reader panicked: {e}")))?;
+        // a reader error explains a failed COPY better than the aborted COPY does
+        produced.map_err(|e| e.with("job", job.job_id()))?;
+        res.map_err(|e| e.with("table", job.table.clone()).with("job", job.job_id()))
+    }
+
+    fn is_missing_relation(&self, e: &Error) -> bool {
+        matches!(sqlstate(e), Some("42P01" | "3F000"))
+    }
+
+    fn is_unique_violation(&self, e: &Error) -> bool {
+        sqlstate(e) == Some("23505")
+    }
+
+    fn information_schema_columns_sql(&self) -> String {
+        INFORMATION_SCHEMA_COLUMNS.to_string()
+    }
+
+    fn jobs_table_ddl(&self, qualified: &str) -> String {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {qualified} (load_id varchar NOT NULL, job_id varchar NOT NULL, finished_at timestamp with time zone NOT NULL DEFAULT now(), PRIMARY KEY (load_id, job_id))"
+        )
+    }
+
+    fn timestamp_param(&self, n: usize) -> String {
+        format!("CAST(${n} AS text)::timestamptz")
+    }
+
+    async fn begin_package(&self, client: &SqlClient<Self>, package: &PackageInfo, roots: &BTreeSet<String>) -> Result<()> {
         if roots.is_empty() {
             return Ok(());
         }
@@ -441,28 +447,35 @@ impl DestinationClient for PostgresClient {
         if guard.is_some() {
             return Ok(());
         }
-        let (client, connection) = self.pg.connect(self.tls.clone()).await.map_err(|e| pg_err(&format!("connecting to {}", self.display), e))?;
+        let (conn, connection) = self.pg.connect(self.tls.clone()).await.map_err(|e| pg_err(&format!("connecting to {}", self.display), e))?;
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        let mut keys: Vec<(i64, String)> = roots.iter().map(|r| (lock_key(&[&self.staging_dataset, r]), r.clone())).collect();
+        let staging = client.staging_dataset();
+        let mut keys: Vec<(i64, String)> = roots.iter().map(|r| (lock_key(&[staging, r]), r.clone())).collect();
         keys.sort();
         keys.dedup();
         for (k, root) in &keys {
-            let got: bool = client.query_one("SELECT pg_try_advisory_lock($1)", &[k]).await.map_err(|e| pg_err("taking the staging lock", e))?.get(0);
+            let got: bool = conn.query_one("SELECT pg_try_advisory_lock($1)", &[k]).await.map_err(|e| pg_err("taking the staging lock", e))?.get(0);
             if !got {
-                tracing::info!(table = %root, staging = %self.staging_dataset, "another load uses this staging table; waiting for it to finish");
-                client.execute("SELECT pg_advisory_lock($1)", &[k]).await.map_err(|e| pg_err("taking the staging lock", e))?;
+                tracing::info!(table = %root, staging = %staging, "another load uses this staging table; waiting for it to finish");
+                conn.execute("SELECT pg_advisory_lock($1)", &[k]).await.map_err(|e| pg_err("taking the staging lock", e))?;
             }
         }
         // a resumed package: were our staging tables reused by another load meanwhile?
-        if self.job_done(&client, &package.load_id, STARTED).await? {
+        let names = client.names();
+        let started = conn
+            .query_opt(&format!("SELECT 1 FROM {} WHERE load_id = $1 AND job_id = $2", names.final_table(JOBS_TABLE)), &[&package.load_id, &PACKAGE_STARTED])
+            .await
+            .map(|r| r.is_some())
+            .unwrap_or(false);
+        if started {
             let sql = format!(
                 "SELECT table_name, load_id FROM {} WHERE table_name = ANY($1) AND load_id <> $2",
-                self.names().staging_table(STAGING_OWNER_TABLE)
+                names.staging_table(STAGING_OWNER_TABLE)
             );
-            let tables: Vec<String> = Self::chain_tables(&package.schema, &roots).iter().map(|t| t.name.clone()).collect();
-            if let Ok(rows) = client.query(&sql, &[&tables, &package.load_id]).await {
+            let tables: Vec<String> = SqlClient::<Self>::chain_tables(&package.schema, roots).iter().map(|t| t.name.clone()).collect();
+            if let Ok(rows) = conn.query(&sql, &[&tables, &package.load_id]).await {
                 if let Some(r) = rows.first() {
                     let t: String = r.get(0);
                     let other: String = r.get(1);
@@ -475,240 +488,35 @@ impl DestinationClient for PostgresClient {
                 }
             }
         }
-        *guard = Some(client);
+        *guard = Some(conn);
         Ok(())
     }
 
-    async fn initialize_storage(&self) -> Result<()> {
-        Ok(()) // schemas are created by migrate_schema, under the migration lock
+    async fn lock_dataset(&self, tx: &mut PgTx, dataset: &str) -> Result<()> {
+        tx.client()
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(&["migrate", dataset])])
+            .await
+            .map(|_| ())
+            .map_err(|e| pg_err("taking the migration lock", e))
     }
 
-    async fn migrate_schema(&self, package: &PackageInfo) -> Result<()> {
-        let schema = &package.schema;
-        let names = self.names();
-        let d: &dyn Dialect = &self.dialect;
-        let mut conn = self.conn().await?;
-        let tx = conn.transaction().await.map_err(|e| pg_err("starting a transaction", e))?;
-        let m = |e| pg_err("schema migration", e);
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(&["migrate", &self.dataset])]).await.map_err(m)?;
-        tx.batch_execute(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {0}; CREATE TABLE IF NOT EXISTS {1} (load_id varchar NOT NULL, job_id varchar NOT NULL, finished_at timestamp with time zone NOT NULL DEFAULT now(), PRIMARY KEY (load_id, job_id))",
-            names.final_schema(),
-            names.final_table(JOBS_TABLE)
+    async fn after_create_staging(&self, tx: &mut PgTx, names: &Names<'_>) -> Result<()> {
+        tx.batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {} (table_name varchar PRIMARY KEY, load_id varchar NOT NULL, claimed_at timestamp with time zone NOT NULL DEFAULT now())",
+            names.staging_table(STAGING_OWNER_TABLE)
         ))
         .await
-        .map_err(m)?;
-        let tables: Vec<&Table> = schema.tables.values().filter(|t| t.has_complete_columns()).collect();
-        let existing = Self::existing_columns(&*tx, &self.dataset, &tables).await?;
-        let qualify = |t: &str| names.final_table(t);
-        for s in migration_sql(d, &tables, &existing, &qualify, true)? {
-            tracing::debug!(sql = %s, "migrating");
-            tx.batch_execute(&s).await.map_err(|e| pg_err("schema migration", e).with("statement", s.clone()))?;
-        }
-        let p = |i: usize| format!("${i}");
-        let schema_json = serde_json::to_string(&schema.to_value())?;
-        let now = chrono::Utc::now();
-        let insert_version = |staging: bool| system::insert_version_sql(&names, staging, &p);
-        let version = schema.version as i64;
-        let engine = stevedore_core::schema::ENGINE_VERSION as i64;
-        let ts = now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        let has_version = tx
-            .query_opt(&system::version_exists_sql(&names, false, &p), &[&schema.version_hash])
-            .await
-            .map_err(m)?
-            .is_some();
-        if !has_version {
-            tx.execute(
-                &format!("{} ", insert_version(false)).replace("$3", "CAST($3 AS text)::timestamptz"),
-                &[&version, &engine, &ts, &schema.name, &schema.version_hash, &schema_json],
-            )
-            .await
-            .map_err(m)?;
-        }
+    }
 
-        // the staging dataset: every staging-eligible table (and `_dlt_version`), like dlt
-        let staging_tables: Vec<&Table> = schema
-            .tables
-            .values()
-            .filter(|t| t.has_complete_columns() && (t.name == VERSION_TABLE || (!t.is_dlt_table() && loads_to_staging(schema, &t.name))))
-            .collect();
-        if staging_tables.iter().any(|t| !t.is_dlt_table()) {
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(&["migrate", &self.staging_dataset])]).await.map_err(m)?;
-            tx.batch_execute(&format!(
-                "CREATE SCHEMA IF NOT EXISTS {0}; CREATE TABLE IF NOT EXISTS {1} (table_name varchar PRIMARY KEY, load_id varchar NOT NULL, claimed_at timestamp with time zone NOT NULL DEFAULT now())",
-                names.staging_schema(),
-                names.staging_table(STAGING_OWNER_TABLE)
-            ))
-            .await
-            .map_err(m)?;
-            let existing = Self::existing_columns(&*tx, &self.staging_dataset, &staging_tables).await?;
-            let qualify = |t: &str| names.staging_table(t);
-            // merge staging tables get no UNIQUE constraints (a key twice in one load is
-            // deduplicated by the merge); replace staging tables keep them, because
-            // `staging-optimized` turns them into the final tables
-            let (replace, other): (Vec<&Table>, Vec<&Table>) =
-                staging_tables.iter().partition(|t| schema.write_disposition(&t.name) == WriteDisposition::Replace && !t.is_dlt_table());
-            let mut stmts = migration_sql(d, &replace, &existing, &qualify, true)?;
-            stmts.extend(migration_sql(d, &other, &existing, &qualify, false)?);
-            for s in stmts {
-                tx.batch_execute(&s).await.map_err(|e| pg_err("staging schema migration", e).with("statement", s.clone()))?;
-            }
-            let has = tx
-                .query_opt(&system::version_exists_sql(&names, true, &p), &[&schema.version_hash])
-                .await
-                .map_err(m)?
-                .is_some();
-            if !has {
-                tx.execute(
-                    &insert_version(true).replace("$3", "CAST($3 AS text)::timestamptz"),
-                    &[&version, &engine, &ts, &schema.name, &schema.version_hash, &schema_json],
-                )
-                .await
-                .map_err(m)?;
-            }
-        }
-        // truncate this package's staging tables, once per package (the locks are held)
-        let roots = self.staging_roots(package);
-        if !roots.is_empty() && !self.job_done(&*tx, &package.load_id, STARTED).await? {
-            let chain = Self::chain_tables(schema, &roots);
-            self.truncate_staging(&*tx, &chain).await?;
-            let sql = format!(
-                "INSERT INTO {} (table_name, load_id) SELECT unnest($1::text[]), $2 ON CONFLICT (table_name) DO UPDATE SET load_id = EXCLUDED.load_id, claimed_at = now()",
-                names.staging_table(STAGING_OWNER_TABLE)
-            );
-            let tnames: Vec<String> = chain.iter().map(|t| t.name.clone()).collect();
-            tx.execute(&sql, &[&tnames, &package.load_id]).await.map_err(m)?;
-        }
-        let started = format!(
-            "INSERT INTO {} (load_id, job_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            names.final_table(JOBS_TABLE)
+    async fn claim_staging(&self, tx: &mut PgTx, names: &Names<'_>, load_id: &str, tables: &[String]) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO {} (table_name, load_id) SELECT unnest($1::text[]), $2 ON CONFLICT (table_name) DO UPDATE SET load_id = EXCLUDED.load_id, claimed_at = now()",
+            names.staging_table(STAGING_OWNER_TABLE)
         );
-        tx.execute(&started, &[&package.load_id, &STARTED]).await.map_err(m)?;
-        tx.commit().await.map_err(m)
+        tx.execute(&sql, &[Param::TextList(tables.to_vec()), Param::Text(load_id.to_string())]).await.map(|_| ())
     }
 
-    async fn run_job(&self, package: &PackageInfo, job: &JobInfo) -> Result<JobOutcome> {
-        if job.format == SQL_JOB_FORMAT {
-            self.run_sql(package, job).await?;
-            return Ok(JobOutcome::default());
-        }
-        let rows = self.run_copy(package, job).await?;
-        tracing::debug!(job = %job.job_id(), rows, "loaded");
-        let target = if loads_to_staging(&package.schema, &job.table) { &self.staging_dataset } else { &self.dataset };
-        Ok(JobOutcome { remote_url: Some(format!("{}/{}.{}", self.display, target, job.table)) })
-    }
-
-    async fn create_followup_jobs(&self, package: &PackageInfo, _completed: &[JobInfo]) -> Result<Vec<FollowupJob>> {
-        let schema = &package.schema;
-        let names = self.names();
-        let with_rows: BTreeSet<String> =
-            package.tables.iter().filter_map(|(t, _)| schema.root_table(t).map(|r| r.name.clone())).collect();
-        let mut out = Vec::new();
-        for root in self.staging_roots(package) {
-            let Some(chain) = TableChain::from_schema(schema, &root) else { continue };
-            let stmts = match schema.write_disposition(&root) {
-                WriteDisposition::Replace => {
-                    let s = match self.replace_strategy {
-                        ReplaceStrategy::TruncateAndInsert => ReplaceStrategy::InsertFromStaging,
-                        other => other,
-                    };
-                    replace_sql(&names, &chain, s)?
-                }
-                WriteDisposition::Merge => {
-                    if !with_rows.contains(&root) {
-                        continue;
-                    }
-                    let strategy = stevedore_sql::merge_strategy(schema, &root, &[MergeStrategy::DeleteInsert]);
-                    merge_sql(&names, &chain, strategy, &MergeContext::new(package.created_at))?
-                }
-                _ => continue,
-            };
-            out.push(FollowupJob { table: root.clone(), format: SQL_JOB_FORMAT.into(), content: serde_json::to_vec(&json!({"statements": stmts}))? });
-        }
-        Ok(out)
-    }
-
-    /// An aborted load's rows in final tables (append jobs COPY straight into them) are
-    /// deleted by load id: root rows by `_dlt_load_id`, nested rows through their parents'
-    /// `_dlt_id`s, deepest first, in one transaction with the load's job records. Rows in
-    /// staging tables are never visible and are emptied before the next load that uses them.
-    async fn discard_package(&self, package: &PackageInfo, jobs: &[JobInfo]) -> Result<()> {
-        let schema = &package.schema;
-        let mut tables: Vec<&Table> = jobs
-            .iter()
-            .filter(|j| !loads_to_staging(schema, &j.table))
-            .filter_map(|j| schema.table(&j.table))
-            .collect();
-        tables.sort_by_key(|t| (std::cmp::Reverse(nesting_depth(schema, t)), t.name.clone()));
-        tables.dedup_by(|a, b| a.name == b.name);
-        let names = self.names();
-        let q = |c: &str| self.dialect.quote_identifier(c);
-        // rows of `t` that belong to the load: a predicate on `t`'s columns
-        let belongs = |t: &Table| -> String {
-            let mut pred = format!("{} = $1", q(C_DLT_LOAD_ID));
-            let mut chain = vec![t];
-            while let Some(parent) = chain.last().and_then(|c| c.parent.as_deref()).and_then(|p| schema.table(p)) {
-                chain.push(parent);
-            }
-            // from the root down: each level's rows are those whose parent is in the level above
-            for pair in chain.windows(2).rev() {
-                pred = format!("{} IN (SELECT {} FROM {} WHERE {pred})", q(C_DLT_PARENT_ID), q(C_DLT_ID), names.final_table(&pair[1].name));
-            }
-            pred
-        };
-        let mut conn = self.conn().await?;
-        let tx = conn.transaction().await.map_err(|e| pg_err("starting a transaction", e))?;
-        let mut removed = 0;
-        for t in &tables {
-            let sql = format!("DELETE FROM {} WHERE {}", names.final_table(&t.name), belongs(t));
-            removed += tx.execute(&sql, &[&package.load_id]).await.map_err(|e| pg_err("removing an aborted load's rows", e).with("table", t.name.clone()))?;
-        }
-        let sql = format!("DELETE FROM {} WHERE load_id = $1", names.final_table(JOBS_TABLE));
-        tx.execute(&sql, &[&package.load_id]).await.map_err(|e| pg_err("removing an aborted load's job records", e))?;
-        tx.commit().await.map_err(|e| pg_err("committing the removal of an aborted load", e))?;
-        tracing::info!(load_id = %package.load_id, rows = removed, "removed the rows of an aborted load");
-        Ok(())
-    }
-
-    async fn complete_load(&self, package: &PackageInfo) -> Result<()> {
-        let names = self.names();
-        let p = |i: usize| format!("${i}");
-        let conn = self.conn().await?;
-        let exists = conn
-            .query_opt(&system::load_exists_sql(&names, &p), &[&package.load_id])
-            .await
-            .map_err(|e| pg_err("checking the load marker", e))?
-            .is_some();
-        if exists {
-            return Ok(());
-        }
-        let sql = system::insert_load_sql(&names, &p).replace("$3", "now()").replace("$4", "$3");
-        conn.execute(&sql, &[&package.load_id, &package.schema.name, &package.schema.version_hash])
-            .await
-            .map_err(|e| pg_err("writing the load marker", e))?;
-        Ok(())
-    }
-
-    async fn truncate_staging_dataset(&self, package: &PackageInfo) -> Result<()> {
-        // only this package's tables: their locks are held, other staging tables may be in use
-        let roots = self.staging_roots(package);
-        let tables = Self::chain_tables(&package.schema, &roots);
-        let conn = self.conn().await?;
-        self.truncate_staging(&**conn, &tables).await
-    }
-
-    async fn stored_state(&self, pipeline_name: &str) -> Result<Option<serde_json::Value>> {
-        let names = self.names();
-        let p = |i: usize| format!("${i}");
-        let conn = self.conn().await?;
-        match conn.query_opt(&system::stored_state_sql(&names, &p), &[&pipeline_name]).await {
-            Ok(Some(row)) => {
-                let state: String = row.get(3);
-                Ok(Some(stevedore_core::state::decompress_state(&state)?))
-            }
-            Ok(None) => Ok(None),
-            Err(e) if e.as_db_error().is_some_and(|d| matches!(d.code().code(), "42P01" | "3F000")) => Ok(None),
-            Err(e) => Err(pg_err("reading the stored state", e)),
-        }
+    fn fault_statement(&self) -> Option<&'static str> {
+        Some("SELECT pg_terminate_backend(pg_backend_pid())")
     }
 }

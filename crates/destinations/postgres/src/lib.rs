@@ -42,7 +42,7 @@ use stevedore_core::writers::FileFormat;
 use stevedore_core::{Error, ErrorKind, Result};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-pub use client::{JOBS_TABLE, PostgresClient, SQL_JOB_FORMAT, STAGING_OWNER_TABLE};
+pub use client::{JOBS_TABLE, PostgresBackend, PostgresClient, SQL_JOB_FORMAT, STAGING_OWNER_TABLE};
 pub use config::{CREDENTIALS_SPEC, Credentials, POSTGRES_SPEC, PostgresConfig, SslMode};
 
 /// Destination name.
@@ -219,7 +219,7 @@ impl Destination for Postgres {
             return Err(Error::config("the dataset name is empty").with_hint("pass a dataset name"));
         }
         let staging = self.staging_dataset_name(dataset_name)?;
-        let client = PostgresClient::connect(client::ClientSettings {
+        let client = client::connect(client::ClientSettings {
             pg: self.pg_config(),
             tls: self.tls.clone(),
             display: self.credentials.to_string(),
@@ -227,6 +227,7 @@ impl Destination for Postgres {
             staging_dataset: staging,
             create_indexes: self.config.create_indexes,
             replace_strategy: self.config.replace_strategy,
+            merge_strategies: self.capabilities().supported_merge_strategies,
             pool_size: self.config.pool_size,
             fault_after_statements: self.fault_after_statements,
         })

@@ -105,6 +105,17 @@ fn schema_err(msg: String, table: &str) -> Error {
     Error::new(ErrorKind::Schema, msg).with("table", table.to_string())
 }
 
+/// How many parents `t` has up to its root.
+pub fn nesting_depth(schema: &Schema, t: &Table) -> usize {
+    let mut depth = 0;
+    let mut cur = t.parent.as_deref();
+    while let Some(p) = cur {
+        depth += 1;
+        cur = schema.table(p).and_then(|t| t.parent.as_deref());
+    }
+    depth
+}
+
 /// Followup SQL of a replace with `insert-from-staging` or `staging-optimized` (or
 /// `truncate-and-insert`, which stevedore runs through the staging dataset too so that the
 /// final tables change in one transaction).
