@@ -52,7 +52,10 @@ impl TableReader for PgReader {
     async fn columns(&self, dataset: &str, table: &str) -> Result<Option<BTreeSet<String>>, String> {
         let rows = self
             .db
-            .query("SELECT column_name::text FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2", &[&dataset, &table])
+            .query(
+                "SELECT column_name::text FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2",
+                &[&dataset, &table],
+            )
             .await
             .map_err(|e| e.to_string())?;
         Ok((!rows.is_empty()).then(|| rows.iter().map(|r| r.get::<_, String>(0)).collect()))

@@ -407,9 +407,7 @@ fn failed_write_keeps_previous_version(place: Place) {
         .build()
         .unwrap();
     let rows: Vec<Value> = (0..3).map(|i| json!({"id": i, "name": i * 10})).collect();
-    let e = rt
-        .block_on(other.run(Resource::from_values("users", rows).with_table_format(TableFormat::Delta)))
-        .expect_err("type change");
+    let e = rt.block_on(other.run(Resource::from_values("users", rows).with_table_format(TableFormat::Delta))).expect_err("type change");
     let text = format!("{e} {e:?}");
     assert!(text.contains("users") && text.contains("`name`"), "{text}");
     let v = place.read("keep_dataset", "users", "id");

@@ -59,11 +59,7 @@ struct Order {
 
 fn orders() -> Vec<Order> {
     (1..=4)
-        .map(|i| Order {
-            id: i,
-            customer: format!("c{i}"),
-            lines: (0..i).map(|j| Line { sku: format!("s{i}-{j}"), qty: j }).collect(),
-        })
+        .map(|i| Order { id: i, customer: format!("c{i}"), lines: (0..i).map(|j| Line { sku: format!("s{i}-{j}"), qty: j }).collect() })
         .collect()
 }
 
@@ -152,18 +148,14 @@ print(json.dumps({"columns": schema.names, "types": {f.name: str(f.type) for f i
 async fn schema_evolves_across_runs_and_pyarrow_reads_it() {
     let env = Env::new();
     let p = env.pipeline("evo", Some(FileFormat::Parquet));
-    p.run(Resource::from_values("items", vec![json!({"id": 1, "x": 5}), json!({"id": 2, "x": 6, "flag": null})]))
-        .await
-        .expect("run 1");
+    p.run(Resource::from_values("items", vec![json!({"id": 1, "x": 5}), json!({"id": 2, "x": 6, "flag": null})])).await.expect("run 1");
     let s1 = p.schema().unwrap().unwrap();
     let t1 = s1.table("items").unwrap();
     assert!(t1.columns.contains_key("x"));
     assert!(!t1.columns.contains_key("flag"), "a column seen only as null is not created");
     assert!(s1.table("items__tags").is_none());
 
-    p.run(Resource::from_values("items", vec![json!({"id": 3, "x": "seven", "flag": true, "tags": ["a", "b"]})]))
-        .await
-        .expect("run 2");
+    p.run(Resource::from_values("items", vec![json!({"id": 3, "x": "seven", "flag": true, "tags": ["a", "b"]})])).await.expect("run 2");
     let s2 = p.schema().unwrap().unwrap();
     let t2 = s2.table("items").unwrap();
     let cols: Vec<&str> = t2.columns.keys().map(String::as_str).collect();
@@ -284,10 +276,8 @@ async fn callback_extra_placeholder_renders_every_path() {
         .build()
         .expect("filesystem");
     let p = env.pipeline_with("cb", fs, None);
-    let info = p
-        .run(Resource::from_values("things", vec![json!({"id": 1, "parts": [1, 2]}), json!({"id": 2, "parts": [3]})]))
-        .await
-        .expect("run");
+    let info =
+        p.run(Resource::from_values("things", vec![json!({"id": 1, "parts": [1, 2]}), json!({"id": 2, "parts": [3]})])).await.expect("run");
     let lid = info.load_ids()[0].to_string();
     // expected paths from the jobs the loader reports (`<table>.<file_id>.<ext>`)
     let mut expected = BTreeSet::new();
@@ -300,10 +290,8 @@ async fn callback_extra_placeholder_renders_every_path() {
         expected.insert(format!("{table}/cb-{table}-{}/{lid}.{file_id}.{ext}", ext.replace('.', "_")));
     }
     assert_eq!(expected.len(), 2, "a root and a child job: {:?}", info.packages[0].jobs);
-    let got: BTreeSet<String> = list_files(&env.dataset_dir("cb_dataset"))
-        .into_iter()
-        .filter(|f| !f.starts_with("_dlt_") && f != "init")
-        .collect();
+    let got: BTreeSet<String> =
+        list_files(&env.dataset_dir("cb_dataset")).into_iter().filter(|f| !f.starts_with("_dlt_") && f != "init").collect();
     assert_eq!(got, expected);
     let calls = calls.lock().unwrap();
     assert!(calls.len() >= expected.len(), "the callback runs for every file: {calls:?}");

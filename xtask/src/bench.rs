@@ -15,7 +15,8 @@ use crate::services;
 use crate::venv::{self, DLT, READERS};
 use crate::{Error, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask bench [--sizes 100000,1000000] [--runs N] [--dlt-runs N] [--skip-dlt] [--skip-postgres] [--with-10m] [--no-write]";
+const USAGE: &str =
+    "usage: cargo xtask bench [--sizes 100000,1000000] [--runs N] [--dlt-runs N] [--skip-dlt] [--skip-postgres] [--with-10m] [--no-write]";
 
 struct Opts {
     sizes: Vec<usize>,
@@ -84,11 +85,7 @@ fn measure(shell: &str, env: &[(&str, String)]) -> Result<(Sample, String)> {
     cmd.stdin(Stdio::null());
     let out = cmd.output().map_err(|e| Error(format!("cannot run /usr/bin/time (apt-get install time): {e}")))?;
     if !out.status.success() {
-        bail!(
-            "benchmark command failed ({}): {shell}\n{}",
-            proc::describe_status(out.status),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        bail!("benchmark command failed ({}): {shell}\n{}", proc::describe_status(out.status), String::from_utf8_lossy(&out.stderr));
     }
     let t = fs::read_to_string(&tf).map_err(|e| Error(format!("read timing: {e}")))?;
     let _ = fs::remove_file(&tf);
@@ -100,13 +97,15 @@ fn measure(shell: &str, env: &[(&str, String)]) -> Result<(Sample, String)> {
 }
 
 fn parse_opts(args: &[String]) -> Result<Opts> {
-    let mut o = Opts { sizes: vec![100_000, 1_000_000], runs: 5, dlt_runs: 1, skip_dlt: false, skip_pg: false, with_10m: false, write: true };
+    let mut o =
+        Opts { sizes: vec![100_000, 1_000_000], runs: 5, dlt_runs: 1, skip_dlt: false, skip_pg: false, with_10m: false, write: true };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--sizes" => {
                 let v = it.next().ok_or_else(|| Error(USAGE.into()))?;
-                o.sizes = v.split(',').map(|s| s.replace('_', "").parse().map_err(|_| Error(format!("bad size {s}")))).collect::<Result<_>>()?;
+                o.sizes =
+                    v.split(',').map(|s| s.replace('_', "").parse().map_err(|_| Error(format!("bad size {s}")))).collect::<Result<_>>()?;
             }
             "--runs" => o.runs = it.next().and_then(|v| v.parse().ok()).ok_or_else(|| Error(USAGE.into()))?,
             "--dlt-runs" => o.dlt_runs = it.next().and_then(|v| v.parse().ok()).ok_or_else(|| Error(USAGE.into()))?,
@@ -229,8 +228,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
                 results.push(Row { scenario: name.into(), n, s: med(&v), rows });
                 let mut sorted: Vec<f64> = pairs.iter().map(|(b, d, a)| d / ((b + a) / 2.0)).collect();
                 sorted.sort_by(|a, b| a.total_cmp(b));
-                let shown: Vec<String> =
-                    pairs.iter().map(|(b, d, a)| format!("{b:.2} s / {d:.1} s / {a:.2} s")).collect();
+                let shown: Vec<String> = pairs.iter().map(|(b, d, a)| format!("{b:.2} s / {d:.1} s / {a:.2} s")).collect();
                 notes.push(format!(
                     "{n} records, {}: dlt vs stevedore run right before and after it (interleaved): median {:.1}x (stevedore before / dlt / stevedore after: {})",
                     name.trim_start_matches("dlt "),
@@ -241,7 +239,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         }
         // PostgreSQL: stevedore end to end, dlt end to end, and `psql \copy` of the same rows
         if !o.skip_pg {
-            let pg = pg_env.get_or_insert_with(|| start_postgres());
+            let pg = pg_env.get_or_insert_with(start_postgres);
             match pg {
                 Ok((url, psql, _)) => {
                     let (url, psql) = (url.clone(), psql.clone());
@@ -326,7 +324,9 @@ fn start_postgres() -> std::result::Result<(String, String, services::Session), 
 }
 
 fn psql(psql: &str, url: &str, sql: &str) -> Result<String> {
-    let out = Command::new(psql).args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]).output()
+    let out = Command::new(psql)
+        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .output()
         .map_err(|e| Error(format!("psql: {e}")))?;
     if !out.status.success() {
         bail!("psql failed: {sql}\n{}", String::from_utf8_lossy(&out.stderr));
@@ -368,9 +368,17 @@ fn bench_postgres(
         let _ = fs::remove_dir_all(&dir);
         if i == 0 {
             // the floor: export the same rows as CSV, then time `\copy` into identical tables
-            tables = psql(psql_bin, url, &format!(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema='{ds}' AND table_name NOT LIKE '\\_%' ORDER BY 1"
-            ))?.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
+            tables = psql(
+                psql_bin,
+                url,
+                &format!(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema='{ds}' AND table_name NOT LIKE '\\_%' ORDER BY 1"
+                ),
+            )?
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect();
             psql(psql_bin, url, &format!("DROP SCHEMA IF EXISTS {floor_schema} CASCADE; CREATE SCHEMA {floor_schema}"))?;
             let csv_dir = work.join(format!("csv-{n}"));
             fs::create_dir_all(&csv_dir).map_err(|e| Error(e.to_string()))?;
@@ -427,7 +435,12 @@ fn machine() -> String {
 }
 
 fn render(rows: &[Row], notes: &[String]) -> String {
-    let date = Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    let date = Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d %H:%M UTC")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
     let mut s = format!(
         "# Benchmarks\n\nGenerated by `cargo xtask bench` on {date}, {}. Input: `gen_events.py N` (GitHub-like events, \
          nested objects and lists: 1 record ≈ 3.2 rows over 4 tables). Medians of repeated runs (the machine is shared \

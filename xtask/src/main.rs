@@ -78,12 +78,7 @@ const TASKS: &[Task] = &[
                 writes docs/benchmarks.md (not part of the test suite)",
         run: bench::main,
     },
-    Task {
-        name: "help",
-        args: "",
-        about: "print this help",
-        run: help,
-    },
+    Task { name: "help", args: "", about: "print this help", run: help },
 ];
 
 fn usage() -> String {

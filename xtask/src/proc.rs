@@ -14,9 +14,7 @@ pub fn cache_dir() -> Result<PathBuf> {
         Some(dir) => PathBuf::from(dir),
         None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
             Some(home) => Path::new(&home).join(".cache").join("stevedore"),
-            None => bail!(
-                "neither STEVEDORE_CACHE nor HOME is set: set STEVEDORE_CACHE to a cache folder"
-            ),
+            None => bail!("neither STEVEDORE_CACHE nor HOME is set: set STEVEDORE_CACHE to a cache folder"),
         },
     };
     std::path::absolute(&dir).map_err(|e| Error(format!("cache folder {}: {e}", dir.display())))
@@ -35,16 +33,11 @@ pub fn workspace_root() -> Result<PathBuf> {
     let cwd = std::env::current_dir().map_err(|e| Error(format!("current folder: {e}")))?;
     for dir in cwd.ancestors() {
         let manifest = dir.join("Cargo.toml");
-        if std::fs::read_to_string(&manifest)
-            .is_ok_and(|s| s.lines().any(|l| l.trim() == "[workspace]"))
-        {
+        if std::fs::read_to_string(&manifest).is_ok_and(|s| s.lines().any(|l| l.trim() == "[workspace]")) {
             return Ok(dir.to_path_buf());
         }
     }
-    bail!(
-        "no Cargo workspace above {}: run this as `cargo xtask` inside the stevedore checkout",
-        cwd.display()
-    )
+    bail!("no Cargo workspace above {}: run this as `cargo xtask` inside the stevedore checkout", cwd.display())
 }
 
 /// The cargo that runs us (`$CARGO`), so the same toolchain builds the tests.
@@ -66,31 +59,18 @@ pub fn cargo() -> Command {
 /// Whether `name` is one of the variables `cargo run` sets for the program it runs.
 fn is_run_variable(name: &str) -> bool {
     name.starts_with("CARGO_PKG_")
-        || matches!(
-            name,
-            "CARGO_MANIFEST_DIR" | "CARGO_MANIFEST_PATH" | "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
-        )
+        || matches!(name, "CARGO_MANIFEST_DIR" | "CARGO_MANIFEST_PATH" | "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE")
 }
 
 /// A command as a shell line, for the log.
 pub fn display(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(quote)
-        .collect::<Vec<_>>()
-        .join(" ")
+    std::iter::once(cmd.get_program()).chain(cmd.get_args()).map(quote).collect::<Vec<_>>().join(" ")
 }
 
 fn quote(arg: &OsStr) -> String {
     let s = arg.to_string_lossy();
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_=./:,+@%".contains(c));
-    if plain {
-        s.into_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
+    let plain = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_=./:,+@%".contains(c));
+    if plain { s.into_owned() } else { format!("'{}'", s.replace('\'', r"'\''")) }
 }
 
 /// Turn a spawn error into a message that says what to install.
@@ -114,10 +94,7 @@ pub fn run(cmd: &mut Command, hint: &str) -> Result<ExitStatus> {
 pub fn capture(cmd: &mut Command, hint: &str) -> Result<Option<String>> {
     cmd.stdin(Stdio::null()).stderr(Stdio::null());
     let out = cmd.output().map_err(|e| spawn_error(cmd, e, hint))?;
-    Ok(out
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned()))
+    Ok(out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned()))
 }
 
 /// `exit status 3` / `signal 9`, for messages.

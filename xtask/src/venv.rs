@@ -86,15 +86,9 @@ pub fn ensure(spec: &VenvSpec, extra: &[&str], force: bool) -> Result<PathBuf> {
     if let (Some(id), Some(stamp)) = (&interpreter, &stamp)
         && !force
         && stamp.interpreter == *id
-        && wanted
-            .iter()
-            .all(|w| stamp.requirements.iter().any(|r| r == w))
+        && wanted.iter().all(|w| stamp.requirements.iter().any(|r| r == w))
     {
-        println!(
-            "venv up to date: {} ({id}; {})",
-            dir.display(),
-            stamp.requirements.join(" ")
-        );
+        println!("venv up to date: {} ({id}; {})", dir.display(), stamp.requirements.join(" "));
         return Ok(python);
     }
 
@@ -103,11 +97,7 @@ pub fn ensure(spec: &VenvSpec, extra: &[&str], force: bool) -> Result<PathBuf> {
         interpreter = identify(&python);
     }
     let Some(interpreter) = interpreter else {
-        bail!(
-            "the venv's interpreter {} does not run; delete {} and retry",
-            python.display(),
-            dir.display()
-        )
+        bail!("the venv's interpreter {} does not run; delete {} and retry", python.display(), dir.display())
     };
     check_version(&interpreter, spec.min_python, &python.display().to_string())?;
 
@@ -124,46 +114,22 @@ pub fn ensure(spec: &VenvSpec, extra: &[&str], force: bool) -> Result<PathBuf> {
     }
     println!("installing into {}: {}", dir.display(), install.join(" "));
     let mut pip = Command::new(&python);
-    pip.args([
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--no-input",
-        "--progress-bar",
-        "off",
-    ])
-    .args(&install);
+    pip.args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off"]).args(&install);
     let status = proc::run(&mut pip, "the venv has no interpreter")?;
     if !status.success() {
-        bail!(
-            "pip install failed ({}): see pip's output above (PyPI must be reachable)",
-            proc::describe_status(status)
-        );
+        bail!("pip install failed ({}): see pip's output above (PyPI must be reachable)", proc::describe_status(status));
     }
-    let stamp = Stamp {
-        interpreter,
-        requirements: install,
-    };
+    let stamp = Stamp { interpreter, requirements: install };
     let tmp = dir.join(format!("{STAMP}.tmp"));
     fs::write(&tmp, stamp.render())
         .and_then(|()| fs::rename(&tmp, &stamp_path))
         .map_err(|e| Error(format!("cannot write {}: {e}", stamp_path.display())))?;
-    println!(
-        "venv ready: {} ({}; {})",
-        dir.display(),
-        stamp.interpreter,
-        stamp.requirements.join(" ")
-    );
+    println!("venv ready: {} ({}; {})", dir.display(), stamp.interpreter, stamp.requirements.join(" "));
     Ok(python)
 }
 
 fn venv_python(dir: &Path) -> PathBuf {
-    if cfg!(windows) {
-        dir.join("Scripts").join("python.exe")
-    } else {
-        dir.join("bin").join("python")
-    }
+    if cfg!(windows) { dir.join("Scripts").join("python.exe") } else { dir.join("bin").join("python") }
 }
 
 /// The interpreter Python programs must create the venv with.
@@ -182,10 +148,7 @@ fn identify(python: &Path) -> Option<String> {
     if !python.exists() {
         return None;
     }
-    let out = Command::new(python)
-        .args(["-c", VERSION_PROBE])
-        .output()
-        .ok()?;
+    let out = Command::new(python).args(["-c", VERSION_PROBE]).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     (out.status.success() && !text.trim().is_empty()).then(|| format!("python {}", text.trim()))
 }
@@ -195,9 +158,7 @@ fn create(spec: &VenvSpec, dir: &Path) -> Result<()> {
     let hint = format!("install Python {major}.{minor}+ (or set STEVEDORE_BASE_PYTHON to one)");
     let mut probe = base_python();
     let name = probe.get_program().to_string_lossy().into_owned();
-    let Some(out) = proc::capture(probe.args(["-c", VERSION_PROBE]), &hint)? else {
-        bail!("{name} does not run: {hint}")
-    };
+    let Some(out) = proc::capture(probe.args(["-c", VERSION_PROBE]), &hint)? else { bail!("{name} does not run: {hint}") };
     check_version(&format!("python {}", out.trim()), spec.min_python, &name)?;
 
     let mut venv = base_python();
@@ -245,9 +206,7 @@ struct Stamp {
 
 impl Stamp {
     fn render(&self) -> String {
-        let mut s = String::from(
-            "# written by `cargo xtask venv`: installed pins; delete to force a reinstall\n",
-        );
+        let mut s = String::from("# written by `cargo xtask venv`: installed pins; delete to force a reinstall\n");
         s.push_str(&self.interpreter);
         s.push('\n');
         for r in &self.requirements {
@@ -258,18 +217,9 @@ impl Stamp {
     }
 
     fn parse(text: &str) -> Option<Stamp> {
-        let mut lines = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'));
-        let interpreter = lines
-            .next()
-            .filter(|l| l.starts_with("python "))?
-            .to_string();
-        Some(Stamp {
-            interpreter,
-            requirements: lines.map(String::from).collect(),
-        })
+        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'));
+        let interpreter = lines.next().filter(|l| l.starts_with("python "))?.to_string();
+        Some(Stamp { interpreter, requirements: lines.map(String::from).collect() })
     }
 }
 
@@ -279,12 +229,8 @@ fn read_stamp(path: &Path) -> Option<Stamp> {
 
 /// The normalized project name of a pin (`Foo_Bar==1` -> `foo-bar`).
 fn project_name(requirement: &str) -> String {
-    let end = requirement
-        .find(|c: char| "=<>!~;[ ".contains(c))
-        .unwrap_or(requirement.len());
-    requirement[..end]
-        .to_ascii_lowercase()
-        .replace(['_', '.'], "-")
+    let end = requirement.find(|c: char| "=<>!~;[ ".contains(c)).unwrap_or(requirement.len());
+    requirement[..end].to_ascii_lowercase().replace(['_', '.'], "-")
 }
 
 /// The pins to install: everything wanted, plus earlier pins of other projects.

@@ -155,9 +155,9 @@ struct LoadArgs {
 }
 
 fn init_logging(config: Option<&Config>) {
-    let level = std::env::var("RUST_LOG").ok().or_else(|| {
-        config.and_then(|c| c.get_str(&[&["runtime"]], "log_level").ok().flatten()).map(|l| l.to_lowercase())
-    });
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .or_else(|| config.and_then(|c| c.get_str(&[&["runtime"]], "log_level").ok().flatten()).map(|l| l.to_lowercase()));
     let filter = tracing_subscriber::EnvFilter::try_new(level.unwrap_or_else(|| "warn".into()))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();

@@ -24,11 +24,7 @@ fn good_csv(from: i64, n: i64) -> String {
 
 fn table_ids(proj: &CliProject, table: &str) -> Vec<i64> {
     let dir = proj.dataset_dir(DATASET).join(table);
-    let mut v: Vec<i64> = list_files(&dir)
-        .iter()
-        .flat_map(|f| read_jsonl(&dir.join(f)))
-        .map(|r| r["id"].as_i64().expect("id"))
-        .collect();
+    let mut v: Vec<i64> = list_files(&dir).iter().flat_map(|f| read_jsonl(&dir.join(f))).map(|r| r["id"].as_i64().expect("id")).collect();
     v.sort();
     v
 }
@@ -202,10 +198,9 @@ fn missing_input_file_is_a_clear_error() {
 
 #[test]
 fn unknown_config_key_is_named_with_a_suggestion() {
-    for (section, key, right) in [
-        ("destination.filesystem", "bucket_ulr", "bucket_url"),
-        ("data_writer", "disable_compresion", "disable_compression"),
-    ] {
+    for (section, key, right) in
+        [("destination.filesystem", "bucket_ulr", "bucket_url"), ("data_writer", "disable_compresion", "disable_compression")]
+    {
         let proj = CliProject::new(BIN);
         proj.write("in.jsonl", &good_jsonl(1, 2));
         proj.write(".stevedore/config.toml", &format!("[{section}]\n{key} = \"x\"\n"));

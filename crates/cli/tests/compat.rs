@@ -91,12 +91,8 @@ fn check_compat(rows: usize) {
             }
         }
         let exp_cols: Vec<Value> = et["columns"].as_array().unwrap().clone();
-        let our_cols: Vec<Value> = ot["columns"]
-            .as_object()
-            .expect("columns")
-            .iter()
-            .map(|(n, c)| column_entry(n, c.as_object().expect("column")))
-            .collect();
+        let our_cols: Vec<Value> =
+            ot["columns"].as_object().expect("columns").iter().map(|(n, c)| column_entry(n, c.as_object().expect("column"))).collect();
         let en: Vec<&Value> = exp_cols.iter().map(|c| &c["name"]).collect();
         let on: Vec<&Value> = our_cols.iter().map(|c| &c["name"]).collect();
         if en != on {

@@ -58,8 +58,7 @@ fn env_beats_config_file() {
 #[test]
 fn flag_beats_env_and_config_file() {
     let proj = CliProject::new(BIN);
-    let (from_file, from_env, from_flag) =
-        (proj.path().join("from_file"), proj.path().join("from_env"), proj.path().join("from_flag"));
+    let (from_file, from_env, from_flag) = (proj.path().join("from_file"), proj.path().join("from_env"), proj.path().join("from_flag"));
     write_config(&proj, &config_file(".stevedore", &from_file));
     let flag = from_flag.display().to_string();
     load(&proj, &["--bucket-url", &flag], &[("DESTINATION__FILESYSTEM__BUCKET_URL", &from_env.display().to_string())]);
@@ -123,11 +122,7 @@ fn staging_is_refused_by_a_destination_that_cannot_load_staged_files() {
     ] {
         let mut args: Vec<&str> = base.to_vec();
         args.extend(["--destination", destination, "--staging", "filesystem", "--staging-bucket-url", &stage]);
-        let out = proj
-            .cmd(&args)
-            .env("DESTINATION__POSTGRES__CREDENTIALS", "postgresql://loader:pw@127.0.0.1:1/db")
-            .output()
-            .expect("run");
+        let out = proj.cmd(&args).env("DESTINATION__POSTGRES__CREDENTIALS", "postgresql://loader:pw@127.0.0.1:1/db").output().expect("run");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && stderr.contains(expected), "{destination}: {stderr}");
         assert!(!proj.path().join("stage").exists() && !proj.pipelines_dir().join("stevedore").join("load").exists(), "{stderr}");

@@ -24,11 +24,8 @@ fn loaded_jobs(proj: &CliProject) -> (String, DateTime<Utc>, Vec<(String, String
     assert_eq!(loaded.len(), 1, "one loaded package");
     let load_id = loaded[0].clone();
     let pkg = proj.working_dir(PIPELINE).join("load").join("loaded").join(&load_id);
-    let created: DateTime<Utc> = read_json(&pkg.join("package.json"))["created_at"]
-        .as_str()
-        .expect("created_at")
-        .parse()
-        .expect("created_at is a datetime");
+    let created: DateTime<Utc> =
+        read_json(&pkg.join("package.json"))["created_at"].as_str().expect("created_at").parse().expect("created_at is a datetime");
     let mut jobs = Vec::new();
     for f in list_files(&pkg.join("completed_jobs")) {
         if f.ends_with(".remote_url") || f.starts_with("_dlt_") {
@@ -108,7 +105,14 @@ p = create_path(layout, "t.fid.0.jsonl", schema, load_id,
 print(json.dumps({"path": p}))
 "#;
 
-fn all_values(table: &str, file_id: &str, ext: &str, load_id: &str, created: &DateTime<Utc>, now: &DateTime<Utc>) -> Vec<(&'static str, String)> {
+fn all_values(
+    table: &str,
+    file_id: &str,
+    ext: &str,
+    load_id: &str,
+    created: &DateTime<Utc>,
+    now: &DateTime<Utc>,
+) -> Vec<(&'static str, String)> {
     let mut vals: Vec<(&str, String)> = vec![
         ("table_name", table.to_string()),
         ("schema_name", PIPELINE.to_string()),
@@ -144,7 +148,9 @@ fn check_all_placeholders(current_datetime: &str) {
         let args = [ALL_PLACEHOLDERS, PIPELINE, &load_id, &created.to_rfc3339(), current_datetime];
         let dlt = run_python(&py, PY_DLT_PATH, &args);
         match dlt.get("path") {
-            Some(p) => assert_eq!(p.as_str().unwrap(), render(ALL_PLACEHOLDERS, &all_values("t", "fid", "jsonl", &load_id, &created, &now))),
+            Some(p) => {
+                assert_eq!(p.as_str().unwrap(), render(ALL_PLACEHOLDERS, &all_values("t", "fid", "jsonl", &load_id, &created, &now)))
+            }
             None => println!("dlt not installed, not cross-checked: {dlt}"),
         }
     }
@@ -170,8 +176,7 @@ fn layout_without_ext_gets_ext_appended() {
     proj.write("in.jsonl", INPUT);
     assert_success(&proj.load("in.jsonl", "items", PIPELINE, DATASET, &["--layout", "{table_name}/{load_id}.{file_id}"], &[]), "load");
     let (load_id, _, jobs) = loaded_jobs(&proj);
-    let expected: BTreeSet<String> =
-        jobs.iter().map(|(t, f, ext)| format!("{t}/{load_id}.{f}.{ext}")).collect();
+    let expected: BTreeSet<String> = jobs.iter().map(|(t, f, ext)| format!("{t}/{load_id}.{f}.{ext}")).collect();
     assert!(jobs.iter().all(|(_, _, ext)| ext == "jsonl.gz"), "{jobs:?}");
     assert_eq!(data_files(&proj), expected);
 }
@@ -187,8 +192,7 @@ fn static_extra_placeholders_from_config() {
     );
     assert_success(&proj.load("in.jsonl", "items", PIPELINE, DATASET, &[], &[]), "load");
     let (load_id, _, jobs) = loaded_jobs(&proj);
-    let expected: BTreeSet<String> =
-        jobs.iter().map(|(t, f, ext)| format!("{t}/acme/eu-west-{load_id}.{f}.{ext}")).collect();
+    let expected: BTreeSet<String> = jobs.iter().map(|(t, f, ext)| format!("{t}/acme/eu-west-{load_id}.{f}.{ext}")).collect();
     assert_eq!(data_files(&proj), expected);
 }
 
@@ -294,8 +298,11 @@ fn malformed_bucket_urls_are_refused_not_taken_as_folders() {
         let err = assert_failure(&load_to(&proj, url), &format!("load to {url}"));
         assert!(err.contains("configuration error"), "{url}: {err}");
         for w in words {
-            assert!(err.contains(w), "error for {url} should mention `{w}`:
-{err}");
+            assert!(
+                err.contains(w),
+                "error for {url} should mention `{w}`:
+{err}"
+            );
         }
         assert!(!err.contains("SECRETVALUE"), "{err}");
         // no local folder named after the URL, nothing written anywhere

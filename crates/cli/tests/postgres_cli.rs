@@ -54,7 +54,8 @@ async fn cli_loads_into_postgres_with_merge() {
 
 /// `stevedore load ... --destination postgres` in `proj`, with `url` as the credentials.
 fn pg_load(proj: &stevedore_testkit::CliProject, file: &str, dataset: &str, url: &str, envs: &[(&str, &str)]) -> std::process::Command {
-    let mut c = proj.cmd(&["load", file, "--table", "events", "--pipeline", "pg_resume", "--destination", "postgres", "--dataset", dataset]);
+    let mut c =
+        proj.cmd(&["load", file, "--table", "events", "--pipeline", "pg_resume", "--destination", "postgres", "--dataset", dataset]);
     c.arg("--pipelines-dir").arg(proj.pipelines_dir()).env("DESTINATION__POSTGRES__CREDENTIALS", url);
     for (k, v) in envs {
         c.env(k, v);
@@ -110,11 +111,12 @@ async fn kill_9_during_copy_then_same_command_is_exact() {
         .spawn()
         .unwrap();
     let normalized = proj.working_dir("pg_resume").join("load").join("normalized");
-    let landed = stevedore_testkit::kill_9_when(&mut child, std::time::Duration::from_secs(120), std::time::Duration::from_millis(1), || {
-        let pending = stevedore_testkit::list_dirs(&normalized);
-        let done = pending.first().map_or(0, |l| stevedore_testkit::list_files(&normalized.join(l).join("completed_jobs")).len());
-        (done >= 3).then(|| format!("killed with {done} jobs done"))
-    });
+    let landed =
+        stevedore_testkit::kill_9_when(&mut child, std::time::Duration::from_secs(120), std::time::Duration::from_millis(1), || {
+            let pending = stevedore_testkit::list_dirs(&normalized);
+            let done = pending.first().map_or(0, |l| stevedore_testkit::list_files(&normalized.join(l).join("completed_jobs")).len());
+            (done >= 3).then(|| format!("killed with {done} jobs done"))
+        });
     println!("{landed}");
     let out = pg_load(&proj, "events.jsonl", &dataset, &url, &[]).output().unwrap();
     stevedore_testkit::assert_success(&out, "same command after kill -9");
@@ -169,7 +171,11 @@ async fn kill_9_during_merge_and_replace_followups_then_same_command_is_exact() 
         let dataset = stevedore_testkit::pg::unique_dataset(disposition);
         stevedore_testkit::gen_events(3000, &proj.path().join("events.jsonl"));
         let expected = stevedore_testkit::expected_row_counts(&proj.path().join("events.jsonl"), "events");
-        let extra: &[&str] = if disposition == "merge" { &["--write-disposition", "merge", "--primary-key", "id"] } else { &["--write-disposition", "replace"] };
+        let extra: &[&str] = if disposition == "merge" {
+            &["--write-disposition", "merge", "--primary-key", "id"]
+        } else {
+            &["--write-disposition", "replace"]
+        };
         let load = || {
             let mut c = pg_load(&proj, "events.jsonl", &dataset, &url, &[]);
             c.args(extra);
@@ -179,10 +185,14 @@ async fn kill_9_during_merge_and_replace_followups_then_same_command_is_exact() 
         stevedore_testkit::assert_success(&load().output().unwrap(), "first load");
         let normalized = proj.working_dir("pg_resume").join("load").join("normalized");
         let mut child = load().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
-        let landed = stevedore_testkit::kill_9_when(&mut child, std::time::Duration::from_secs(120), std::time::Duration::from_micros(200), || {
-            let pending = stevedore_testkit::list_dirs(&normalized);
-            pending.first().is_some_and(|l| normalized.join(l).join("followups.json").exists()).then(|| "killed in the followup phase".to_string())
-        });
+        let landed =
+            stevedore_testkit::kill_9_when(&mut child, std::time::Duration::from_secs(120), std::time::Duration::from_micros(200), || {
+                let pending = stevedore_testkit::list_dirs(&normalized);
+                pending
+                    .first()
+                    .is_some_and(|l| normalized.join(l).join("followups.json").exists())
+                    .then(|| "killed in the followup phase".to_string())
+            });
         println!("{disposition}: {landed}");
         stevedore_testkit::assert_success(&load().output().unwrap(), "same command after kill -9");
         let tables: Vec<&String> = expected.keys().collect();

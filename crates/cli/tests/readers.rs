@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 use stevedore_testkit::{
-    CliProject, assert_success, expected_row_counts, gen_events, list_files, load_markers, packages, parquet_stats, python,
-    read_json, read_jsonl, run_python,
+    CliProject, assert_success, expected_row_counts, gen_events, list_files, load_markers, packages, parquet_stats, python, read_json,
+    read_jsonl, run_python,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_stevedore");

@@ -87,9 +87,7 @@ fn pipeline(name: &str, dest: Arc<dyn Destination>, dir: &Path, settings: &[(&st
 }
 
 fn events(n: usize, start: usize) -> Vec<Value> {
-    (start..start + n)
-        .map(|i| json!({"id": i, "name": format!("event {i}"), "value": i as f64 * 1.5, "tags": ["a", "b"]}))
-        .collect()
+    (start..start + n).map(|i| json!({"id": i, "name": format!("event {i}"), "value": i as f64 * 1.5, "tags": ["a", "b"]})).collect()
 }
 
 fn rows_of(info: &stevedore::LoadInfo, table: &str) -> u64 {
@@ -216,9 +214,9 @@ fn merge_falls_back_to_append(s: Service) {
     let p = pipeline("mrg", destination(&b, "lake", |x| x), dir.path(), &[]);
     let rt = rt();
     for _ in 0..2 {
-        rt.block_on(p.run(
-            Resource::from_values("users", events(10, 0)).with_write_disposition(WriteDisposition::Merge).with_primary_key(["id"]),
-        ))
+        rt.block_on(
+            p.run(Resource::from_values("users", events(10, 0)).with_write_disposition(WriteDisposition::Merge).with_primary_key(["id"])),
+        )
         .expect("merge load");
     }
     let t = b.table("lake/mrg_dataset/users/");
@@ -243,8 +241,7 @@ fn layout_placeholders_under_a_path_suffix(s: Service) {
     assert!(keys[0].starts_with("deep/er/lake/lay_dataset/events/admin/2024-04-14/sun/"), "{keys:?}");
     assert!(keys[0].ends_with(".jsonl.gz"), "{keys:?}");
     // replace finds the table's files under the layout
-    rt.block_on(p.run(Resource::from_values("events", events(3, 50)).with_write_disposition(WriteDisposition::Replace)))
-        .expect("replace");
+    rt.block_on(p.run(Resource::from_values("events", events(3, 50)).with_write_disposition(WriteDisposition::Replace))).expect("replace");
     let t = b.table("deep/er/lake/lay_dataset/events/");
     assert_eq!((t.rows, t.files.len()), (3, 1), "{t:?}");
     // system folders ignore the layout
@@ -277,10 +274,8 @@ fn state_and_init_files(s: Service) {
     assert_eq!(st["pipeline_name"], json!("stp"));
 
     // the state reads back through the destination
-    let stored = rt
-        .block_on(async { dest.client("stp_dataset", "stp").await?.stored_state("stp").await })
-        .expect("stored state")
-        .expect("a state");
+    let stored =
+        rt.block_on(async { dest.client("stp_dataset", "stp").await?.stored_state("stp").await }).expect("stored state").expect("a state");
     assert_eq!(stored["pipeline_name"], json!("stp"));
 }
 
@@ -438,9 +433,8 @@ fn server_errors_are_retried_briefly_then_reported_as_retryable(s: Service) {
             .with_endpoint_url(&format!("{}/devstoreaccount1", stub.url())),
         Service::Gcs => Credentials::new().with_endpoint_url(&stub.url()),
     };
-    let dest: Arc<dyn Destination> = Arc::new(
-        Filesystem::builder().bucket_url(&format!("{}://busy/lake", s.scheme())).credentials(creds).build().unwrap(),
-    );
+    let dest: Arc<dyn Destination> =
+        Arc::new(Filesystem::builder().bucket_url(&format!("{}://busy/lake", s.scheme())).credentials(creds).build().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let (e, took) = failing_load(dest, dir.path());
     assert_eq!(e.kind(), ErrorKind::Destination, "{e:?}");
@@ -499,11 +493,11 @@ fn rejected_credentials_fail_fast_without_retry(s: Service) {
             } else {
                 Credentials::new().with_endpoint_url(&stub.url())
             };
-            let dest: Arc<dyn Destination> = Arc::new(
-                Filesystem::builder().bucket_url(&format!("{}://refused/lake", s.scheme())).credentials(creds).build().unwrap(),
-            );
+            let dest: Arc<dyn Destination> =
+                Arc::new(Filesystem::builder().bucket_url(&format!("{}://refused/lake", s.scheme())).credentials(creds).build().unwrap());
             let (e, took) = failing_load(dest, dir.path());
-            let settings: &[&str] = if s == Service::S3 { &["aws_access_key_id", "aws_secret_access_key"] } else { &["private_key", "client_email"] };
+            let settings: &[&str] =
+                if s == Service::S3 { &["aws_access_key_id", "aws_secret_access_key"] } else { &["private_key", "client_email"] };
             check_auth_error(&e, "refused", settings, &[secret, "AKIAWRONGKEYID"]);
             assert_eq!(stub.requests(), 1, "one request, no retry: {:?}", stub.request_lines());
             assert!(stub.request_lines()[0].starts_with("GET "), "only a list request: {:?}", stub.request_lines());

@@ -147,8 +147,7 @@ fn append_keeps_both_loads() {
     assert_eq!(ids(&rows_of(&proj, &root)), vec![1, 2, 3]);
     let loaded = packages(&proj.working_dir("repl"), "loaded");
     assert_eq!(loaded.len(), 2);
-    let load_ids: BTreeSet<String> =
-        rows_of(&proj, &root).iter().map(|r| r["_dlt_load_id"].as_str().unwrap().to_string()).collect();
+    let load_ids: BTreeSet<String> = rows_of(&proj, &root).iter().map(|r| r["_dlt_load_id"].as_str().unwrap().to_string()).collect();
     assert_eq!(load_ids, loaded.into_iter().collect());
 }
 

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use stevedore_testkit::{CliProject, assert_failure, assert_success, expected_row_counts, gen_events, list_files, load_markers, packages, parquet_stats, python};
+use stevedore_testkit::{
+    CliProject, assert_failure, assert_success, expected_row_counts, gen_events, list_files, load_markers, packages, parquet_stats, python,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_stevedore");
 const PIPELINE: &str = "resume";
@@ -171,7 +173,12 @@ fn kill_9_at_several_moments_then_same_command_loads_exactly_once() {
         gen_events(if phase == "normalizing" { 20000 } else { 6000 }, &proj.path().join("events.jsonl"));
         let expected = expected_row_counts(&proj.path().join("events.jsonl"), "events");
         proj.write(".stevedore/config.toml", "[data_writer]\nfile_max_items = 150\n\n[load]\nworkers = 1\n");
-        let mut child = proj.cmd(&load_args(&proj, "events.jsonl")).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let mut child = proj
+            .cmd(&load_args(&proj, "events.jsonl"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
         let load = proj.working_dir(PIPELINE).join("load");
         let landed = stevedore_testkit::kill_9_when(&mut child, Duration::from_secs(120), Duration::from_millis(1), || {
             let new = stevedore_testkit::list_dirs(&load.join("new"));
@@ -432,7 +439,8 @@ fn full_disk_then_same_command_leaves_no_stray_file() {
     let expected = expected_row_counts(&proj.path().join("events.jsonl"), "events");
     proj.write(".stevedore/config.toml", "[data_writer]\nfile_max_items = 500\n");
     std::fs::create_dir_all(proj.bucket()).unwrap();
-    let mount = |opts: &str| std::process::Command::new("mount").args(["-t", "tmpfs", "-o", opts, "tmpfs"]).arg(proj.bucket()).status().unwrap();
+    let mount =
+        |opts: &str| std::process::Command::new("mount").args(["-t", "tmpfs", "-o", opts, "tmpfs"]).arg(proj.bucket()).status().unwrap();
     assert!(mount("size=256k").success(), "root can mount a tmpfs");
     let _unmount = Unmount(proj.bucket());
     let out = proj.load("events.jsonl", "events", PIPELINE, DATASET, &["--format", "parquet"], &[("LOAD__RAISE_ON_MAX_RETRIES", "1")]);

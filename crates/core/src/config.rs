@@ -58,30 +58,13 @@ pub const ENV_PROJECT_DIR: &str = "STEVEDORE_PROJECT_DIR";
 pub const ENV_CONFIG_DIR: &str = "STEVEDORE_CONFIG_DIR";
 
 /// Top-level sections stevedore knows; their contents are validated against registered specs.
-pub const KNOWN_SECTIONS: &[&str] = &[
-    "destination",
-    "load",
-    "normalize",
-    "extract",
-    "data_writer",
-    "runtime",
-    "pipeline",
-    "pipelines",
-    "schema",
-];
+pub const KNOWN_SECTIONS: &[&str] =
+    &["destination", "load", "normalize", "extract", "data_writer", "runtime", "pipeline", "pipelines", "schema"];
 
 /// Top-level sections that are user territory (`sources`) or dlt features stevedore does not
 /// use; validation skips them so copied dlt files stay valid.
-pub const IGNORED_SECTIONS: &[&str] = &[
-    "sources",
-    "destinations",
-    "datasets",
-    "providers",
-    "dbt_package_runner",
-    "dbt_cloud",
-    "dashboard",
-    "workspace",
-];
+pub const IGNORED_SECTIONS: &[&str] =
+    &["sources", "destinations", "datasets", "providers", "dbt_package_runner", "dbt_cloud", "dashboard", "workspace"];
 
 /// Maximum nesting of child specs followed (guards against cyclic statics).
 const MAX_SPEC_DEPTH: usize = 16;
@@ -141,22 +124,12 @@ pub struct KeySpec {
 impl KeySpec {
     /// A non-secret key.
     pub const fn new(name: &'static str, kind: ValueKind, doc: &'static str) -> Self {
-        KeySpec {
-            name,
-            kind,
-            secret: false,
-            doc,
-        }
+        KeySpec { name, kind, secret: false, doc }
     }
 
     /// A secret key.
     pub const fn secret(name: &'static str, kind: ValueKind, doc: &'static str) -> Self {
-        KeySpec {
-            name,
-            kind,
-            secret: true,
-            doc,
-        }
+        KeySpec { name, kind, secret: true, doc }
     }
 }
 
@@ -193,9 +166,7 @@ impl SectionSpec {
     /// Whether this section or any child holds a secret key.
     pub fn has_secrets(&self) -> bool {
         fn inner(spec: &SectionSpec, depth: usize) -> bool {
-            depth < MAX_SPEC_DEPTH
-                && (spec.keys.iter().any(|k| k.secret)
-                    || spec.children.iter().any(|c| inner(c, depth + 1)))
+            depth < MAX_SPEC_DEPTH && (spec.keys.iter().any(|k| k.secret) || spec.children.iter().any(|c| inner(c, depth + 1)))
         }
         inner(self, 0)
     }
@@ -236,10 +207,7 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Source::Default => f.write_str("built-in default"),
-            Source::File {
-                path,
-                line: Some(line),
-            } => write!(f, "{}:{line}", path.display()),
+            Source::File { path, line: Some(line) } => write!(f, "{}:{line}", path.display()),
             Source::File { path, line: None } => write!(f, "{}", path.display()),
             Source::Env { var } => write!(f, "environment variable {var}"),
             Source::Explicit => f.write_str("explicit value (code or command line)"),
@@ -436,13 +404,7 @@ pub enum Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Problem::UnknownKey {
-                key,
-                section,
-                origin,
-                valid,
-                suggestion,
-            } => {
+            Problem::UnknownKey { key, section, origin, valid, suggestion } => {
                 write!(f, "unknown key `{key}` in [{section}] ({origin})")?;
                 if let Some(s) = suggestion {
                     write!(f, "; did you mean `{s}`?")?;
@@ -453,11 +415,7 @@ impl fmt::Display for Problem {
                     write!(f, "; valid keys: {}; fix or remove it", valid.join(", "))
                 }
             }
-            Problem::UnknownSection {
-                name,
-                origin,
-                suggestion,
-            } => {
+            Problem::UnknownSection { name, origin, suggestion } => {
                 write!(f, "unknown section [{name}] ({origin})")?;
                 if let Some(s) = suggestion {
                     write!(f, "; did you mean [{s}]?")?;
@@ -469,16 +427,8 @@ impl fmt::Display for Problem {
                     KNOWN_SECTIONS.join(", ")
                 )
             }
-            Problem::WrongType {
-                key,
-                origin,
-                expected,
-                found,
-            } => {
-                write!(
-                    f,
-                    "`{key}` ({origin}) must be {expected}, found {found}; fix the value"
-                )
+            Problem::WrongType { key, origin, expected, found } => {
+                write!(f, "`{key}` ({origin}) must be {expected}, found {found}; fix the value")
             }
             Problem::SecretInConfigFile { key, origin } => write!(
                 f,
@@ -571,11 +521,7 @@ pub enum ConfigError {
 }
 
 fn format_problems(problems: &[Problem]) -> String {
-    let mut out = format!(
-        "{} configuration problem{}:",
-        problems.len(),
-        if problems.len() == 1 { "" } else { "s" }
-    );
+    let mut out = format!("{} configuration problem{}:", problems.len(), if problems.len() == 1 { "" } else { "s" });
     for p in problems {
         out.push_str("\n  - ");
         out.push_str(&p.to_string());
@@ -590,11 +536,7 @@ fn format_problems(problems: &[Problem]) -> String {
 /// dlt's environment variable name for a key path: `["destination","filesystem","bucket_url"]`
 /// gives `DESTINATION__FILESYSTEM__BUCKET_URL`.
 pub fn env_var_name<S: AsRef<str>>(path: &[S]) -> String {
-    path.iter()
-        .map(|s| s.as_ref())
-        .collect::<Vec<_>>()
-        .join("__")
-        .to_uppercase()
+    path.iter().map(|s| s.as_ref()).collect::<Vec<_>>().join("__").to_uppercase()
 }
 
 /// Parses an environment variable's text: a TOML literal when it is a boolean, an integer, a
@@ -603,10 +545,7 @@ pub fn env_var_name<S: AsRef<str>>(path: &[S]) -> String {
 pub fn parse_env_value(raw: &str) -> toml::Value {
     if let Ok(v) = raw.parse::<toml::Value>() {
         match &v {
-            toml::Value::Boolean(_)
-            | toml::Value::Integer(_)
-            | toml::Value::Array(_)
-            | toml::Value::Table(_) => return v,
+            toml::Value::Boolean(_) | toml::Value::Integer(_) | toml::Value::Array(_) | toml::Value::Table(_) => return v,
             toml::Value::Float(f) if f.is_finite() => return v,
             _ => {}
         }
@@ -630,14 +569,8 @@ fn json_to_toml(json: serde_json::Value) -> Option<toml::Value> {
             None => toml::Value::Float(n.as_f64()?),
         },
         serde_json::Value::String(s) => toml::Value::String(s),
-        serde_json::Value::Array(a) => {
-            toml::Value::Array(a.into_iter().filter_map(json_to_toml).collect())
-        }
-        serde_json::Value::Object(o) => toml::Value::Table(
-            o.into_iter()
-                .filter_map(|(k, v)| Some((k, json_to_toml(v)?)))
-                .collect(),
-        ),
+        serde_json::Value::Array(a) => toml::Value::Array(a.into_iter().filter_map(json_to_toml).collect()),
+        serde_json::Value::Object(o) => toml::Value::Table(o.into_iter().filter_map(|(k, v)| Some((k, json_to_toml(v)?))).collect()),
     })
 }
 
@@ -682,12 +615,7 @@ pub fn redact_url_password(url: &str) -> String {
     let Some(colon) = authority[..at].find(':') else {
         return url.to_string();
     };
-    format!(
-        "{}{}***{}",
-        &url[..auth_start],
-        &authority[..=colon],
-        &url[auth_start + at..]
-    )
+    format!("{}{}***{}", &url[..auth_start], &authority[..=colon], &url[auth_start + at..])
 }
 
 fn percent_encode(s: &str) -> String {
@@ -716,9 +644,7 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -753,11 +679,7 @@ fn type_name(v: &toml::Value) -> &'static str {
 
 /// Coerces `value` to `kind`; `raw_env` is the environment variable's text when the value is a
 /// whole environment variable.
-fn coerce_value(
-    value: &toml::Value,
-    raw_env: Option<&str>,
-    kind: ValueKind,
-) -> Option<toml::Value> {
+fn coerce_value(value: &toml::Value, raw_env: Option<&str>, kind: ValueKind) -> Option<toml::Value> {
     use toml::Value as V;
     match (kind, value) {
         (ValueKind::Any, v) => Some(v.clone()),
@@ -788,9 +710,7 @@ fn insert_path(table: &mut toml::Table, path: &[String], value: toml::Value) {
     };
     let mut t = table;
     for seg in init {
-        let entry = t
-            .entry(seg.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = t.entry(seg.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         if !entry.is_table() {
             *entry = toml::Value::Table(toml::Table::new());
         }
@@ -814,18 +734,11 @@ fn deep_merge(dst: &mut toml::Table, src: toml::Table) {
 }
 
 fn split_dotted(dotted: &str) -> Vec<String> {
-    dotted
-        .split('.')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
+    dotted.split('.').filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
 fn owned_paths(section_paths: &[&[&str]]) -> Vec<Vec<String>> {
-    section_paths
-        .iter()
-        .map(|p| p.iter().map(|s| s.to_string()).collect())
-        .collect()
+    section_paths.iter().map(|p| p.iter().map(|s| s.to_string()).collect()).collect()
 }
 
 /// dlt's candidate key paths, most specific first (see the module docs).
@@ -867,13 +780,7 @@ enum Layer {
 }
 
 /// Highest priority first.
-const LAYERS: [Layer; 5] = [
-    Layer::Explicit,
-    Layer::Env,
-    Layer::Secrets,
-    Layer::ConfigFile,
-    Layer::Default,
-];
+const LAYERS: [Layer; 5] = [Layer::Explicit, Layer::Env, Layer::Secrets, Layer::ConfigFile, Layer::Default];
 
 #[derive(Clone, Default)]
 struct TreeLayer {
@@ -900,41 +807,23 @@ impl TreeLayer {
         if !path.is_file() {
             return Ok(None);
         }
-        let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
         let table = src.parse::<toml::Table>().map_err(|e| {
             let (line, column) = line_of(&src, e.span().map_or(0, |s| s.start));
-            ConfigError::Parse {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message: e.message().trim().replace('\n', "; "),
-            }
+            ConfigError::Parse { path: path.to_path_buf(), line, column, message: e.message().trim().replace('\n', "; ") }
         })?;
         let mut lines = HashMap::new();
         if let Ok(doc) = toml::de::DeTable::parse(&src) {
             collect_lines(doc.get_ref(), &src, &mut Vec::new(), &mut lines);
         }
-        Ok(Some(TreeLayer {
-            table,
-            file: Some(path.to_path_buf()),
-            lines,
-        }))
+        Ok(Some(TreeLayer { table, file: Some(path.to_path_buf()), lines }))
     }
 }
 
-fn collect_lines(
-    table: &toml::de::DeTable<'_>,
-    src: &str,
-    prefix: &mut Vec<String>,
-    out: &mut HashMap<Vec<String>, usize>,
-) {
+fn collect_lines(table: &toml::de::DeTable<'_>, src: &str, prefix: &mut Vec<String>, out: &mut HashMap<Vec<String>, usize>) {
     for (k, v) in table.iter() {
         prefix.push(k.get_ref().to_string());
-        out.entry(prefix.clone())
-            .or_insert_with(|| line_of(src, k.span().start).0);
+        out.entry(prefix.clone()).or_insert_with(|| line_of(src, k.span().start).0);
         if let Some(t) = v.get_ref().as_table() {
             collect_lines(t, src, prefix, out);
         }
@@ -944,11 +833,7 @@ fn collect_lines(
 
 fn leaf_keys(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
     for (k, v) in table {
-        let key = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
         match v {
             toml::Value::Table(t) => leaf_keys(t, &key, out),
             _ => out.push(key),
@@ -1011,15 +896,9 @@ impl Config {
             }
             Some(dir)
         } else {
-            [STEVEDORE_DIR, DLT_DIR]
-                .iter()
-                .map(|d| project_dir.join(d))
-                .find(|d| d.is_dir())
+            [STEVEDORE_DIR, DLT_DIR].iter().map(|d| project_dir.join(d)).find(|d| d.is_dir())
         };
-        let mut cfg = Config {
-            env: env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            ..Config::default()
-        };
+        let mut cfg = Config { env: env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), ..Config::default() };
         if let Some(dir) = &dir {
             if let Some(layer) = TreeLayer::load(&dir.join(CONFIG_FILE))? {
                 cfg.config_file = layer;
@@ -1034,10 +913,7 @@ impl Config {
 
     /// Like [`Config::load`], with the project directory taken from `STEVEDORE_PROJECT_DIR` in
     /// `env` when set (relative to `default_dir` unless absolute), else `default_dir`.
-    pub fn discover(
-        default_dir: &Path,
-        env: &HashMap<String, String>,
-    ) -> Result<Config, ConfigError> {
+    pub fn discover(default_dir: &Path, env: &HashMap<String, String>) -> Result<Config, ConfigError> {
         let project = match env.get(ENV_PROJECT_DIR).filter(|d| !d.is_empty()) {
             Some(dir) => default_dir.join(dir),
             None => default_dir.to_path_buf(),
@@ -1047,13 +923,9 @@ impl Config {
 
     /// [`Config::discover`] from the current directory and the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
-        let cwd = std::env::current_dir().map_err(|source| ConfigError::Io {
-            path: PathBuf::from("."),
-            source,
-        })?;
-        let env: HashMap<String, String> = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect();
+        let cwd = std::env::current_dir().map_err(|source| ConfigError::Io { path: PathBuf::from("."), source })?;
+        let env: HashMap<String, String> =
+            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
         Config::discover(&cwd, &env)
     }
 
@@ -1075,10 +947,7 @@ impl Config {
 
     /// The files that were read (config.toml, then secrets.toml).
     pub fn files(&self) -> Vec<PathBuf> {
-        [&self.config_file, &self.secrets_file]
-            .iter()
-            .filter_map(|l| l.file.clone())
-            .collect()
+        [&self.config_file, &self.secrets_file].iter().filter_map(|l| l.file.clone()).collect()
     }
 
     /// Sets an explicit value (code or CLI flag), the highest layer, under a dotted path such as
@@ -1106,21 +975,14 @@ impl Config {
         if layer == Layer::Env {
             let var = env_var_name(path);
             let raw = self.env.get(&var)?;
-            return Some(ConfigValue {
-                value: parse_env_value(raw),
-                source: Source::Env { var },
-                key,
-            });
+            return Some(ConfigValue { value: parse_env_value(raw), source: Source::Env { var }, key });
         }
         let tree = self.tree(layer);
         let value = tree.lookup(path)?.clone();
         let source = match layer {
             Layer::Default => Source::Default,
             Layer::Explicit => Source::Explicit,
-            _ => Source::File {
-                path: tree.file.clone().unwrap_or_default(),
-                line: tree.lines.get(path).copied(),
-            },
+            _ => Source::File { path: tree.file.clone().unwrap_or_default(), line: tree.lines.get(path).copied() },
         };
         Some(ConfigValue { value, source, key })
     }
@@ -1143,14 +1005,7 @@ impl Config {
     fn get_owned(&self, section_paths: &[Vec<String>], key: &str) -> Option<ConfigValue> {
         let cands = candidates(section_paths, key);
         if let Some(p) = &self.pipeline_name {
-            let prefixed: Vec<Vec<String>> = cands
-                .iter()
-                .map(|c| {
-                    std::iter::once(p.clone())
-                        .chain(c.iter().cloned())
-                        .collect()
-                })
-                .collect();
+            let prefixed: Vec<Vec<String>> = cands.iter().map(|c| std::iter::once(p.clone()).chain(c.iter().cloned()).collect()).collect();
             for layer in LAYERS {
                 for c in &prefixed {
                     if let Some(v) = self.lookup_in(layer, c) {
@@ -1177,11 +1032,7 @@ impl Config {
 
     /// Like [`Config::get`], but a missing key is an error listing every key and environment
     /// variable tried.
-    pub fn require(
-        &self,
-        section_paths: &[&[&str]],
-        key: &str,
-    ) -> Result<ConfigValue, ConfigError> {
+    pub fn require(&self, section_paths: &[&[&str]], key: &str) -> Result<ConfigValue, ConfigError> {
         let paths = owned_paths(section_paths);
         self.get_owned(&paths, key).ok_or_else(|| {
             let tried = self.full_candidates(&paths, key);
@@ -1210,12 +1061,7 @@ impl Config {
         })
     }
 
-    fn get_kind(
-        &self,
-        section_paths: &[&[&str]],
-        key: &str,
-        kind: ValueKind,
-    ) -> Result<Option<(toml::Value, ConfigValue)>, ConfigError> {
+    fn get_kind(&self, section_paths: &[&[&str]], key: &str, kind: ValueKind) -> Result<Option<(toml::Value, ConfigValue)>, ConfigError> {
         match self.get(section_paths, key) {
             None => Ok(None),
             Some(cv) => Ok(Some((self.coerce(&cv, kind)?, cv))),
@@ -1223,25 +1069,15 @@ impl Config {
     }
 
     /// A string value (environment variables: their text unchanged).
-    pub fn get_str(
-        &self,
-        section_paths: &[&[&str]],
-        key: &str,
-    ) -> Result<Option<String>, ConfigError> {
-        Ok(self
-            .get_kind(section_paths, key, ValueKind::String)?
-            .and_then(|(v, _)| match v {
-                toml::Value::String(s) => Some(s),
-                _ => None,
-            }))
+    pub fn get_str(&self, section_paths: &[&[&str]], key: &str) -> Result<Option<String>, ConfigError> {
+        Ok(self.get_kind(section_paths, key, ValueKind::String)?.and_then(|(v, _)| match v {
+            toml::Value::String(s) => Some(s),
+            _ => None,
+        }))
     }
 
     /// A secret string; like dlt, refused when it comes from `config.toml`.
-    pub fn get_secret_str(
-        &self,
-        section_paths: &[&[&str]],
-        key: &str,
-    ) -> Result<Option<Secret<String>>, ConfigError> {
+    pub fn get_secret_str(&self, section_paths: &[&[&str]], key: &str) -> Result<Option<Secret<String>>, ConfigError> {
         match self.get_kind(section_paths, key, ValueKind::String)? {
             None => Ok(None),
             Some((_, cv)) if cv.source.is_config_file() => Err(secret_in_config(&cv)),
@@ -1250,33 +1086,17 @@ impl Config {
     }
 
     /// A boolean value.
-    pub fn get_bool(
-        &self,
-        section_paths: &[&[&str]],
-        key: &str,
-    ) -> Result<Option<bool>, ConfigError> {
-        Ok(self
-            .get_kind(section_paths, key, ValueKind::Bool)?
-            .and_then(|(v, _)| v.as_bool()))
+    pub fn get_bool(&self, section_paths: &[&[&str]], key: &str) -> Result<Option<bool>, ConfigError> {
+        Ok(self.get_kind(section_paths, key, ValueKind::Bool)?.and_then(|(v, _)| v.as_bool()))
     }
 
     /// A signed integer value.
-    pub fn get_i64(
-        &self,
-        section_paths: &[&[&str]],
-        key: &str,
-    ) -> Result<Option<i64>, ConfigError> {
-        Ok(self
-            .get_kind(section_paths, key, ValueKind::Integer)?
-            .and_then(|(v, _)| v.as_integer()))
+    pub fn get_i64(&self, section_paths: &[&[&str]], key: &str) -> Result<Option<i64>, ConfigError> {
+        Ok(self.get_kind(section_paths, key, ValueKind::Integer)?.and_then(|(v, _)| v.as_integer()))
     }
 
     /// A non-negative integer value.
-    pub fn get_u64(
-        &self,
-        section_paths: &[&[&str]],
-        key: &str,
-    ) -> Result<Option<u64>, ConfigError> {
+    pub fn get_u64(&self, section_paths: &[&[&str]], key: &str) -> Result<Option<u64>, ConfigError> {
         match self.get_kind(section_paths, key, ValueKind::Integer)? {
             None => Ok(None),
             Some((v, cv)) => match v.as_integer().and_then(|i| u64::try_from(i).ok()) {
@@ -1292,28 +1112,16 @@ impl Config {
     }
 
     /// A floating point value (integers accepted).
-    pub fn get_f64(
-        &self,
-        section_paths: &[&[&str]],
-        key: &str,
-    ) -> Result<Option<f64>, ConfigError> {
-        Ok(self
-            .get_kind(section_paths, key, ValueKind::Float)?
-            .and_then(|(v, _)| v.as_float()))
+    pub fn get_f64(&self, section_paths: &[&[&str]], key: &str) -> Result<Option<f64>, ConfigError> {
+        Ok(self.get_kind(section_paths, key, ValueKind::Float)?.and_then(|(v, _)| v.as_float()))
     }
 
     /// A table value (from one layer; see [`Config::section_table`] for a merged view).
-    pub fn get_table(
-        &self,
-        section_paths: &[&[&str]],
-        key: &str,
-    ) -> Result<Option<toml::Table>, ConfigError> {
-        Ok(self
-            .get_kind(section_paths, key, ValueKind::Table)?
-            .and_then(|(v, _)| match v {
-                toml::Value::Table(t) => Some(t),
-                _ => None,
-            }))
+    pub fn get_table(&self, section_paths: &[&[&str]], key: &str) -> Result<Option<toml::Table>, ConfigError> {
+        Ok(self.get_kind(section_paths, key, ValueKind::Table)?.and_then(|(v, _)| match v {
+            toml::Value::Table(t) => Some(t),
+            _ => None,
+        }))
     }
 
     /// The merged view of the section at exactly `path` over all layers (lowest first, later
@@ -1323,11 +1131,7 @@ impl Config {
         let base: Vec<String> = path.iter().map(|s| s.to_string()).collect();
         let mut fulls = vec![base.clone()];
         if let Some(p) = &self.pipeline_name {
-            fulls.push(
-                std::iter::once(p.clone())
-                    .chain(base.iter().cloned())
-                    .collect(),
-            );
+            fulls.push(std::iter::once(p.clone()).chain(base.iter().cloned()).collect());
         }
         let mut out = toml::Table::new();
         for full in &fulls {
@@ -1377,20 +1181,11 @@ impl Config {
     /// kind and wrapping secret keys in [`Secret`]. Missing keys are left out. Errors on a type
     /// mismatch or a secret found in `config.toml`.
     pub fn resolve(&self, spec: &SectionSpec) -> Result<ResolvedSection, ConfigError> {
-        let paths: Vec<Vec<String>> = spec
-            .lookup_paths()
-            .iter()
-            .map(|p| p.iter().map(|s| s.to_string()).collect())
-            .collect();
+        let paths: Vec<Vec<String>> = spec.lookup_paths().iter().map(|p| p.iter().map(|s| s.to_string()).collect()).collect();
         self.resolve_at(spec, paths, 0)
     }
 
-    fn resolve_at(
-        &self,
-        spec: &SectionSpec,
-        paths: Vec<Vec<String>>,
-        depth: usize,
-    ) -> Result<ResolvedSection, ConfigError> {
+    fn resolve_at(&self, spec: &SectionSpec, paths: Vec<Vec<String>>, depth: usize) -> Result<ResolvedSection, ConfigError> {
         let mut section = ResolvedSection {
             path: paths.first().cloned().unwrap_or_default(),
             native: None,
@@ -1415,28 +1210,20 @@ impl Config {
             return Ok(section);
         }
         for child in spec.children {
-            let child_paths: Vec<Vec<String>> = paths
-                .iter()
-                .map(|p| {
-                    p.iter()
-                        .cloned()
-                        .chain(child.path.iter().map(|s| s.to_string()))
-                        .collect()
-                })
-                .collect();
+            let child_paths: Vec<Vec<String>> =
+                paths.iter().map(|p| p.iter().cloned().chain(child.path.iter().map(|s| s.to_string())).collect()).collect();
             let mut resolved = self.resolve_at(child, child_paths, depth + 1)?;
             if let [name] = child.path
                 && let Some(cv) = self.get_owned(&paths, name)
                 && !cv.value.is_table()
             {
                 let mut cv = cv;
-                cv.value = coerce_value(&cv.value, self.raw_env(&cv.source), ValueKind::String)
-                    .ok_or_else(|| ConfigError::Type {
-                        key: cv.key.clone(),
-                        origin: cv.source.clone(),
-                        expected: "a table or a string (native value)",
-                        found: type_name(&cv.value),
-                    })?;
+                cv.value = coerce_value(&cv.value, self.raw_env(&cv.source), ValueKind::String).ok_or_else(|| ConfigError::Type {
+                    key: cv.key.clone(),
+                    origin: cv.source.clone(),
+                    expected: "a table or a string (native value)",
+                    found: type_name(&cv.value),
+                })?;
                 resolved.native = Some(if child.has_secrets() {
                     if cv.source.is_config_file() {
                         return Err(secret_in_config(&cv));
@@ -1465,16 +1252,10 @@ impl Config {
             }
         }
         let mut problems = Vec::new();
-        let mut v = Validator {
-            root: &root,
-            problems: &mut problems,
-        };
+        let mut v = Validator { root: &root, problems: &mut problems };
         for layer in [&self.config_file, &self.secrets_file] {
             let Some(file) = &layer.file else { continue };
-            let origin = Origin::File {
-                layer,
-                is_config: file.file_name().is_some_and(|n| n == CONFIG_FILE),
-            };
+            let origin = Origin::File { layer, is_config: file.file_name().is_some_and(|n| n == CONFIG_FILE) };
             v.walk_root(&layer.table, &mut Vec::new(), &origin, true);
         }
         for (var, raw) in &self.env {
@@ -1484,29 +1265,16 @@ impl Config {
             }
             let top_known = |s: &str| KNOWN_SECTIONS.contains(&s) || root.children.contains_key(s);
             let relevant = top_known(&segs[0])
-                || (self
-                    .pipeline_name
-                    .as_deref()
-                    .is_some_and(|p| p.to_lowercase() == segs[0])
-                    && segs.len() >= 3
-                    && top_known(&segs[1]));
+                || (self.pipeline_name.as_deref().is_some_and(|p| p.to_lowercase() == segs[0]) && segs.len() >= 3 && top_known(&segs[1]));
             if !relevant {
                 continue;
             }
             let mut table = toml::Table::new();
             insert_path(&mut table, &segs, parse_env_value(raw));
-            let origin = Origin::Env {
-                var,
-                raw,
-                path: segs,
-            };
+            let origin = Origin::Env { var, raw, path: segs };
             v.walk_root(&table, &mut Vec::new(), &origin, true);
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError::Invalid { problems })
-        }
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid { problems }) }
     }
 }
 
@@ -1554,8 +1322,7 @@ impl<'a> Node<'a> {
 
     /// Keys valid here: own keys and, through dlt's fallback, keys of every descendant spec.
     fn any_key(&self, name: &str) -> Option<&'a KeySpec> {
-        self.own_key(name)
-            .or_else(|| self.children.values().find_map(|c| c.any_key(name)))
+        self.own_key(name).or_else(|| self.children.values().find_map(|c| c.any_key(name)))
     }
 
     fn all_key_names(&self, out: &mut BTreeSet<&'a str>) {
@@ -1583,27 +1350,17 @@ impl<'a> Node<'a> {
 }
 
 enum Origin<'a> {
-    File {
-        layer: &'a TreeLayer,
-        is_config: bool,
-    },
-    Env {
-        var: &'a str,
-        raw: &'a str,
-        path: Vec<String>,
-    },
+    File { layer: &'a TreeLayer, is_config: bool },
+    Env { var: &'a str, raw: &'a str, path: Vec<String> },
 }
 
 impl Origin<'_> {
     fn source(&self, path: &[String]) -> Source {
         match self {
-            Origin::File { layer, .. } => Source::File {
-                path: layer.file.clone().unwrap_or_default(),
-                line: layer.lines.get(path).copied(),
-            },
-            Origin::Env { var, .. } => Source::Env {
-                var: var.to_string(),
-            },
+            Origin::File { layer, .. } => {
+                Source::File { path: layer.file.clone().unwrap_or_default(), line: layer.lines.get(path).copied() }
+            }
+            Origin::Env { var, .. } => Source::Env { var: var.to_string() },
         }
     }
 
@@ -1615,13 +1372,7 @@ impl Origin<'_> {
     }
 
     fn is_config_file(&self) -> bool {
-        matches!(
-            self,
-            Origin::File {
-                is_config: true,
-                ..
-            }
-        )
+        matches!(self, Origin::File { is_config: true, .. })
     }
 }
 
@@ -1631,13 +1382,7 @@ struct Validator<'n, 'a> {
 }
 
 impl Validator<'_, '_> {
-    fn walk_root(
-        &mut self,
-        table: &toml::Table,
-        path: &mut Vec<String>,
-        origin: &Origin<'_>,
-        allow_pipeline: bool,
-    ) {
+    fn walk_root(&mut self, table: &toml::Table, path: &mut Vec<String>, origin: &Origin<'_>, allow_pipeline: bool) {
         let root = self.root;
         for (k, v) in table {
             path.push(k.clone());
@@ -1657,18 +1402,11 @@ impl Validator<'_, '_> {
             } else if known {
                 // known section without a registered spec: nothing to check against
             } else if let toml::Value::Table(t) = v {
-                let is_top = |s: &str| {
-                    KNOWN_SECTIONS.contains(&s)
-                        || IGNORED_SECTIONS.contains(&s)
-                        || root.children.contains_key(s)
-                };
+                let is_top = |s: &str| KNOWN_SECTIONS.contains(&s) || IGNORED_SECTIONS.contains(&s) || root.children.contains_key(s);
                 if allow_pipeline && t.iter().any(|(kk, vv)| vv.is_table() && is_top(kk)) {
                     self.walk_root(t, path, origin, false);
                 } else {
-                    let names = KNOWN_SECTIONS
-                        .iter()
-                        .copied()
-                        .chain(root.children.keys().map(String::as_str));
+                    let names = KNOWN_SECTIONS.iter().copied().chain(root.children.keys().map(String::as_str));
                     self.problems.push(Problem::UnknownSection {
                         name: path.join("."),
                         origin: origin.source(path),
@@ -1691,46 +1429,27 @@ impl Validator<'_, '_> {
             });
         }
         if ks.secret && origin.is_config_file() {
-            self.problems.push(Problem::SecretInConfigFile {
-                key: path.join("."),
-                origin: origin.source(path),
-            });
+            self.problems.push(Problem::SecretInConfigFile { key: path.join("."), origin: origin.source(path) });
         }
     }
 
-    fn walk(
-        &mut self,
-        node: &Node<'_>,
-        table: &toml::Table,
-        path: &mut Vec<String>,
-        origin: &Origin<'_>,
-    ) {
+    fn walk(&mut self, node: &Node<'_>, table: &toml::Table, path: &mut Vec<String>, origin: &Origin<'_>) {
         for (k, v) in table {
             path.push(k.clone());
             if let Some(child) = node.children.get(k) {
                 match v {
                     toml::Value::Table(t) => self.walk(child, t, path, origin),
                     // a native value; from the environment any text is one
-                    other
-                        if child.is_spec()
-                            && (other.is_str() || origin.raw_for(path).is_some()) =>
-                    {
+                    other if child.is_spec() && (other.is_str() || origin.raw_for(path).is_some()) => {
                         let secret = child.specs.iter().any(|s| s.has_secrets());
                         if secret && origin.is_config_file() {
-                            self.problems.push(Problem::SecretInConfigFile {
-                                key: path.join("."),
-                                origin: origin.source(path),
-                            });
+                            self.problems.push(Problem::SecretInConfigFile { key: path.join("."), origin: origin.source(path) });
                         }
                     }
                     other => self.problems.push(Problem::WrongType {
                         key: path.join("."),
                         origin: origin.source(path),
-                        expected: if child.is_spec() {
-                            "a table or a string (native value)"
-                        } else {
-                            "a table"
-                        },
+                        expected: if child.is_spec() { "a table or a string (native value)" } else { "a table" },
                         found: type_name(other),
                     }),
                 }
@@ -1782,11 +1501,7 @@ mod tests {
         keys: &[
             KeySpec::new("bucket_url", ValueKind::String, "bucket url"),
             KeySpec::new("layout", ValueKind::String, "file layout"),
-            KeySpec::new(
-                "extra_placeholders",
-                ValueKind::Table,
-                "layout placeholders",
-            ),
+            KeySpec::new("extra_placeholders", ValueKind::Table, "layout placeholders"),
             KeySpec::new("dataset_name", ValueKind::String, "dataset"),
         ],
         children: &[&AWS_CREDENTIALS],
@@ -1851,10 +1566,7 @@ mod tests {
     }
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn load(files: &[(&str, &str)], vars: &[(&str, &str)]) -> (TempDir, Config) {
@@ -1879,22 +1591,13 @@ mod tests {
     fn layer_precedence_defaults_config_secrets_env_explicit() {
         let (dir, mut cfg) = load(
             &[
-                (
-                    ".stevedore/config.toml",
-                    "[load]\na = 'config'\nb = 'config'\nc = 'config'\nd = 'config'\n",
-                ),
-                (
-                    ".stevedore/secrets.toml",
-                    "[load]\na = 'secrets'\nb = 'secrets'\nc = 'secrets'\n",
-                ),
+                (".stevedore/config.toml", "[load]\na = 'config'\nb = 'config'\nc = 'config'\nd = 'config'\n"),
+                (".stevedore/secrets.toml", "[load]\na = 'secrets'\nb = 'secrets'\nc = 'secrets'\n"),
             ],
             &[("LOAD__A", "env"), ("LOAD__B", "env")],
         );
         for key in ["a", "b", "c", "d", "e"] {
-            cfg.set_default(
-                &format!("load.{key}"),
-                toml::Value::String("default".into()),
-            );
+            cfg.set_default(&format!("load.{key}"), toml::Value::String("default".into()));
         }
         cfg.set_explicit("load.a", toml::Value::String("explicit".into()));
         let l: &[&[&str]] = &[&["load"]];
@@ -1904,67 +1607,32 @@ mod tests {
         assert_eq!(str_of(&cfg, l, "d").as_deref(), Some("config"));
         assert_eq!(str_of(&cfg, l, "e").as_deref(), Some("default"));
         assert_eq!(cfg.get(l, "a").unwrap().source, Source::Explicit);
-        assert_eq!(
-            cfg.get(l, "b").unwrap().source,
-            Source::Env {
-                var: "LOAD__B".into()
-            }
-        );
+        assert_eq!(cfg.get(l, "b").unwrap().source, Source::Env { var: "LOAD__B".into() });
         let config_toml = dir.path().join(".stevedore/config.toml");
-        assert_eq!(
-            cfg.get(l, "d").unwrap().source,
-            Source::File {
-                path: config_toml.clone(),
-                line: Some(5)
-            }
-        );
+        assert_eq!(cfg.get(l, "d").unwrap().source, Source::File { path: config_toml.clone(), line: Some(5) });
         assert_eq!(cfg.get(l, "e").unwrap().source, Source::Default);
-        assert_eq!(
-            cfg.files(),
-            vec![config_toml, dir.path().join(".stevedore/secrets.toml")]
-        );
+        assert_eq!(cfg.files(), vec![config_toml, dir.path().join(".stevedore/secrets.toml")]);
         assert!(cfg.get(l, "missing").is_none());
     }
 
     #[test]
     fn dlt_folder_is_read_only_when_stevedore_folder_is_absent() {
-        let (dir, cfg) = load(
-            &[
-                (
-                    ".dlt/config.toml",
-                    "[destination.filesystem]\nbucket_url = 'dlt'\n",
-                ),
-                (".dlt/secrets.toml", "x = 1\n"),
-            ],
-            &[],
-        );
+        let (dir, cfg) =
+            load(&[(".dlt/config.toml", "[destination.filesystem]\nbucket_url = 'dlt'\n"), (".dlt/secrets.toml", "x = 1\n")], &[]);
         assert_eq!(str_of(&cfg, FS, "bucket_url").as_deref(), Some("dlt"));
         assert_eq!(cfg.files().len(), 2);
         assert_eq!(cfg.config_dir(), Some(dir.path().join(".dlt").as_path()));
 
         let (dir, cfg) = load(
             &[
-                (
-                    ".dlt/config.toml",
-                    "[destination.filesystem]\nbucket_url = 'dlt'\n",
-                ),
-                (
-                    ".stevedore/secrets.toml",
-                    "[destination.filesystem]\nlayout = 'sd'\n",
-                ),
+                (".dlt/config.toml", "[destination.filesystem]\nbucket_url = 'dlt'\n"),
+                (".stevedore/secrets.toml", "[destination.filesystem]\nlayout = 'sd'\n"),
             ],
             &[],
         );
-        assert_eq!(
-            str_of(&cfg, FS, "bucket_url"),
-            None,
-            ".dlt must be ignored when .stevedore exists"
-        );
+        assert_eq!(str_of(&cfg, FS, "bucket_url"), None, ".dlt must be ignored when .stevedore exists");
         assert_eq!(str_of(&cfg, FS, "layout").as_deref(), Some("sd"));
-        assert_eq!(
-            cfg.files(),
-            vec![dir.path().join(".stevedore/secrets.toml")]
-        );
+        assert_eq!(cfg.files(), vec![dir.path().join(".stevedore/secrets.toml")]);
 
         let (_dir, cfg) = load(&[], &[]);
         assert!(cfg.files().is_empty());
@@ -1973,10 +1641,7 @@ mod tests {
 
     #[test]
     fn config_dir_and_project_dir_variables() {
-        let dir = project(&[
-            ("elsewhere/config.toml", "[load]\nworkers = 7\n"),
-            ("proj/.stevedore/config.toml", "[load]\nworkers = 3\n"),
-        ]);
+        let dir = project(&[("elsewhere/config.toml", "[load]\nworkers = 7\n"), ("proj/.stevedore/config.toml", "[load]\nworkers = 3\n")]);
         let cfg = Config::load(dir.path(), &env(&[(ENV_CONFIG_DIR, "elsewhere")])).unwrap();
         assert_eq!(cfg.get_u64(&[&["load"]], "workers").unwrap(), Some(7));
         let abs = dir.path().join("elsewhere").display().to_string();
@@ -1995,21 +1660,9 @@ mod tests {
 
     #[test]
     fn section_fallback_to_parent_and_root() {
-        let (_d, cfg) = load(
-            &[(
-                ".stevedore/config.toml",
-                "dataset_name = 'root'\n[destination]\nbucket_url = 'file:///generic'\n",
-            )],
-            &[],
-        );
-        assert_eq!(
-            str_of(&cfg, FS, "bucket_url").as_deref(),
-            Some("file:///generic")
-        );
-        assert_eq!(
-            cfg.get(FS, "bucket_url").unwrap().key,
-            "destination.bucket_url"
-        );
+        let (_d, cfg) = load(&[(".stevedore/config.toml", "dataset_name = 'root'\n[destination]\nbucket_url = 'file:///generic'\n")], &[]);
+        assert_eq!(str_of(&cfg, FS, "bucket_url").as_deref(), Some("file:///generic"));
+        assert_eq!(cfg.get(FS, "bucket_url").unwrap().key, "destination.bucket_url");
         assert_eq!(str_of(&cfg, FS, "dataset_name").as_deref(), Some("root"));
 
         let (_d, cfg) = load(
@@ -2019,15 +1672,9 @@ mod tests {
             )],
             &[],
         );
-        assert_eq!(
-            str_of(&cfg, FS, "bucket_url").as_deref(),
-            Some("s3://specific")
-        );
+        assert_eq!(str_of(&cfg, FS, "bucket_url").as_deref(), Some("s3://specific"));
         // another destination still sees the generic value
-        assert_eq!(
-            str_of(&cfg, &[&["destination", "other"]], "bucket_url").as_deref(),
-            Some("file:///generic")
-        );
+        assert_eq!(str_of(&cfg, &[&["destination", "other"]], "bucket_url").as_deref(), Some("file:///generic"));
     }
 
     #[test]
@@ -2043,17 +1690,11 @@ mod tests {
         assert_eq!(cfg.pipeline_name(), Some("mypipe"));
         // like dlt: a pipeline-specific value in any layer beats generic ones in all layers
         assert_eq!(str_of(&cfg, FS, "bucket_url").as_deref(), Some("mine"));
-        assert_eq!(
-            cfg.get(FS, "bucket_url").unwrap().key,
-            "mypipe.destination.filesystem.bucket_url"
-        );
+        assert_eq!(cfg.get(FS, "bucket_url").unwrap().key, "mypipe.destination.filesystem.bucket_url");
         let cfg = cfg.with_pipeline_name("other");
         assert_eq!(str_of(&cfg, FS, "bucket_url").as_deref(), Some("from-env"));
 
-        let (_d, cfg) = load(
-            &files,
-            &[("MYPIPE__DESTINATION__FILESYSTEM__BUCKET_URL", "env-mine")],
-        );
+        let (_d, cfg) = load(&files, &[("MYPIPE__DESTINATION__FILESYSTEM__BUCKET_URL", "env-mine")]);
         let cfg = cfg.with_pipeline_name("mypipe");
         assert_eq!(str_of(&cfg, FS, "bucket_url").as_deref(), Some("env-mine"));
     }
@@ -2064,30 +1705,15 @@ mod tests {
         assert_eq!(parse_env_value("false"), toml::Value::Boolean(false));
         assert_eq!(parse_env_value("42"), toml::Value::Integer(42));
         assert_eq!(parse_env_value("1.5"), toml::Value::Float(1.5));
-        assert_eq!(
-            parse_env_value("[1, 2]"),
-            toml::Value::Array(vec![1.into(), 2.into()])
-        );
+        assert_eq!(parse_env_value("[1, 2]"), toml::Value::Array(vec![1.into(), 2.into()]));
         let t = parse_env_value("{a = 1, b = 'x'}");
         assert_eq!(t.get("a"), Some(&toml::Value::Integer(1)));
         assert_eq!(t.get("b"), Some(&toml::Value::String("x".into())));
         let j = parse_env_value(r#"{"a": 1, "b": {"c": "d"}, "n": null}"#);
         assert_eq!(j.get("a"), Some(&toml::Value::Integer(1)));
-        assert_eq!(
-            j.get("b").and_then(|b| b.get("c")),
-            Some(&toml::Value::String("d".into()))
-        );
+        assert_eq!(j.get("b").and_then(|b| b.get("c")), Some(&toml::Value::String("d".into())));
         assert!(j.get("n").is_none());
-        for s in [
-            "s3://bucket/path",
-            "nan",
-            "inf",
-            "2024-01-01",
-            "'quoted'",
-            " 5 ",
-            "",
-            "True",
-        ] {
+        for s in ["s3://bucket/path", "nan", "inf", "2024-01-01", "'quoted'", " 5 ", "", "True"] {
             assert_eq!(parse_env_value(s), toml::Value::String(s.into()), "{s:?}");
         }
 
@@ -2097,10 +1723,7 @@ mod tests {
                 ("DATA_WRITER__DISABLE_COMPRESSION", "true"),
                 ("LOAD__WORKERS", "8"),
                 ("LOAD__RAISE_ON_FAILED_JOBS", "False"),
-                (
-                    "DESTINATION__FILESYSTEM__EXTRA_PLACEHOLDERS",
-                    "{env = 'prod', n = 2}",
-                ),
+                ("DESTINATION__FILESYSTEM__EXTRA_PLACEHOLDERS", "{env = 'prod', n = 2}"),
                 ("DESTINATION__FILESYSTEM__LAYOUT", r#"{"json": true}"#),
                 ("DESTINATION__FILESYSTEM__DATASET_NAME", "123"),
                 ("LOAD__RATIO", "2"),
@@ -2108,10 +1731,7 @@ mod tests {
         );
         assert_eq!(cfg.get_bool(DW, "disable_compression").unwrap(), Some(true));
         assert_eq!(cfg.get_u64(&[&["load"]], "workers").unwrap(), Some(8));
-        assert_eq!(
-            cfg.get_bool(&[&["load"]], "raise_on_failed_jobs").unwrap(),
-            Some(false)
-        );
+        assert_eq!(cfg.get_bool(&[&["load"]], "raise_on_failed_jobs").unwrap(), Some(false));
         assert_eq!(cfg.get_f64(&[&["load"]], "ratio").unwrap(), Some(2.0));
         let t = cfg.get_table(FS, "extra_placeholders").unwrap().unwrap();
         assert_eq!(t.get("env"), Some(&toml::Value::String("prod".into())));
@@ -2119,21 +1739,12 @@ mod tests {
         assert!(cfg.get(FS, "layout").unwrap().value.is_table());
         // strings from the environment are the variable's text, even when they look like numbers
         assert_eq!(str_of(&cfg, FS, "dataset_name").as_deref(), Some("123"));
-        assert_eq!(
-            str_of(&cfg, FS, "layout").as_deref(),
-            Some(r#"{"json": true}"#)
-        );
+        assert_eq!(str_of(&cfg, FS, "layout").as_deref(), Some(r#"{"json": true}"#));
     }
 
     #[test]
     fn data_writer_both_section_forms() {
-        let (_d, cfg) = load(
-            &[(
-                ".stevedore/config.toml",
-                "[data_writer]\nbuffer_max_items = 100\nfile_max_items = 5\n",
-            )],
-            &[],
-        );
+        let (_d, cfg) = load(&[(".stevedore/config.toml", "[data_writer]\nbuffer_max_items = 100\nfile_max_items = 5\n")], &[]);
         assert_eq!(cfg.get_u64(DW, "buffer_max_items").unwrap(), Some(100));
 
         let (_d, cfg) = load(
@@ -2147,42 +1758,22 @@ mod tests {
         assert_eq!(cfg.get_u64(DW, "buffer_max_items").unwrap(), Some(200));
         assert_eq!(cfg.get_u64(DW, "file_max_items").unwrap(), Some(5));
         let r = cfg.resolve(&DATA_WRITER).unwrap();
-        assert_eq!(
-            r.get("buffer_max_items").unwrap().expose().value,
-            toml::Value::Integer(200)
-        );
-        assert_eq!(
-            r.get("file_max_items").unwrap().expose().key,
-            "data_writer.file_max_items"
-        );
+        assert_eq!(r.get("buffer_max_items").unwrap().expose().value, toml::Value::Integer(200));
+        assert_eq!(r.get("file_max_items").unwrap().expose().key, "data_writer.file_max_items");
         assert!(cfg.validate(ALL).is_ok());
 
-        let (_d, cfg) = load(
-            &[],
-            &[
-                ("DATA_WRITER__DISABLE_COMPRESSION", "false"),
-                ("NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION", "true"),
-            ],
-        );
+        let (_d, cfg) =
+            load(&[], &[("DATA_WRITER__DISABLE_COMPRESSION", "false"), ("NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION", "true")]);
         assert_eq!(cfg.get_bool(DW, "disable_compression").unwrap(), Some(true));
         let (_d, cfg) = load(&[], &[("DATA_WRITER__DISABLE_COMPRESSION", "true")]);
         assert_eq!(cfg.get_bool(DW, "disable_compression").unwrap(), Some(true));
         let r = cfg.resolve(&DATA_WRITER).unwrap();
-        assert_eq!(
-            r.get("disable_compression").unwrap().expose().value,
-            toml::Value::Boolean(true)
-        );
+        assert_eq!(r.get("disable_compression").unwrap().expose().value, toml::Value::Boolean(true));
     }
 
     #[test]
     fn unknown_key_error_names_file_line_key_and_suggestion() {
-        let (dir, cfg) = load(
-            &[(
-                ".stevedore/config.toml",
-                "[destination.filesystem]\nlayout = 'x'\nbucket_ur = 's3://b'\n",
-            )],
-            &[],
-        );
+        let (dir, cfg) = load(&[(".stevedore/config.toml", "[destination.filesystem]\nlayout = 'x'\nbucket_ur = 's3://b'\n")], &[]);
         let err = cfg.validate(ALL).unwrap_err();
         let msg = err.to_string();
         let file = dir.path().join(".stevedore/config.toml");
@@ -2190,19 +1781,10 @@ mod tests {
         assert!(msg.contains("`bucket_ur`"), "{msg}");
         assert!(msg.contains("[destination.filesystem]"), "{msg}");
         assert!(msg.contains("did you mean `bucket_url`?"), "{msg}");
-        assert!(
-            msg.contains(
-                "valid keys: bucket_url, layout, extra_placeholders, dataset_name, credentials"
-            ),
-            "{msg}"
-        );
-        let ConfigError::Invalid { problems: found } = err else {
-            panic!()
-        };
+        assert!(msg.contains("valid keys: bucket_url, layout, extra_placeholders, dataset_name, credentials"), "{msg}");
+        let ConfigError::Invalid { problems: found } = err else { panic!() };
         assert_eq!(found.len(), 1);
-        assert!(
-            matches!(&found[0], Problem::UnknownKey { suggestion: Some(s), .. } if s == "bucket_url")
-        );
+        assert!(matches!(&found[0], Problem::UnknownKey { suggestion: Some(s), .. } if s == "bucket_url"));
 
         // nested child section and a typo in a child name
         let (_d, cfg) = load(
@@ -2214,8 +1796,13 @@ mod tests {
         );
         let p = problems(&cfg);
         assert_eq!(p.len(), 2, "{p:?}");
-        assert!(p.iter().any(|p| matches!(p, Problem::UnknownKey { key, suggestion: Some(s), .. } if key == "aws_acess_key_id" && s == "aws_access_key_id")));
-        assert!(p.iter().any(|p| matches!(p, Problem::UnknownKey { key, suggestion: Some(s), .. } if key == "credentals" && s == "credentials")));
+        assert!(p.iter().any(
+            |p| matches!(p, Problem::UnknownKey { key, suggestion: Some(s), .. } if key == "aws_acess_key_id" && s == "aws_access_key_id")
+        ));
+        assert!(
+            p.iter()
+                .any(|p| matches!(p, Problem::UnknownKey { key, suggestion: Some(s), .. } if key == "credentals" && s == "credentials"))
+        );
     }
 
     #[test]
@@ -2233,10 +1820,7 @@ mod tests {
                  [normalize]\nworkers = 2\nbuffer_max_items = 10\n\
                  [pipelines.x]\ny = 1\n",
                 ),
-                (
-                    ".stevedore/secrets.toml",
-                    "[destination.postgres]\ncredentials = 'postgresql://u:p@h/db'\n",
-                ),
+                (".stevedore/secrets.toml", "[destination.postgres]\ncredentials = 'postgresql://u:p@h/db'\n"),
             ],
             &[
                 ("PATH", "/bin"),
@@ -2248,15 +1832,9 @@ mod tests {
         );
         assert_eq!(problems(&cfg), Vec::new());
         // a likely typo directly under [destination] is still reported
-        let (_d, cfg) = load(
-            &[(".stevedore/config.toml", "[destination]\nbuckt_url = 'x'\n")],
-            &[],
-        );
+        let (_d, cfg) = load(&[(".stevedore/config.toml", "[destination]\nbuckt_url = 'x'\n")], &[]);
         let p = problems(&cfg);
-        assert!(
-            matches!(&p[..], [Problem::UnknownKey { suggestion: Some(s), .. }] if s == "bucket_url"),
-            "{p:?}"
-        );
+        assert!(matches!(&p[..], [Problem::UnknownKey { suggestion: Some(s), .. }] if s == "bucket_url"), "{p:?}");
     }
 
     #[test]
@@ -2274,10 +1852,7 @@ mod tests {
         let err = cfg.validate(ALL).unwrap_err();
         let msg = err.to_string();
         assert!(msg.starts_with("2 configuration problems"), "{msg}");
-        assert!(
-            msg.contains("environment variable DESTINATION__FILESYSTEM__BUKET_URL"),
-            "{msg}"
-        );
+        assert!(msg.contains("environment variable DESTINATION__FILESYSTEM__BUKET_URL"), "{msg}");
         assert!(msg.contains("did you mean `bucket_url`?"), "{msg}");
         assert!(msg.contains("environment variable LOAD__WORKRS"), "{msg}");
         assert!(msg.contains("did you mean `workers`?"), "{msg}");
@@ -2307,10 +1882,7 @@ mod tests {
         assert!(cfg.validate(ALL).is_ok());
         let cfg = cfg.with_pipeline_name("mypipe");
         let p = problems(&cfg);
-        assert!(
-            matches!(&p[..], [Problem::UnknownKey { section, .. }] if section == "mypipe.load"),
-            "{p:?}"
-        );
+        assert!(matches!(&p[..], [Problem::UnknownKey { section, .. }] if section == "mypipe.load"), "{p:?}");
     }
 
     #[test]
@@ -2320,16 +1892,15 @@ mod tests {
                 ".stevedore/config.toml",
                 "[load]\nworkers = 'many'\nraise_on_failed_jobs = 'true'\n[destination.postgres]\ncredentials = 5\n",
             )],
-            &[
-                ("DATA_WRITER__BUFFER_MAX_ITEMS", "lots"),
-                ("NORMALIZE__WORKERS", "4"),
-                ("DESTINATION__FILESYSTEM__DATASET_NAME", "123"),
-            ],
+            &[("DATA_WRITER__BUFFER_MAX_ITEMS", "lots"), ("NORMALIZE__WORKERS", "4"), ("DESTINATION__FILESYSTEM__DATASET_NAME", "123")],
         );
         let p = problems(&cfg);
         assert_eq!(p.len(), 3, "{p:?}");
         assert!(p.iter().any(|p| matches!(p, Problem::WrongType { key, expected: "an integer", .. } if key == "load.workers")));
-        assert!(p.iter().any(|p| matches!(p, Problem::WrongType { key, origin: Source::Env { .. }, .. } if key == "data_writer.buffer_max_items")));
+        assert!(
+            p.iter()
+                .any(|p| matches!(p, Problem::WrongType { key, origin: Source::Env { .. }, .. } if key == "data_writer.buffer_max_items"))
+        );
         assert!(p.iter().any(|p| matches!(p, Problem::WrongType { key, .. } if key == "destination.postgres.credentials")));
     }
 
@@ -2337,19 +1908,10 @@ mod tests {
     fn secrets_are_redacted_in_debug_display_and_errors() {
         let (_d, mut cfg) = load(
             &[
-                (
-                    ".stevedore/config.toml",
-                    "[destination.postgres.credentials]\ndatabase = 'db'\nusername = 'loader'\n",
-                ),
-                (
-                    ".stevedore/secrets.toml",
-                    "[destination.postgres.credentials]\npassword = 'hunter2-very-secret'\n",
-                ),
+                (".stevedore/config.toml", "[destination.postgres.credentials]\ndatabase = 'db'\nusername = 'loader'\n"),
+                (".stevedore/secrets.toml", "[destination.postgres.credentials]\npassword = 'hunter2-very-secret'\n"),
             ],
-            &[(
-                "DESTINATION__FILESYSTEM__CREDENTIALS__AWS_SECRET_ACCESS_KEY",
-                "AKIA-env-secret",
-            )],
+            &[("DESTINATION__FILESYSTEM__CREDENTIALS__AWS_SECRET_ACCESS_KEY", "AKIA-env-secret")],
         );
         cfg.set_explicit("load.workers", toml::Value::Integer(1));
         let pg = cfg.resolve(&POSTGRES).unwrap();
@@ -2365,104 +1927,48 @@ mod tests {
         let debug = format!("{fs:?}");
         assert!(!debug.contains("AKIA-env-secret"), "{debug}");
         let config_debug = format!("{cfg:?} {cfg:#?}");
-        assert!(
-            !config_debug.contains("hunter2") && !config_debug.contains("AKIA"),
-            "{config_debug}"
-        );
+        assert!(!config_debug.contains("hunter2") && !config_debug.contains("AKIA"), "{config_debug}");
         assert!(config_debug.contains("destination.postgres.credentials.password"));
 
         let secret = Secret::new("hunter2".to_string());
         assert_eq!(format!("{secret} {secret:?}"), "*** ***");
         assert_eq!(secret.expose(), "hunter2");
-        let s = cfg
-            .get_secret_str(&[&["destination", "postgres", "credentials"]], "password")
-            .unwrap()
-            .unwrap();
+        let s = cfg.get_secret_str(&[&["destination", "postgres", "credentials"]], "password").unwrap().unwrap();
         assert_eq!(format!("{s:?}"), "***");
         assert_eq!(s.into_inner(), "hunter2-very-secret");
 
         let mut secrets = pg.secret_values();
         secrets.extend(fs.secret_values());
-        assert_eq!(
-            secrets,
-            vec![
-                "hunter2-very-secret".to_string(),
-                "AKIA-env-secret".to_string()
-            ]
-        );
-        let text =
-            "connect postgresql://loader:hunter2-very-secret@host failed; key AKIA-env-secret";
-        assert_eq!(
-            redact(text, &secrets),
-            "connect postgresql://loader:***@host failed; key ***"
-        );
+        assert_eq!(secrets, vec!["hunter2-very-secret".to_string(), "AKIA-env-secret".to_string()]);
+        let text = "connect postgresql://loader:hunter2-very-secret@host failed; key AKIA-env-secret";
+        assert_eq!(redact(text, &secrets), "connect postgresql://loader:***@host failed; key ***");
 
         // a type error on a secret never shows the value
-        let (_d, cfg) = load(
-            &[(
-                ".stevedore/secrets.toml",
-                "[destination.postgres.credentials]\npassword = 987654321\n",
-            )],
-            &[],
-        );
+        let (_d, cfg) = load(&[(".stevedore/secrets.toml", "[destination.postgres.credentials]\npassword = 987654321\n")], &[]);
         let err = cfg.resolve(&POSTGRES).unwrap_err();
         let msg = err.to_string();
-        assert!(
-            msg.contains("destination.postgres.credentials.password")
-                && msg.contains("secrets.toml:2"),
-            "{msg}"
-        );
-        assert!(
-            !msg.contains("987654321") && !format!("{err:?}").contains("987654321"),
-            "{msg}"
-        );
+        assert!(msg.contains("destination.postgres.credentials.password") && msg.contains("secrets.toml:2"), "{msg}");
+        assert!(!msg.contains("987654321") && !format!("{err:?}").contains("987654321"), "{msg}");
     }
 
     #[test]
     fn secret_in_config_toml_is_refused() {
-        let (_d, cfg) = load(
-            &[(
-                ".stevedore/config.toml",
-                "[destination.postgres.credentials]\npassword = 'leaked-pw'\n",
-            )],
-            &[],
-        );
+        let (_d, cfg) = load(&[(".stevedore/config.toml", "[destination.postgres.credentials]\npassword = 'leaked-pw'\n")], &[]);
         let err = cfg.resolve(&POSTGRES).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, ConfigError::SecretInConfigFile { .. }));
-        assert!(
-            msg.contains("config.toml:2")
-                && msg.contains("DESTINATION__POSTGRES__CREDENTIALS__PASSWORD"),
-            "{msg}"
-        );
+        assert!(msg.contains("config.toml:2") && msg.contains("DESTINATION__POSTGRES__CREDENTIALS__PASSWORD"), "{msg}");
         assert!(!msg.contains("leaked-pw"));
-        assert!(
-            cfg.get_secret_str(&[&["destination", "postgres", "credentials"]], "password")
-                .is_err()
-        );
+        assert!(cfg.get_secret_str(&[&["destination", "postgres", "credentials"]], "password").is_err());
         let p = problems(&cfg);
-        assert!(
-            matches!(&p[..], [Problem::SecretInConfigFile { key, .. }] if key == "destination.postgres.credentials.password"),
-            "{p:?}"
-        );
-        assert!(
-            !cfg.validate(ALL)
-                .unwrap_err()
-                .to_string()
-                .contains("leaked-pw")
-        );
+        assert!(matches!(&p[..], [Problem::SecretInConfigFile { key, .. }] if key == "destination.postgres.credentials.password"), "{p:?}");
+        assert!(!cfg.validate(ALL).unwrap_err().to_string().contains("leaked-pw"));
     }
 
     #[test]
     fn native_credentials_string_from_env_or_file() {
         let url = "postgresql://loader:p%40ss@localhost:5432/db";
-        let (_d, cfg) = load(
-            &[],
-            &[
-                ("DESTINATION__POSTGRES__CREDENTIALS", url),
-                ("DESTINATION__POSTGRES__CREDENTIALS__HOST", "h2"),
-            ],
-        );
+        let (_d, cfg) = load(&[], &[("DESTINATION__POSTGRES__CREDENTIALS", url), ("DESTINATION__POSTGRES__CREDENTIALS__HOST", "h2")]);
         let pg = cfg.resolve(&POSTGRES).unwrap();
         let creds = pg.child("credentials").unwrap();
         let native = creds.native.as_ref().unwrap();
@@ -2470,51 +1976,21 @@ mod tests {
         assert_eq!(native.as_str(), Some(url));
         assert_eq!(creds.get("host").unwrap().as_str(), Some("h2"));
         assert!(!format!("{pg:?}").contains("p%40ss"));
-        assert_eq!(
-            cfg.get_str(&[&["destination", "postgres"]], "credentials")
-                .unwrap()
-                .as_deref(),
-            Some(url)
-        );
+        assert_eq!(cfg.get_str(&[&["destination", "postgres"]], "credentials").unwrap().as_deref(), Some(url));
         assert!(cfg.validate(ALL).is_ok());
         let (_d, cfg2) = load(&[], &[("DESTINATION__POSTGRES__CREDENTIALS", "12345")]);
         assert!(cfg2.validate(ALL).is_ok());
-        let native = cfg2.resolve(&POSTGRES).unwrap().children["credentials"]
-            .native
-            .clone();
+        let native = cfg2.resolve(&POSTGRES).unwrap().children["credentials"].native.clone();
         assert_eq!(native.unwrap().as_str(), Some("12345"));
         // the password as a plain secret is found in its percent-encoded URL form too
-        assert_eq!(
-            redact(url, &["p@ss"]),
-            "postgresql://loader:***@localhost:5432/db"
-        );
-        assert_eq!(
-            redact_url_password(url),
-            "postgresql://loader:***@localhost:5432/db"
-        );
+        assert_eq!(redact(url, &["p@ss"]), "postgresql://loader:***@localhost:5432/db");
+        assert_eq!(redact_url_password(url), "postgresql://loader:***@localhost:5432/db");
         assert_eq!(redact_url_password("s3://bucket/path"), "s3://bucket/path");
-        assert_eq!(
-            redact_url_password("s3://key@bucket/a:b@c"),
-            "s3://key@bucket/a:b@c"
-        );
+        assert_eq!(redact_url_password("s3://key@bucket/a:b@c"), "s3://key@bucket/a:b@c");
 
-        let (_d, cfg) = load(
-            &[(
-                ".stevedore/secrets.toml",
-                "[destination.postgres]\ncredentials = 'postgresql://a:b@h/db'\n",
-            )],
-            &[],
-        );
+        let (_d, cfg) = load(&[(".stevedore/secrets.toml", "[destination.postgres]\ncredentials = 'postgresql://a:b@h/db'\n")], &[]);
         let pg = cfg.resolve(&POSTGRES).unwrap();
-        assert_eq!(
-            pg.child("credentials")
-                .unwrap()
-                .native
-                .as_ref()
-                .unwrap()
-                .as_str(),
-            Some("postgresql://a:b@h/db")
-        );
+        assert_eq!(pg.child("credentials").unwrap().native.as_ref().unwrap().as_str(), Some("postgresql://a:b@h/db"));
     }
 
     #[test]
@@ -2524,33 +2000,21 @@ mod tests {
                 ".stevedore/secrets.toml",
                 "[destination.filesystem.credentials]\naws_access_key_id = 'file-id'\naws_secret_access_key = 'file-secret'\n",
             )],
-            &[
-                (
-                    "DESTINATION__FILESYSTEM__CREDENTIALS__AWS_ACCESS_KEY_ID",
-                    "env-id",
-                ),
-                ("DESTINATION__FILESYSTEM__BUCKET_URL", "s3://b"),
-            ],
+            &[("DESTINATION__FILESYSTEM__CREDENTIALS__AWS_ACCESS_KEY_ID", "env-id"), ("DESTINATION__FILESYSTEM__BUCKET_URL", "s3://b")],
         );
         let fs = cfg.resolve(&FILESYSTEM).unwrap();
         assert_eq!(fs.get("bucket_url").unwrap().as_str(), Some("s3://b"));
         let c = fs.child("credentials").unwrap();
         assert_eq!(c.path, vec!["destination", "filesystem", "credentials"]);
         assert_eq!(c.get("aws_access_key_id").unwrap().as_str(), Some("env-id"));
-        assert_eq!(
-            c.get("aws_secret_access_key").unwrap().as_str(),
-            Some("file-secret")
-        );
+        assert_eq!(c.get("aws_secret_access_key").unwrap().as_str(), Some("file-secret"));
         assert!(c.native.is_none());
         assert!(c.get("endpoint_url").is_none());
     }
 
     #[test]
     fn malformed_toml_error_names_file_and_line() {
-        let dir = project(&[(
-            ".stevedore/secrets.toml",
-            "[load]\nworkers = 3\npassword = \"unterminated-secret\n",
-        )]);
+        let dir = project(&[(".stevedore/secrets.toml", "[load]\nworkers = 3\npassword = \"unterminated-secret\n")]);
         let err = Config::load(dir.path(), &env(&[])).unwrap_err();
         let msg = err.to_string();
         let file = dir.path().join(".stevedore/secrets.toml");
@@ -2563,23 +2027,11 @@ mod tests {
     #[test]
     fn section_table_merges_all_layers() {
         let (_d, mut cfg) = load(
-            &[(
-                ".stevedore/config.toml",
-                "[destination.filesystem.extra_placeholders]\na = 'config'\nb = 'config'\n",
-            )],
-            &[
-                ("DESTINATION__FILESYSTEM__EXTRA_PLACEHOLDERS__B", "env"),
-                ("DESTINATION__FILESYSTEM__EXTRA_PLACEHOLDERS__N", "3"),
-            ],
+            &[(".stevedore/config.toml", "[destination.filesystem.extra_placeholders]\na = 'config'\nb = 'config'\n")],
+            &[("DESTINATION__FILESYSTEM__EXTRA_PLACEHOLDERS__B", "env"), ("DESTINATION__FILESYSTEM__EXTRA_PLACEHOLDERS__N", "3")],
         );
-        cfg.set_default(
-            "destination.filesystem.extra_placeholders.d",
-            "default".into(),
-        );
-        cfg.set_explicit(
-            "destination.filesystem.extra_placeholders.e",
-            "explicit".into(),
-        );
+        cfg.set_default("destination.filesystem.extra_placeholders.d", "default".into());
+        cfg.set_explicit("destination.filesystem.extra_placeholders.e", "explicit".into());
         let t = cfg.section_table(&["destination", "filesystem", "extra_placeholders"]);
         assert_eq!(t.get("a"), Some(&toml::Value::String("config".into())));
         assert_eq!(t.get("b"), Some(&toml::Value::String("env".into())));
@@ -2589,37 +2041,19 @@ mod tests {
         let fs = cfg.section_table(&["destination", "filesystem"]);
         assert!(fs.get("extra_placeholders").unwrap().get("n").is_some());
         let cfg = cfg.with_pipeline_name("p");
-        assert_eq!(
-            cfg.section_table(&["destination", "filesystem", "extra_placeholders"])
-                .len(),
-            5
-        );
+        assert_eq!(cfg.section_table(&["destination", "filesystem", "extra_placeholders"]).len(), 5);
     }
 
     #[test]
     fn typed_getters_name_key_and_source_on_mismatch() {
-        let (dir, cfg) = load(
-            &[(
-                ".stevedore/config.toml",
-                "[load]\n\nworkers = 'many'\nneg = -1\n",
-            )],
-            &[("DATA_WRITER__BUFFER_MAX_ITEMS", "lots")],
-        );
-        let msg = cfg
-            .get_u64(&[&["load"]], "workers")
-            .unwrap_err()
-            .to_string();
+        let (dir, cfg) =
+            load(&[(".stevedore/config.toml", "[load]\n\nworkers = 'many'\nneg = -1\n")], &[("DATA_WRITER__BUFFER_MAX_ITEMS", "lots")]);
+        let msg = cfg.get_u64(&[&["load"]], "workers").unwrap_err().to_string();
         let file = dir.path().join(".stevedore/config.toml");
-        assert!(
-            msg.contains("`load.workers`") && msg.contains(&format!("{}:3", file.display())),
-            "{msg}"
-        );
+        assert!(msg.contains("`load.workers`") && msg.contains(&format!("{}:3", file.display())), "{msg}");
         assert!(msg.contains("must be an integer, found a string"), "{msg}");
         let msg = cfg.get_u64(DW, "buffer_max_items").unwrap_err().to_string();
-        assert!(
-            msg.contains("environment variable DATA_WRITER__BUFFER_MAX_ITEMS"),
-            "{msg}"
-        );
+        assert!(msg.contains("environment variable DATA_WRITER__BUFFER_MAX_ITEMS"), "{msg}");
         let msg = cfg.get_u64(&[&["load"]], "neg").unwrap_err().to_string();
         assert!(msg.contains("non-negative"), "{msg}");
         assert_eq!(cfg.get_i64(&[&["load"]], "neg").unwrap(), Some(-1));
@@ -2633,17 +2067,10 @@ mod tests {
         let err = cfg.require(FS, "bucket_url").unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("p.destination.filesystem.bucket_url, p.destination.bucket_url, p.bucket_url, destination.filesystem.bucket_url, destination.bucket_url, bucket_url"), "{msg}");
-        assert!(
-            msg.contains("DESTINATION__FILESYSTEM__BUCKET_URL")
-                && msg.contains("P__DESTINATION__FILESYSTEM__BUCKET_URL"),
-            "{msg}"
-        );
+        assert!(msg.contains("DESTINATION__FILESYSTEM__BUCKET_URL") && msg.contains("P__DESTINATION__FILESYSTEM__BUCKET_URL"), "{msg}");
         let mut cfg = cfg;
         cfg.set_explicit("destination.filesystem.bucket_url", "file:///x".into());
-        assert_eq!(
-            cfg.require(FS, "bucket_url").unwrap().value.as_str(),
-            Some("file:///x")
-        );
+        assert_eq!(cfg.require(FS, "bucket_url").unwrap().value.as_str(), Some("file:///x"));
     }
 
     #[test]
@@ -2658,10 +2085,7 @@ mod tests {
         cfg.set_explicit("load", 1.into());
         cfg.set_explicit("load.workers", 5.into());
         assert_eq!(cfg.get_u64(&[&["load"]], "workers").unwrap(), Some(5));
-        assert_eq!(
-            env_var_name(&["normalize", "data_writer", "file_max_items"]),
-            "NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS"
-        );
+        assert_eq!(env_var_name(&["normalize", "data_writer", "file_max_items"]), "NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS");
     }
 
     #[test]
@@ -2670,10 +2094,7 @@ mod tests {
         assert_eq!(edit_distance("bukcet_url", "bucket_url"), 1);
         assert_eq!(edit_distance("bucket_ur", "bucket_url"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(
-            suggest("workrs", ["workers", "layout"]).as_deref(),
-            Some("workers")
-        );
+        assert_eq!(suggest("workrs", ["workers", "layout"]).as_deref(), Some("workers"));
         assert_eq!(suggest("zzz", ["workers", "layout"]), None);
         assert_eq!(suggest("a", ["b"]), None);
     }

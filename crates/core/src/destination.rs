@@ -130,14 +130,7 @@ impl JobInfo {
     }
     /// The file name for these fields.
     pub fn file_name(&self) -> String {
-        format!(
-            "{}.{}.{}.{}{}",
-            self.table,
-            self.file_id,
-            self.retry_count,
-            self.format,
-            if self.compressed { ".gz" } else { "" }
-        )
+        format!("{}.{}.{}.{}{}", self.table, self.file_id, self.retry_count, self.format, if self.compressed { ".gz" } else { "" })
     }
     /// Stable id across retries: `<table>.<file_id>.<ext>`.
     pub fn job_id(&self) -> String {

@@ -89,11 +89,8 @@ impl Error {
         // a full disk is transient for the loader: the job goes back to the package, which
         // stays pending, and the same command finishes it once there is space again
         let full = matches!(err.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded);
-        let retryable = full
-            || matches!(
-                err.kind(),
-                std::io::ErrorKind::Interrupted | std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-            );
+        let retryable =
+            full || matches!(err.kind(), std::io::ErrorKind::Interrupted | std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock);
         let e = Self::new(ErrorKind::Io, format!("{what} failed: {err}"))
             .with("path", path.display().to_string())
             .retryable(retryable)

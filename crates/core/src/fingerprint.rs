@@ -81,9 +81,8 @@ fn hints_digest(r: &Resource) -> String {
 
 /// Identifies a file by canonical path, size and modification time.
 pub fn file_id(path: &Path) -> Result<InputId> {
-    let canon = std::fs::canonicalize(path).map_err(|e| {
-        Error::io("open input file", path, e).with_hint("check the path; use `-` to read standard input")
-    })?;
+    let canon = std::fs::canonicalize(path)
+        .map_err(|e| Error::io("open input file", path, e).with_hint("check the path; use `-` to read standard input"))?;
     let meta = std::fs::metadata(&canon).map_err(|e| Error::io("read input file metadata", &canon, e))?;
     let mtime_ns = meta
         .modified()

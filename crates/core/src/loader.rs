@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 
 use crate::destination::{DestinationClient, JobInfo, JobOutcome, PackageInfo};
-use crate::staging::{REFERENCE_FORMAT, StagingClient};
 use crate::error::{Error, ErrorKind, Result};
 use crate::package::{ABORTING_MARKER, COMPLETED_JOBS, FAILED_JOBS, LoadStorage, NEW_JOBS, Package, PackageStatus, STARTED_JOBS};
+use crate::staging::{REFERENCE_FORMAT, StagingClient};
 
 /// Environment variable: abort the process (as a crash would) after this many jobs completed
 /// in this process. A deterministic fault hook for resume tests.
@@ -160,13 +160,13 @@ pub async fn load_package(
         let tables: Vec<&str> = info.tables.iter().map(|(t, _)| t.as_str()).collect();
         pkg.write_marker("applied_schema_updates.json", &serde_json::to_vec(&tables)?)?;
     }
-    if let Some(s) = staging.filter(|s| s.truncate_before_load) {
-        if !pkg.has_marker(STAGING_TRUNCATED_MARKER) {
-            // before this package's first upload only: a resumed load keeps what it uploaded
-            let tables: Vec<String> = info.tables.iter().map(|(t, _)| t.clone()).collect();
-            s.client.truncate_tables(&info, &tables).await?;
-            pkg.write_marker(STAGING_TRUNCATED_MARKER, &serde_json::to_vec(&tables)?)?;
-        }
+    if let Some(s) = staging.filter(|s| s.truncate_before_load)
+        && !pkg.has_marker(STAGING_TRUNCATED_MARKER)
+    {
+        // before this package's first upload only: a resumed load keeps what it uploaded
+        let tables: Vec<String> = info.tables.iter().map(|(t, _)| t.clone()).collect();
+        s.client.truncate_tables(&info, &tables).await?;
+        pkg.write_marker(STAGING_TRUNCATED_MARKER, &serde_json::to_vec(&tables)?)?;
     }
 
     let mut metrics = Vec::new();
@@ -181,8 +181,7 @@ pub async fn load_package(
             }
             if !pkg.has_marker("followups.json") {
                 // what ran on the final destination: the staged data jobs went to the bucket
-                let completed: Vec<JobInfo> =
-                    pkg.jobs(COMPLETED_JOBS)?.into_iter().filter(|j| staging.is_none() || !j.is_data()).collect();
+                let completed: Vec<JobInfo> = pkg.jobs(COMPLETED_JOBS)?.into_iter().filter(|j| staging.is_none() || !j.is_data()).collect();
                 let followups = client.create_followup_jobs(&info, &completed).await?;
                 let existing: BTreeSet<String> = pkg.all_jobs()?.iter().map(JobInfo::job_id).collect();
                 let mut names = Vec::new();
@@ -250,12 +249,7 @@ pub async fn load_package(
         if let Some(m) = metrics.iter().find(|m| m.state == "retry") {
             return Err(Error::new(
                 ErrorKind::Destination,
-                format!(
-                    "job {} did not succeed after {} attempts: {}",
-                    m.job_id,
-                    m.attempts,
-                    m.failed_message.as_deref().unwrap_or("")
-                ),
+                format!("job {} did not succeed after {} attempts: {}", m.job_id, m.attempts, m.failed_message.as_deref().unwrap_or("")),
             )
             .retryable(true)
             .with("load_id", info.load_id.clone())
@@ -283,10 +277,10 @@ pub async fn load_package(
     }
 
     client.complete_load(&info).await?;
-    if opts.truncate_staging_dataset {
-        if let Err(e) = client.truncate_staging_dataset(&info).await {
-            tracing::warn!(load_id = %info.load_id, error = %e, "could not truncate the staging dataset (the load itself is complete)");
-        }
+    if opts.truncate_staging_dataset
+        && let Err(e) = client.truncate_staging_dataset(&info).await
+    {
+        tracing::warn!(load_id = %info.load_id, error = %e, "could not truncate the staging dataset (the load itself is complete)");
     }
     let done = storage.finish(pkg, PackageStatus::Loaded)?;
     if opts.delete_completed_jobs {
@@ -305,8 +299,9 @@ pub async fn discard(pkg: &Package, client: &dyn DestinationClient, info: &Packa
     }
     let jobs = pkg.final_jobs()?;
     client.discard_package(info, &jobs).await.map_err(|e| {
-        e.with("load_id", info.load_id.clone())
-            .with_hint("the package is kept; run again to finish removing its files, or drop it with `stevedore pipeline NAME drop-pending-packages`")
+        e.with("load_id", info.load_id.clone()).with_hint(
+            "the package is kept; run again to finish removing its files, or drop it with `stevedore pipeline NAME drop-pending-packages`",
+        )
     })?;
     tracing::info!(load_id = %info.load_id, jobs = jobs.len(), "removed what the package's jobs wrote");
     Ok(true)
@@ -314,29 +309,24 @@ pub async fn discard(pkg: &Package, client: &dyn DestinationClient, info: &Packa
 
 /// Uploads a data job to the staging storage and writes its reference job into `new_jobs`
 /// (before the data job counts as completed), unless a reference was written before.
-async fn stage(pkg: &Package, client: &dyn StagingClient, staged: &BTreeSet<(String, String)>, info: &PackageInfo, job: &JobInfo) -> Result<JobOutcome> {
+async fn stage(
+    pkg: &Package,
+    client: &dyn StagingClient,
+    staged: &BTreeSet<(String, String)>,
+    info: &PackageInfo,
+    job: &JobInfo,
+) -> Result<JobOutcome> {
     if staged.contains(&(job.table.clone(), job.file_id.clone())) {
         return Ok(JobOutcome::default());
     }
     let url = client.upload(info, job).await?;
-    let reference = JobInfo {
-        format: REFERENCE_FORMAT.to_string(),
-        compressed: false,
-        path: pkg.new_jobs_dir(),
-        remote_url: None,
-        ..job.clone()
-    };
+    let reference =
+        JobInfo { format: REFERENCE_FORMAT.to_string(), compressed: false, path: pkg.new_jobs_dir(), remote_url: None, ..job.clone() };
     crate::package::write_atomic(&pkg.new_jobs_dir().join(reference.file_name()), format!("{url}\n").as_bytes())?;
     Ok(JobOutcome { remote_url: Some(url) })
 }
 
-async fn run_one(
-    pkg: &Package,
-    target: Target<'_>,
-    info: &PackageInfo,
-    job: JobInfo,
-    opts: &LoaderOptions,
-) -> Result<JobMetrics> {
+async fn run_one(pkg: &Package, target: Target<'_>, info: &PackageInfo, job: JobInfo, opts: &LoaderOptions) -> Result<JobMetrics> {
     let started = Instant::now();
     let file_size = std::fs::metadata(&job.path).map(|m| m.len()).unwrap_or(0);
     let job = pkg.move_job(&job, STARTED_JOBS, None)?;

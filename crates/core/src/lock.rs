@@ -36,7 +36,9 @@ impl PipelineLock {
                     format!("pipeline `{name}` is being run by another stevedore process ({holder})"),
                 )
                 .with("working_dir", working_dir.display().to_string())
-                .with_hint("wait for that run to finish, or pass --wait to wait for it; two runs of one pipeline would mix their load packages"));
+                .with_hint(
+                    "wait for that run to finish, or pass --wait to wait for it; two runs of one pipeline would mix their load packages",
+                ));
             }
             Err(TryLockError::Error(e)) => return Err(Error::io("lock pipeline folder", &path, e)),
         }
@@ -126,9 +128,7 @@ mod tests {
         let first = PipelineLock::try_acquire(dir.path(), "p").unwrap();
         let path = dir.path().to_path_buf();
         let (tx, rx) = std::sync::mpsc::channel();
-        let t = std::thread::spawn(move || {
-            PipelineLock::acquire_waiting(&path, "p", |h| tx.send(h.to_string()).unwrap()).map(|_| ())
-        });
+        let t = std::thread::spawn(move || PipelineLock::acquire_waiting(&path, "p", |h| tx.send(h.to_string()).unwrap()).map(|_| ()));
         let holder = rx.recv().unwrap();
         assert_eq!(holder, format!("process {}", std::process::id()));
         assert!(!t.is_finished(), "still waiting while the first holds the lock");

@@ -212,10 +212,10 @@ fn list_dirs(p: &Path) -> Result<Vec<String>> {
     };
     for e in rd {
         let e = e.map_err(|e| Error::io("list folder", p, e))?;
-        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            if let Some(n) = e.file_name().to_str() {
-                out.push(n.to_string());
-            }
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false)
+            && let Some(n) = e.file_name().to_str()
+        {
+            out.push(n.to_string());
         }
     }
     Ok(out)
@@ -239,9 +239,8 @@ impl Package {
     pub fn manifest(&self) -> Result<Manifest> {
         let p = self.dir.join("package.json");
         let text = fs::read(&p).map_err(|e| Error::io("read package manifest", &p, e))?;
-        serde_json::from_slice(&text).map_err(|e| {
-            Error::new(ErrorKind::State, format!("package manifest is corrupted: {e}")).with("path", p.display().to_string())
-        })
+        serde_json::from_slice(&text)
+            .map_err(|e| Error::new(ErrorKind::State, format!("package manifest is corrupted: {e}")).with("path", p.display().to_string()))
     }
     /// Reads the schema.
     pub fn schema(&self) -> Result<Schema> {
@@ -325,7 +324,7 @@ impl Package {
             references.iter().map(|r| (r.table.clone(), r.file_id.clone())).collect();
         let mut out = references;
         out.extend(data.into_iter().filter(|d| !staged.contains(&(d.table.clone(), d.file_id.clone()))));
-        out.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+        out.sort_by_key(|a| a.file_name());
         Ok(out)
     }
     /// Removes the package from disk (a pending package dropped for good).

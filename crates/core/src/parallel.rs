@@ -113,9 +113,7 @@ fn read_error(e: std::io::Error, origin: &str, line: u64) -> Error {
         }
         return Error::internal("a wrapped error went missing");
     }
-    Error::new(ErrorKind::Io, format!("reading input failed: {e}"))
-        .with("file", origin.to_string())
-        .with("line", line.to_string())
+    Error::new(ErrorKind::Io, format!("reading input failed: {e}")).with("file", origin.to_string()).with("line", line.to_string())
 }
 
 /// Adds the element number of a record (1-based; 0 adds nothing) to an error.
@@ -187,8 +185,7 @@ fn push_record(
         let err = Error::invalid_data(format!("malformed JSON: {} at column {column}", e.what()))
             .with("file", origin.to_string())
             .with("line", line.to_string());
-        with_element(err, start.element)
-            .with_hint("fix that record and run again; nothing of this load was written")
+        with_element(err, start.element).with_hint("fix that record and run again; nothing of this load was written")
     })?;
     n.set_origin(origin, start.line);
     n.push(t, &v).map_err(|e| with_element(e, start.element))
@@ -481,8 +478,8 @@ mod tests {
         let (records, worker_sinks) = if workers <= 1 {
             (normalize_sequential(&mut n, "t", "in", &mut *reader, &|_| {}).unwrap(), Vec::new())
         } else {
-            let out = normalize_parallel(&mut n, "t", "in", &mut *reader, workers, naming, "1", &opts, &CollectSink::default, &|_| {})
-                .unwrap();
+            let out =
+                normalize_parallel(&mut n, "t", "in", &mut *reader, workers, naming, "1", &opts, &CollectSink::default, &|_| {}).unwrap();
             assert!(out.chunks >= 2, "the input spans several chunks ({})", out.chunks);
             (out.records, out.sinks)
         };
@@ -504,13 +501,16 @@ mod tests {
         for i in 0..30_000i64 {
             let pad = "p".repeat((i % 50) as usize + 100);
             match i % 4 {
-                0 => lines.push_str(&format!("[{{\"i\": {i}, \"A b\": \"x{i}\", \"a_b\": \"y{i}\", \"pad\": \"{pad}\"}}, {{\"i\": {}}}]\n", -i)),
+                0 => lines
+                    .push_str(&format!("[{{\"i\": {i}, \"A b\": \"x{i}\", \"a_b\": \"y{i}\", \"pad\": \"{pad}\"}}, {{\"i\": {}}}]\n", -i)),
                 1 => lines.push_str("[]\n"),
                 2 => lines.push_str(&format!("{{\"i\": {i}, \"l\": [1, 2], \"pad\": \"{pad}\"}}\n")),
                 _ => lines.push_str(&format!("[{i}, [{i}]]\n")),
             }
             let sep = if i == 0 { "" } else { ",\n" };
-            doc.push_str(&format!("{sep}  {{\n    \"i\": {i},\n    \"a_b\": \"y{i}\",\n    \"A b\": \"x{i}\",\n    \"pad\": \"{pad}\"\n  }}"));
+            doc.push_str(&format!(
+                "{sep}  {{\n    \"i\": {i},\n    \"a_b\": \"y{i}\",\n    \"A b\": \"x{i}\",\n    \"pad\": \"{pad}\"\n  }}"
+            ));
         }
         doc.push_str("\n]\n");
         for (input, json_doc) in [(lines.as_bytes(), false), (doc.as_bytes(), true)] {

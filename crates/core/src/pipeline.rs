@@ -28,13 +28,13 @@ use crate::destination::Destination;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fingerprint::{self, ContentDigest, Fingerprint, Recorder, ValueDigest};
 use crate::loader::{JobMetrics, LoaderOptions, PackageLoad, Staging, load_package};
-use crate::staging::StagingDestination;
 use crate::lock::PipelineLock;
 use crate::naming::{NamingConvention, SnakeCase};
 use crate::normalize::{BatchSink, JVal, Normalizer, NormalizerOptions};
 use crate::package::{LoadStorage, Manifest, ManifestTable, Package, PackageStatus};
 use crate::schema::{Column, Schema, Table, TableFormat, WriteDisposition};
 use crate::source::{InputKind, ResourceData, Source, input_kind, open_json, read_csv, read_parquet};
+use crate::staging::StagingDestination;
 use crate::state::{PipelineState, state_row};
 use crate::writers::{FileFormat, TableWriter, WriterConfig};
 
@@ -185,9 +185,8 @@ impl PipelineBuilder {
         crate::schema::Schema::validate_name(&self.name).map_err(|e| {
             Error::config(format!("invalid pipeline name `{}`", self.name)).with_hint(e.hint().unwrap_or_default().to_string())
         })?;
-        let destination = self
-            .destination
-            .ok_or_else(|| Error::config("no destination set").with_hint("call .destination(...) on the builder"))?;
+        let destination =
+            self.destination.ok_or_else(|| Error::config("no destination set").with_hint("call .destination(...) on the builder"))?;
         let config = match self.config {
             Some(c) => c,
             None => Config::from_env()?,
@@ -269,8 +268,8 @@ impl PipelineBuilder {
 
 /// `~/.stevedore/pipelines`.
 pub fn default_pipelines_dir() -> Result<PathBuf> {
-    let home = std::env::var_os("HOME")
-        .ok_or_else(|| Error::config("HOME is not set").with_hint("pass a pipelines folder (--pipelines-dir)"))?;
+    let home =
+        std::env::var_os("HOME").ok_or_else(|| Error::config("HOME is not set").with_hint("pass a pipelines folder (--pipelines-dir)"))?;
     Ok(PathBuf::from(home).join(".stevedore").join("pipelines"))
 }
 
@@ -559,7 +558,13 @@ impl Pipeline {
 
     /// Loads `pending` (oldest first) into `info`, with a note for each; `same_as` is the
     /// package that already held this run's input and why nothing new was loaded for it.
-    async fn load_pending_into(&self, storage: &LoadStorage, pending: &[Package], same_as: Option<(&str, &str)>, info: &mut LoadInfo) -> Result<()> {
+    async fn load_pending_into(
+        &self,
+        storage: &LoadStorage,
+        pending: &[Package],
+        same_as: Option<(&str, &str)>,
+        info: &mut LoadInfo,
+    ) -> Result<()> {
         for pkg in pending {
             match same_as {
                 Some((lid, what)) if lid == pkg.load_id => {
@@ -629,12 +634,10 @@ impl Pipeline {
             Err(e) => json!({"load_id": pkg.load_id, "status": "failed", "finished_at": chrono::Utc::now(), "error": e.to_string()}),
         };
         let mut last = record;
-        if let Ok(m) = storage.loaded().and_then(|l| {
-            l.into_iter().find(|p| p.load_id == pkg.load_id).map(|p| p.manifest()).transpose()
-        }) {
-            if let Some(m) = m {
-                last["tables"] = json!(m.tables);
-            }
+        if let Ok(m) = storage.loaded().and_then(|l| l.into_iter().find(|p| p.load_id == pkg.load_id).map(|p| p.manifest()).transpose())
+            && let Some(m) = m
+        {
+            last["tables"] = json!(m.tables);
         }
         last["destination"] = json!(self.destination.name());
         last["location"] = json!(self.destination.display_location());
@@ -660,10 +663,10 @@ impl Pipeline {
 
         let t0 = Instant::now();
         let mut same_as: Option<(String, &str)> = None;
-        if let Some(fp) = fingerprint::before_reading(&source)? {
-            if let Some(p) = find_pending(&pending, &fp)? {
-                same_as = Some((p.load_id.clone(), "not extracted again"));
-            }
+        if let Some(fp) = fingerprint::before_reading(&source)?
+            && let Some(p) = find_pending(&pending, &fp)?
+        {
+            same_as = Some((p.load_id.clone(), "not extracted again"));
         }
         let mut new_pkg = None;
         if same_as.is_none() {
@@ -694,10 +697,7 @@ impl Pipeline {
         // the root table carries the hints; child tables created during this run are not in
         // the snapshot yet, so their root is found by name
         let root = schema.root_table(table).or_else(|| {
-            schema
-                .data_tables()
-                .filter(|t| !t.is_nested() && table.starts_with(&format!("{}__", t.name)))
-                .max_by_key(|t| t.name.len())
+            schema.data_tables().filter(|t| !t.is_nested() && table.starts_with(&format!("{}__", t.name))).max_by_key(|t| t.name.len())
         });
         let hinted = root.and_then(|t| t.file_format.as_deref()).and_then(FileFormat::parse);
         // a table-format table (delta, iceberg) is always written as parquet, whatever
@@ -718,18 +718,15 @@ impl Pipeline {
     }
 
     fn extract_normalize(&self, storage: &LoadStorage, source: Source, pending: &[Package]) -> Result<Extracted> {
-        if let Some(f) = self.format {
-            if !self.formats.1.contains(&f) {
-                let through = if self.staging.is_some() { " through a staging storage" } else { "" };
-                return Err(Error::new(
-                    ErrorKind::Unsupported,
-                    format!("destination {} does not accept {} files{through}", self.destination.name(), f.extension()),
-                )
-                .with_hint(format!(
-                    "use one of: {}",
-                    self.formats.1.iter().map(|f| f.extension()).collect::<Vec<_>>().join(", ")
-                )));
-            }
+        if let Some(f) = self.format
+            && !self.formats.1.contains(&f)
+        {
+            let through = if self.staging.is_some() { " through a staging storage" } else { "" };
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("destination {} does not accept {} files{through}", self.destination.name(), f.extension()),
+            )
+            .with_hint(format!("use one of: {}", self.formats.1.iter().map(|f| f.extension()).collect::<Vec<_>>().join(", "))));
         }
         // load ids grow: after every package this pipeline ever made (`pending` are all the
         // loadable ones; this run holds the lock, so no other appears)
@@ -765,7 +762,13 @@ impl Pipeline {
         Ok(Extracted::New { pkg, tables: n.tables, records: n.manifest.records, warnings: n.warnings })
     }
 
-    fn normalize_into(&self, pkg: &Package, load_id: &str, created_at: chrono::DateTime<chrono::Utc>, source: Source) -> Result<Normalized> {
+    fn normalize_into(
+        &self,
+        pkg: &Package,
+        load_id: &str,
+        created_at: chrono::DateTime<chrono::Utc>,
+        source: Source,
+    ) -> Result<Normalized> {
         let naming = self.naming();
         let mut schema = self.schema()?.unwrap_or_else(|| Schema::new(self.schema_name()));
 
@@ -941,7 +944,7 @@ impl Pipeline {
 
     fn count(&self, records: &mut u64) {
         *records += 1;
-        if *records % 50_000 == 0 {
+        if (*records).is_multiple_of(50_000) {
             self.emit(Progress::Extracted { records: *records });
         }
     }
@@ -957,7 +960,7 @@ impl Pipeline {
     ) -> Result<()> {
         let base = *records;
         let on_records = |r: u64| {
-            if r / 50_000 != r.saturating_sub(1) / 50_000 || r % 50_000 == 0 {
+            if r / 50_000 != r.saturating_sub(1) / 50_000 || r.is_multiple_of(50_000) {
                 self.emit(Progress::Extracted { records: base + r });
             }
         };
@@ -1000,7 +1003,8 @@ fn apply_hints(
 ) -> Result<()> {
     let mut t = Table::new(table);
     t.resource = Some(resource.to_string());
-    t.write_disposition = h.write_disposition.or_else(|| schema.table(table).and_then(|t| t.write_disposition)).or(Some(WriteDisposition::Append));
+    t.write_disposition =
+        h.write_disposition.or_else(|| schema.table(table).and_then(|t| t.write_disposition)).or(Some(WriteDisposition::Append));
     t.table_format = h.table_format;
     t.file_format = h.file_format.map(|f| f.extension().to_string());
     if let Some(s) = h.merge_strategy {
@@ -1022,7 +1026,8 @@ fn apply_hints(
             c.extra.insert(key.into(), json!(true));
             t.add_column(c);
         }
-        let rv = o.row_version_column_name.as_deref().map(|n| naming.normalize_path(n)).unwrap_or_else(|| crate::schema::C_DLT_ID.to_string());
+        let rv =
+            o.row_version_column_name.as_deref().map(|n| naming.normalize_path(n)).unwrap_or_else(|| crate::schema::C_DLT_ID.to_string());
         let mut c = Column::incomplete(rv);
         c.extra.insert("x-row-version".into(), json!(true));
         t.add_column(c);

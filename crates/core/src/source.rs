@@ -107,11 +107,7 @@ impl Resource {
         I: IntoIterator<Item = serde_json::Value>,
         I::IntoIter: Send + 'static,
     {
-        Resource {
-            name: name.into(),
-            hints: TableHints::default(),
-            data: ResourceData::Values(Box::new(values.into_iter().map(Ok))),
-        }
+        Resource { name: name.into(), hints: TableHints::default(), data: ResourceData::Values(Box::new(values.into_iter().map(Ok))) }
     }
     /// From any serializable records (structs with `#[derive(Serialize)]`).
     pub fn from_serialize<T, I>(name: &str, items: I) -> Resource
@@ -129,19 +125,11 @@ impl Resource {
         I: IntoIterator<Item = RecordBatch>,
         I::IntoIter: Send + 'static,
     {
-        Resource {
-            name: name.into(),
-            hints: TableHints::default(),
-            data: ResourceData::Arrow(Box::new(batches.into_iter().map(Ok))),
-        }
+        Resource { name: name.into(), hints: TableHints::default(), data: ResourceData::Arrow(Box::new(batches.into_iter().map(Ok))) }
     }
     /// From files (`.jsonl`, `.ndjson`, `.json`, `.jsonl.gz`, `.csv`, `.csv.gz`, `.parquet`).
     pub fn from_files<P: Into<PathBuf>>(name: &str, files: impl IntoIterator<Item = P>) -> Resource {
-        Resource {
-            name: name.into(),
-            hints: TableHints::default(),
-            data: ResourceData::Files(files.into_iter().map(Into::into).collect()),
-        }
+        Resource { name: name.into(), hints: TableHints::default(), data: ResourceData::Files(files.into_iter().map(Into::into).collect()) }
     }
     /// From a JSON-lines stream (e.g. standard input); `origin` names it in errors.
     pub fn from_jsonl_reader(name: &str, origin: &str, reader: impl BufRead + Send + 'static) -> Resource {
@@ -293,9 +281,8 @@ pub fn open_json(path: &Path) -> Result<Box<dyn BufRead + Send>> {
 
 /// Opens a file for reading, transparently decompressing gzip (by magic bytes).
 pub fn open_maybe_gzip(path: &Path) -> Result<Box<dyn BufRead + Send>> {
-    let f = File::open(path).map_err(|e| {
-        Error::io("open input file", path, e).with_hint("check the path; use `-` to read standard input")
-    })?;
+    let f =
+        File::open(path).map_err(|e| Error::io("open input file", path, e).with_hint("check the path; use `-` to read standard input"))?;
     let mut r = BufReader::with_capacity(1 << 20, f);
     let head = r.fill_buf().map_err(|e| Error::io("read input file", path, e))?;
     if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
@@ -312,9 +299,9 @@ pub fn read_csv(path: &Path, batch_rows: usize) -> Result<Box<dyn Iterator<Item 
     let bom = |e| Error::io("read input file", path, e);
     let mut sample = open_maybe_gzip(path)?;
     skip_bom(&mut sample).map_err(bom)?;
-    let (schema, _) = fmt.infer_schema(&mut sample, Some(1000)).map_err(|e| {
-        Error::invalid_data(format!("cannot read CSV header and first rows: {e}")).with("file", path.display().to_string())
-    })?;
+    let (schema, _) = fmt
+        .infer_schema(&mut sample, Some(1000))
+        .map_err(|e| Error::invalid_data(format!("cannot read CSV header and first rows: {e}")).with("file", path.display().to_string()))?;
     let mut reader = open_maybe_gzip(path)?;
     skip_bom(&mut reader).map_err(bom)?;
     let reader: Box<dyn Read + Send> = reader;
@@ -330,8 +317,7 @@ pub fn read_csv(path: &Path, batch_rows: usize) -> Result<Box<dyn Iterator<Item 
 /// An arrow-csv error with the file's real line number as context. arrow-csv counts lines of
 /// data for value errors (so the header is not counted) but file lines for field-count errors.
 fn csv_error(file: &str, e: arrow_schema::ArrowError) -> Error {
-    static LINE: std::sync::LazyLock<regex::Regex> =
-        std::sync::LazyLock::new(|| regex::Regex::new(r"(at|for) line (\d+)").expect("regex"));
+    static LINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| regex::Regex::new(r"(at|for) line (\d+)").expect("regex"));
     let mut msg = e.to_string();
     let mut line = None;
     if let Some(c) = LINE.captures(&msg) {
@@ -354,9 +340,7 @@ pub fn read_parquet(path: &Path, batch_rows: usize) -> Result<Box<dyn Iterator<I
         .and_then(|b| b.with_batch_size(batch_rows).build())
         .map_err(|e| Error::invalid_data(format!("cannot read Parquet: {e}")).with("file", path.display().to_string()))?;
     let file = path.display().to_string();
-    Ok(Box::new(r.map(move |b| {
-        b.map_err(|e| Error::invalid_data(format!("cannot read Parquet: {e}")).with("file", file.clone()))
-    })))
+    Ok(Box::new(r.map(move |b| b.map_err(|e| Error::invalid_data(format!("cannot read Parquet: {e}")).with("file", file.clone())))))
 }
 
 #[cfg(test)]
@@ -394,7 +378,11 @@ mod tests {
         let pretty = "\u{feff}[\n  {\"a\": 1,\n   \"l\": [1, 2]},\n  {\"a\": 2}\n]\n";
         for name in ["a.json", "a.JSON.gz"] {
             let p = dir.path().join(name);
-            if name.ends_with(".gz") { gzip(&p, pretty) } else { std::fs::write(&p, pretty).unwrap() }
+            if name.ends_with(".gz") {
+                gzip(&p, pretty)
+            } else {
+                std::fs::write(&p, pretty).unwrap()
+            }
             assert_eq!(load_json(&p).unwrap(), (2, 2), "{name}");
         }
         // a JSON-lines file keeps its meaning: an array line is a batch

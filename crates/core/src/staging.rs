@@ -121,8 +121,7 @@ pub fn staging_file_formats(
             .with("destination", destination.to_string())
             .with_hint(format!("drop --staging (and `staging`): {destination} loads the job files directly")));
     }
-    let possible: Vec<FileFormat> =
-        caps.supported_staging_file_formats.iter().copied().filter(|f| stage_formats.contains(f)).collect();
+    let possible: Vec<FileFormat> = caps.supported_staging_file_formats.iter().copied().filter(|f| stage_formats.contains(f)).collect();
     if possible.is_empty() {
         let names = |v: &[FileFormat]| v.iter().map(|f| f.extension()).collect::<Vec<_>>().join(", ");
         return Err(Error::new(
@@ -187,9 +186,8 @@ pub async fn fetch_reference(package: &PackageInfo, job: &JobInfo) -> Result<Fet
             .with("job", job.job_id())
             .with_hint("run again with the same --staging (or `staging`) as the run that made the package")
     })?;
-    let (format, compressed) = file_format_of(&url).ok_or_else(|| {
-        Error::invalid_data(format!("cannot tell the format of the staged file `{url}`")).with("job", job.job_id())
-    })?;
+    let (format, compressed) = file_format_of(&url)
+        .ok_or_else(|| Error::invalid_data(format!("cannot tell the format of the staged file `{url}`")).with("job", job.job_id()))?;
     let data = JobInfo {
         table: job.table.clone(),
         file_id: job.file_id.clone(),

@@ -40,8 +40,9 @@ impl PipelineState {
     pub fn read(path: &Path) -> Result<Option<Self>> {
         match std::fs::read(path) {
             Ok(b) => {
-                let v: Value = serde_json::from_slice(&b)
-                    .map_err(|e| Error::invalid_data(format!("pipeline state is corrupted: {e}")).with("path", path.display().to_string()))?;
+                let v: Value = serde_json::from_slice(&b).map_err(|e| {
+                    Error::invalid_data(format!("pipeline state is corrupted: {e}")).with("path", path.display().to_string())
+                })?;
                 match v {
                     Value::Object(doc) => Ok(Some(PipelineState { doc })),
                     _ => Err(Error::invalid_data("pipeline state is not an object").with("path", path.display().to_string())),

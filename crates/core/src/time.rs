@@ -127,11 +127,7 @@ pub fn format_timestamp_us(us: i64) -> String {
     let secs = us.div_euclid(1_000_000);
     let micros = us.rem_euclid(1_000_000) as u32;
     let dt = DateTime::<Utc>::from_timestamp(secs, micros * 1000).unwrap_or_default();
-    if micros == 0 {
-        dt.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
-    } else {
-        dt.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
-    }
+    if micros == 0 { dt.format("%Y-%m-%dT%H:%M:%S+00:00").to_string() } else { dt.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string() }
 }
 
 /// A naive datetime from microseconds.

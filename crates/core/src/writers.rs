@@ -47,13 +47,11 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
-    UInt16Type, UInt32Type, UInt64Type,
+    Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{
-    Array, BinaryArray, BinaryViewArray, BooleanArray, Decimal256Array, FixedSizeBinaryArray,
-    Float16Array, LargeBinaryArray, LargeStringArray, RecordBatch, RecordBatchOptions, StringArray,
-    StringViewArray,
+    Array, BinaryArray, BinaryViewArray, BooleanArray, Decimal256Array, FixedSizeBinaryArray, Float16Array, LargeBinaryArray,
+    LargeStringArray, RecordBatch, RecordBatchOptions, StringArray, StringViewArray,
 };
 use arrow_buffer::NullBuffer;
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
@@ -142,8 +140,7 @@ fn plain_columns(batch: &RecordBatch, judge_snappy: bool) -> Vec<PlainColumn> {
                     let data = a.to_data();
                     let bytes = data.buffers()[0].as_slice();
                     let first = data.offset();
-                    let values = (0..a.len())
-                        .map(|i| a.is_valid(i).then(|| &bytes[(first + i) * width..(first + i + 1) * width]));
+                    let values = (0..a.len()).map(|i| a.is_valid(i).then(|| &bytes[(first + i) * width..(first + i + 1) * width]));
                     judge(values, false, judge_snappy)
                 }
                 _ => None,
@@ -340,17 +337,8 @@ pub fn new_file_id() -> String {
 }
 
 /// The job file name `<table>.<file_id>.0.<ext>[.gz]` (retry count 0).
-pub fn job_file_name(
-    table_name: &str,
-    file_id: &str,
-    format: FileFormat,
-    compressed: bool,
-) -> String {
-    let gz = if compressed && format.supports_compression() {
-        ".gz"
-    } else {
-        ""
-    };
+pub fn job_file_name(table_name: &str, file_id: &str, format: FileFormat, compressed: bool) -> String {
+    let gz = if compressed && format.supports_compression() { ".gz" } else { "" };
     format!("{table_name}.{file_id}.0.{}{gz}", format.extension())
 }
 
@@ -541,22 +529,10 @@ impl TableWriter {
                 take = take.min(BYTES_CHECK_ROWS);
             }
             if offset == 0 && take == total {
-                cur.write(
-                    batch,
-                    &self.table,
-                    &self.config,
-                    &mut self.buf,
-                    &mut self.scratch,
-                )?;
+                cur.write(batch, &self.table, &self.config, &mut self.buf, &mut self.scratch)?;
             } else {
                 let slice = batch.slice(offset, take);
-                cur.write(
-                    &slice,
-                    &self.table,
-                    &self.config,
-                    &mut self.buf,
-                    &mut self.scratch,
-                )?;
+                cur.write(&slice, &self.table, &self.config, &mut self.buf, &mut self.scratch)?;
             }
             offset += take;
             if self.should_rotate()? {
@@ -590,15 +566,8 @@ impl TableWriter {
         if self.validated {
             return Ok(());
         }
-        let bad = |message: String| WriterError::InvalidConfig {
-            table: self.table.clone(),
-            dir: self.dir.clone(),
-            message,
-        };
-        if self.table.is_empty()
-            || self.table.contains(['.', '/', '\\'])
-            || self.table.chars().any(char::is_control)
-        {
+        let bad = |message: String| WriterError::InvalidConfig { table: self.table.clone(), dir: self.dir.clone(), message };
+        if self.table.is_empty() || self.table.contains(['.', '/', '\\']) || self.table.chars().any(char::is_control) {
             return Err(bad(format!(
                 "table name `{}` cannot be used in a job file name (empty, or contains `.`, a path separator or a control character)",
                 self.table
@@ -611,19 +580,11 @@ impl TableWriter {
             return Err(bad("file_max_bytes must be at least 1".into()));
         }
         if self.config.gzip_level > 9 {
-            return Err(bad(format!(
-                "gzip_level {} is not in 0..=9",
-                self.config.gzip_level
-            )));
+            return Err(bad(format!("gzip_level {} is not in 0..=9", self.config.gzip_level)));
         }
         let d = self.config.csv_delimiter;
-        if self.config.format == FileFormat::Csv
-            && (!d.is_ascii() || matches!(d, b'"' | b'\r' | b'\n'))
-        {
-            return Err(bad(format!(
-                "csv delimiter {:?} is not a usable ASCII byte",
-                d as char
-            )));
+        if self.config.format == FileFormat::Csv && (!d.is_ascii() || matches!(d, b'"' | b'\r' | b'\n')) {
+            return Err(bad(format!("csv delimiter {:?} is not a usable ASCII byte", d as char)));
         }
         if self.config.format == FileFormat::Parquet && self.config.parquet_row_group_rows == 0 {
             return Err(bad("parquet_row_group_rows must be at least 1".into()));
@@ -659,123 +620,91 @@ impl TableWriter {
             if final_path.exists() {
                 continue;
             }
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&temp_path)
-            {
+            match OpenOptions::new().write(true).create_new(true).open(&temp_path) {
                 Ok(file) => break (file_id, final_path, temp_path, file),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(source) => {
-                    return Err(WriterError::Io {
-                        table: self.table.clone(),
-                        path: temp_path,
-                        source,
-                    });
+                    return Err(WriterError::Io { table: self.table.clone(), path: temp_path, source });
                 }
             }
         };
-        let io_err = |source| WriterError::Io {
-            table: self.table.clone(),
-            path: temp_path.clone(),
-            source,
-        };
+        let io_err = |source| WriterError::Io { table: self.table.clone(), path: temp_path.clone(), source };
         let mut columns = Vec::new();
-        let kind = match self.config.format {
-            FileFormat::Jsonl => {
-                self.buf.clear();
-                let sink = TextSink::new(file, compressed, self.config.gzip_level);
-                FileKind::Jsonl {
-                    sink,
-                    last_schema: None,
-                    seen: HashSet::new(),
+        let kind =
+            match self.config.format {
+                FileFormat::Jsonl => {
+                    self.buf.clear();
+                    let sink = TextSink::new(file, compressed, self.config.gzip_level);
+                    FileKind::Jsonl { sink, last_schema: None, seen: HashSet::new() }
                 }
-            }
-            FileFormat::Csv => {
-                self.buf.clear();
-                let mut sink = TextSink::new(file, compressed, self.config.gzip_level);
-                if self.config.csv_include_header {
-                    let mut header = Vec::new();
-                    write_csv_header(schema, &self.config, &mut header);
+                FileFormat::Csv => {
+                    self.buf.clear();
+                    let mut sink = TextSink::new(file, compressed, self.config.gzip_level);
+                    if self.config.csv_include_header {
+                        let mut header = Vec::new();
+                        write_csv_header(schema, &self.config, &mut header);
+                        sink.write_all(&header).map_err(io_err)?;
+                    }
+                    columns = schema.fields().iter().map(|f| f.name().clone()).collect();
+                    FileKind::Csv { sink }
+                }
+                FileFormat::InsertValues => {
+                    self.buf.clear();
+                    let mut sink = TextSink::new(file, compressed, self.config.gzip_level);
+                    let mut header = b"INSERT INTO {}(".to_vec();
+                    for (n, f) in schema.fields().iter().enumerate() {
+                        if n > 0 {
+                            header.push(b',');
+                        }
+                        header.push(b'"');
+                        header.extend_from_slice(f.name().replace('"', "\"\"").as_bytes());
+                        header.push(b'"');
+                    }
+                    header.extend_from_slice(b")\nVALUES\n");
                     sink.write_all(&header).map_err(io_err)?;
+                    columns = schema.fields().iter().map(|f| f.name().clone()).collect();
+                    FileKind::InsertValues { sink }
                 }
-                columns = schema.fields().iter().map(|f| f.name().clone()).collect();
-                FileKind::Csv { sink }
-            }
-            FileFormat::InsertValues => {
-                self.buf.clear();
-                let mut sink = TextSink::new(file, compressed, self.config.gzip_level);
-                let mut header = b"INSERT INTO {}(".to_vec();
-                for (n, f) in schema.fields().iter().enumerate() {
-                    if n > 0 {
-                        header.push(b',');
+                FileFormat::Parquet => {
+                    let stripped = strip_metadata(schema);
+                    let mut props = WriterProperties::builder()
+                        .set_compression(self.config.parquet_compression)
+                        .set_writer_version(self.config.parquet_writer_version)
+                        .set_max_row_group_row_count(Some(self.config.parquet_row_group_rows))
+                        .set_max_row_group_bytes(self.config.parquet_row_group_bytes)
+                        // Dictionaries pay off for low-cardinality columns, which fit in a few KiB; a
+                        // high-cardinality column fills the limit and falls back to plain in every row
+                        // group, so a smaller limit wastes less interning (1 MiB default).
+                        .set_dictionary_page_size_limit(PARQUET_DICTIONARY_PAGE_BYTES)
+                        // Row-group min/max statistics, no page index: pyarrow's defaults.
+                        .set_statistics_enabled(EnabledStatistics::Chunk)
+                        // Row ids are unique random-looking strings: a dictionary never pays off and
+                        // interning every value costs more than writing it plain.
+                        .set_column_dictionary_enabled(ColumnPath::from(crate::schema::C_DLT_ID), false)
+                        .set_column_dictionary_enabled(ColumnPath::from(crate::schema::C_DLT_PARENT_ID), false)
+                        // nor do their min/max statistics: no reader prunes on a random id
+                        .set_column_statistics_enabled(ColumnPath::from(crate::schema::C_DLT_ID), EnabledStatistics::None)
+                        .set_column_statistics_enabled(ColumnPath::from(crate::schema::C_DLT_PARENT_ID), EnabledStatistics::None);
+                    let judge_snappy = self.config.parquet_compression == Compression::SNAPPY;
+                    for c in first.map(|b| plain_columns(b, judge_snappy)).unwrap_or_default() {
+                        let path = ColumnPath::from(c.name);
+                        if !c.compress {
+                            tracing::debug!(table = %self.table, column = %path, "snappy saves under a tenth: column written uncompressed");
+                            props = props.set_column_compression(path.clone(), Compression::UNCOMPRESSED);
+                        }
+                        props = props.set_column_dictionary_enabled(path, false);
                     }
-                    header.push(b'"');
-                    header.extend_from_slice(f.name().replace('"', "\"\"").as_bytes());
-                    header.push(b'"');
+                    let props = props.build();
+                    let out = BufWriter::with_capacity(IO_BUFFER_BYTES, file);
+                    // pyarrow names the root of the parquet schema `schema` (arrow-rs: `arrow_schema`).
+                    let options = ArrowWriterOptions::new().with_properties(props).with_schema_root("schema".to_string());
+                    let writer = ArrowWriter::try_new_with_options(out, stripped.clone(), options)
+                        .map_err(|source| WriterError::Parquet { table: self.table.clone(), path: temp_path.clone(), source })?;
+                    columns = schema.fields().iter().map(|f| f.name().clone()).collect();
+                    FileKind::Parquet { writer: Box::new(writer), stripped }
                 }
-                header.extend_from_slice(b")\nVALUES\n");
-                sink.write_all(&header).map_err(io_err)?;
-                columns = schema.fields().iter().map(|f| f.name().clone()).collect();
-                FileKind::InsertValues { sink }
-            }
-            FileFormat::Parquet => {
-                let stripped = strip_metadata(schema);
-                let mut props = WriterProperties::builder()
-                    .set_compression(self.config.parquet_compression)
-                    .set_writer_version(self.config.parquet_writer_version)
-                    .set_max_row_group_row_count(Some(self.config.parquet_row_group_rows))
-                    .set_max_row_group_bytes(self.config.parquet_row_group_bytes)
-                    // Dictionaries pay off for low-cardinality columns, which fit in a few KiB; a
-                    // high-cardinality column fills the limit and falls back to plain in every row
-                    // group, so a smaller limit wastes less interning (1 MiB default).
-                    .set_dictionary_page_size_limit(PARQUET_DICTIONARY_PAGE_BYTES)
-                    // Row-group min/max statistics, no page index: pyarrow's defaults.
-                    .set_statistics_enabled(EnabledStatistics::Chunk)
-                    // Row ids are unique random-looking strings: a dictionary never pays off and
-                    // interning every value costs more than writing it plain.
-                    .set_column_dictionary_enabled(ColumnPath::from(crate::schema::C_DLT_ID), false)
-                    .set_column_dictionary_enabled(ColumnPath::from(crate::schema::C_DLT_PARENT_ID), false)
-                    // nor do their min/max statistics: no reader prunes on a random id
-                    .set_column_statistics_enabled(ColumnPath::from(crate::schema::C_DLT_ID), EnabledStatistics::None)
-                    .set_column_statistics_enabled(ColumnPath::from(crate::schema::C_DLT_PARENT_ID), EnabledStatistics::None);
-                let judge_snappy = self.config.parquet_compression == Compression::SNAPPY;
-                for c in first.map(|b| plain_columns(b, judge_snappy)).unwrap_or_default() {
-                    let path = ColumnPath::from(c.name);
-                    if !c.compress {
-                        tracing::debug!(table = %self.table, column = %path, "snappy saves under a tenth: column written uncompressed");
-                        props = props.set_column_compression(path.clone(), Compression::UNCOMPRESSED);
-                    }
-                    props = props.set_column_dictionary_enabled(path, false);
-                }
-                let props = props.build();
-                let out = BufWriter::with_capacity(IO_BUFFER_BYTES, file);
-                // pyarrow names the root of the parquet schema `schema` (arrow-rs: `arrow_schema`).
-                let options = ArrowWriterOptions::new()
-                    .with_properties(props)
-                    .with_schema_root("schema".to_string());
-                let writer = ArrowWriter::try_new_with_options(out, stripped.clone(), options)
-                    .map_err(|source| WriterError::Parquet {
-                        table: self.table.clone(),
-                        path: temp_path.clone(),
-                        source,
-                    })?;
-                columns = schema.fields().iter().map(|f| f.name().clone()).collect();
-                FileKind::Parquet {
-                    writer: Box::new(writer),
-                    stripped,
-                }
-            }
-        };
-        let mut open = OpenFile {
-            temp_path,
-            final_path,
-            file_id,
-            rows: 0,
-            columns,
-            schema: schema.clone(),
-            kind,
-        };
+            };
+        let mut open = OpenFile { temp_path, final_path, file_id, rows: 0, columns, schema: schema.clone(), kind };
         if let FileKind::Jsonl { .. } = open.kind {
             open.note_jsonl_columns(schema);
         }
@@ -819,21 +748,10 @@ struct OpenFile {
 }
 
 enum FileKind {
-    Jsonl {
-        sink: TextSink,
-        last_schema: Option<SchemaRef>,
-        seen: HashSet<String>,
-    },
-    Csv {
-        sink: TextSink,
-    },
-    InsertValues {
-        sink: TextSink,
-    },
-    Parquet {
-        writer: Box<ArrowWriter<BufWriter<File>>>,
-        stripped: SchemaRef,
-    },
+    Jsonl { sink: TextSink, last_schema: Option<SchemaRef>, seen: HashSet<String> },
+    Csv { sink: TextSink },
+    InsertValues { sink: TextSink },
+    Parquet { writer: Box<ArrowWriter<BufWriter<File>>>, stripped: SchemaRef },
 }
 
 impl OpenFile {
@@ -846,11 +764,7 @@ impl OpenFile {
             // The csv file's only schema is its header (insert_values: its column list).
             FileKind::Csv { .. } | FileKind::InsertValues { .. } => {
                 schema.fields().len() == self.schema.fields().len()
-                    && schema
-                        .fields()
-                        .iter()
-                        .zip(self.schema.fields())
-                        .all(|(a, b)| a.name() == b.name())
+                    && schema.fields().iter().zip(self.schema.fields()).all(|(a, b)| a.name() == b.name())
             }
             FileKind::Parquet { .. } => {
                 schema.fields().len() == self.schema.fields().len()
@@ -858,20 +772,13 @@ impl OpenFile {
                         .fields()
                         .iter()
                         .zip(self.schema.fields())
-                        .all(|(a, b)| {
-                            a.name() == b.name()
-                                && a.data_type() == b.data_type()
-                                && a.is_nullable() == b.is_nullable()
-                        })
+                        .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type() && a.is_nullable() == b.is_nullable())
             }
         }
     }
 
     fn note_jsonl_columns(&mut self, schema: &SchemaRef) {
-        if let FileKind::Jsonl {
-            last_schema, seen, ..
-        } = &mut self.kind
-        {
+        if let FileKind::Jsonl { last_schema, seen, .. } = &mut self.kind {
             if last_schema.as_ref().is_some_and(|s| Arc::ptr_eq(s, schema)) {
                 return;
             }
@@ -888,9 +795,7 @@ impl OpenFile {
     fn bytes_estimate(&self) -> u64 {
         match &self.kind {
             FileKind::Jsonl { sink, .. } | FileKind::Csv { sink } | FileKind::InsertValues { sink } => sink.bytes(),
-            FileKind::Parquet { writer, .. } => {
-                (writer.bytes_written() + writer.in_progress_size()) as u64
-            }
+            FileKind::Parquet { writer, .. } => (writer.bytes_written() + writer.in_progress_size()) as u64,
         }
     }
 
@@ -903,11 +808,7 @@ impl OpenFile {
         scratch: &mut Vec<u8>,
     ) -> Result<(), WriterError> {
         let path = &self.temp_path;
-        let io_err = |source| WriterError::Io {
-            table: table.to_string(),
-            path: path.clone(),
-            source,
-        };
+        let io_err = |source| WriterError::Io { table: table.to_string(), path: path.clone(), source };
         match &mut self.kind {
             FileKind::Jsonl { sink, .. } => {
                 let cols = build_nodes(batch, table, path, FileFormat::Jsonl)?;
@@ -918,8 +819,7 @@ impl OpenFile {
             }
             FileKind::Csv { sink } => {
                 let cols = build_nodes(batch, table, path, FileFormat::Csv)?;
-                write_csv_rows(&cols, batch.num_rows(), config, buf, scratch, sink)
-                    .map_err(io_err)?;
+                write_csv_rows(&cols, batch.num_rows(), config, buf, scratch, sink).map_err(io_err)?;
                 sink.write_all(buf).map_err(io_err)?;
                 buf.clear();
             }
@@ -931,23 +831,9 @@ impl OpenFile {
             }
             FileKind::Parquet { writer, stripped } => {
                 let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-                let batch = RecordBatch::try_new_with_options(
-                    stripped.clone(),
-                    batch.columns().to_vec(),
-                    &options,
-                )
-                .map_err(|source| WriterError::Arrow {
-                    table: table.to_string(),
-                    path: path.clone(),
-                    source,
-                })?;
-                writer
-                    .write(&batch)
-                    .map_err(|source| WriterError::Parquet {
-                        table: table.to_string(),
-                        path: path.clone(),
-                        source,
-                    })?;
+                let batch = RecordBatch::try_new_with_options(stripped.clone(), batch.columns().to_vec(), &options)
+                    .map_err(|source| WriterError::Arrow { table: table.to_string(), path: path.clone(), source })?;
+                writer.write(&batch).map_err(|source| WriterError::Parquet { table: table.to_string(), path: path.clone(), source })?;
             }
         }
         self.rows += batch.num_rows() as u64;
@@ -956,29 +842,11 @@ impl OpenFile {
         Ok(())
     }
 
-    fn close(
-        self,
-        table: &str,
-        dir: &Path,
-        config: &WriterConfig,
-        buf: &mut Vec<u8>,
-    ) -> Result<WrittenFile, WriterError> {
-        let OpenFile {
-            temp_path,
-            final_path,
-            file_id,
-            rows,
-            columns,
-            kind,
-            ..
-        } = self;
+    fn close(self, table: &str, dir: &Path, config: &WriterConfig, buf: &mut Vec<u8>) -> Result<WrittenFile, WriterError> {
+        let OpenFile { temp_path, final_path, file_id, rows, columns, kind, .. } = self;
         let io_err = |path: &Path| {
             let path = path.to_path_buf();
-            move |source| WriterError::Io {
-                table: table.to_string(),
-                path,
-                source,
-            }
+            move |source| WriterError::Io { table: table.to_string(), path, source }
         };
         let file = match kind {
             FileKind::InsertValues { mut sink } => {
@@ -995,15 +863,12 @@ impl OpenFile {
                 sink.finish().map_err(io_err(&temp_path))?
             }
             FileKind::Parquet { writer, .. } => {
-                let out = (*writer)
-                    .into_inner()
-                    .map_err(|source| WriterError::Parquet {
-                        table: table.to_string(),
-                        path: temp_path.clone(),
-                        source,
-                    })?;
-                out.into_inner()
-                    .map_err(|e| io_err(&temp_path)(e.into_error()))?
+                let out = (*writer).into_inner().map_err(|source| WriterError::Parquet {
+                    table: table.to_string(),
+                    path: temp_path.clone(),
+                    source,
+                })?;
+                out.into_inner().map_err(|e| io_err(&temp_path)(e.into_error()))?
             }
         };
         file.sync_all().map_err(io_err(&temp_path))?;
@@ -1064,18 +929,8 @@ enum TextSink {
 
 impl TextSink {
     fn new(file: File, gzip: bool, level: u32) -> Self {
-        let inner = Counting {
-            inner: BufWriter::with_capacity(IO_BUFFER_BYTES, file),
-            count: 0,
-        };
-        if gzip {
-            TextSink::Gzip(Box::new(GzEncoder::new(
-                inner,
-                flate2::Compression::new(level),
-            )))
-        } else {
-            TextSink::Plain(inner)
-        }
+        let inner = Counting { inner: BufWriter::with_capacity(IO_BUFFER_BYTES, file), count: 0 };
+        if gzip { TextSink::Gzip(Box::new(GzEncoder::new(inner, flate2::Compression::new(level)))) } else { TextSink::Plain(inner) }
     }
 
     fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
@@ -1105,19 +960,12 @@ impl TextSink {
 }
 
 fn strip_metadata(schema: &SchemaRef) -> SchemaRef {
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone().with_metadata(HashMap::new()))
-        .collect();
+    let fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone().with_metadata(HashMap::new())).collect();
     Arc::new(Schema::new(fields))
 }
 
 fn is_json_field(field: &Field) -> bool {
-    field
-        .metadata()
-        .get(JSON_TYPE_METADATA_KEY)
-        .is_some_and(|v| v == JSON_TYPE_METADATA_VALUE)
+    field.metadata().get(JSON_TYPE_METADATA_KEY).is_some_and(|v| v == JSON_TYPE_METADATA_VALUE)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1141,10 +989,7 @@ fn parse_tz(tz: Option<&str>) -> TzMode {
         let digits: String = rest.chars().filter(|c| c.is_ascii_digit()).collect();
         let (h, m) = match digits.len() {
             1 | 2 => (digits.parse::<i32>().ok(), Some(0)),
-            4 => (
-                digits[..2].parse::<i32>().ok(),
-                digits[2..].parse::<i32>().ok(),
-            ),
+            4 => (digits[..2].parse::<i32>().ok(), digits[2..].parse::<i32>().ok()),
             _ => (None, None),
         };
         if let (Some(h), Some(m)) = (h, m)
@@ -1255,26 +1100,19 @@ struct Column<'a> {
     node: Node<'a>,
 }
 
-fn build_nodes<'a>(
-    batch: &'a RecordBatch,
-    table: &str,
-    path: &Path,
-    format: FileFormat,
-) -> Result<Vec<Column<'a>>, WriterError> {
+fn build_nodes<'a>(batch: &'a RecordBatch, table: &str, path: &Path, format: FileFormat) -> Result<Vec<Column<'a>>, WriterError> {
     batch
         .schema_ref()
         .fields()
         .iter()
         .zip(batch.columns())
         .map(|(field, array)| {
-            let node = Node::new(array.as_ref(), is_json_field(field)).map_err(|_| {
-                WriterError::UnsupportedType {
-                    table: table.to_string(),
-                    path: path.to_path_buf(),
-                    column: field.name().clone(),
-                    data_type: field.data_type().clone(),
-                    format,
-                }
+            let node = Node::new(array.as_ref(), is_json_field(field)).map_err(|_| WriterError::UnsupportedType {
+                table: table.to_string(),
+                path: path.to_path_buf(),
+                column: field.name().clone(),
+                data_type: field.data_type().clone(),
+                format,
             })?;
             let mut key = Vec::with_capacity(field.name().len() + 3);
             write_json_str(&mut key, field.name());
@@ -1313,35 +1151,19 @@ impl<'a> Node<'a> {
             DataType::LargeBinary => Enc::Bin(BinArr::Large(array.as_binary::<i64>())),
             DataType::BinaryView => Enc::Bin(BinArr::View(array.as_binary_view())),
             DataType::FixedSizeBinary(_) => Enc::Bin(BinArr::Fixed(array.as_fixed_size_binary())),
-            DataType::Date32 => Enc::Date32(
-                array
-                    .as_primitive::<arrow_array::types::Date32Type>()
-                    .values(),
-            ),
-            DataType::Date64 => Enc::Date64(
-                array
-                    .as_primitive::<arrow_array::types::Date64Type>()
-                    .values(),
-            ),
+            DataType::Date32 => Enc::Date32(array.as_primitive::<arrow_array::types::Date32Type>().values()),
+            DataType::Date64 => Enc::Date64(array.as_primitive::<arrow_array::types::Date64Type>().values()),
             DataType::Time32(unit) => {
                 let values: &[i32] = match unit {
-                    TimeUnit::Second => array
-                        .as_primitive::<arrow_array::types::Time32SecondType>()
-                        .values(),
-                    _ => array
-                        .as_primitive::<arrow_array::types::Time32MillisecondType>()
-                        .values(),
+                    TimeUnit::Second => array.as_primitive::<arrow_array::types::Time32SecondType>().values(),
+                    _ => array.as_primitive::<arrow_array::types::Time32MillisecondType>().values(),
                 };
                 Enc::Time32(values, *unit)
             }
             DataType::Time64(unit) => {
                 let values: &[i64] = match unit {
-                    TimeUnit::Nanosecond => array
-                        .as_primitive::<arrow_array::types::Time64NanosecondType>()
-                        .values(),
-                    _ => array
-                        .as_primitive::<arrow_array::types::Time64MicrosecondType>()
-                        .values(),
+                    TimeUnit::Nanosecond => array.as_primitive::<arrow_array::types::Time64NanosecondType>().values(),
+                    _ => array.as_primitive::<arrow_array::types::Time64MicrosecondType>().values(),
                 };
                 Enc::Time64(values, *unit)
             }
@@ -1349,49 +1171,26 @@ impl<'a> Node<'a> {
                 use arrow_array::types::*;
                 let values: &[i64] = match unit {
                     TimeUnit::Second => array.as_primitive::<TimestampSecondType>().values(),
-                    TimeUnit::Millisecond => {
-                        array.as_primitive::<TimestampMillisecondType>().values()
-                    }
-                    TimeUnit::Microsecond => {
-                        array.as_primitive::<TimestampMicrosecondType>().values()
-                    }
-                    TimeUnit::Nanosecond => {
-                        array.as_primitive::<TimestampNanosecondType>().values()
-                    }
+                    TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().values(),
+                    TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().values(),
+                    TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().values(),
                 };
                 Enc::Timestamp(values, *unit, parse_tz(tz.as_deref()))
             }
-            DataType::Decimal128(_, scale) => Enc::Decimal128(
-                array
-                    .as_primitive::<arrow_array::types::Decimal128Type>()
-                    .values(),
-                *scale,
-            ),
-            DataType::Decimal256(_, scale) => Enc::Decimal256(
-                array.as_primitive::<arrow_array::types::Decimal256Type>(),
-                *scale,
-            ),
+            DataType::Decimal128(_, scale) => Enc::Decimal128(array.as_primitive::<arrow_array::types::Decimal128Type>().values(), *scale),
+            DataType::Decimal256(_, scale) => Enc::Decimal256(array.as_primitive::<arrow_array::types::Decimal256Type>(), *scale),
             DataType::List(_) => {
                 let l = array.as_list::<i32>();
-                Enc::List(
-                    ListOffsets::I32(l.value_offsets()),
-                    Box::new(Node::new(l.values().as_ref(), false)?),
-                )
+                Enc::List(ListOffsets::I32(l.value_offsets()), Box::new(Node::new(l.values().as_ref(), false)?))
             }
             DataType::LargeList(_) => {
                 let l = array.as_list::<i64>();
-                Enc::List(
-                    ListOffsets::I64(l.value_offsets()),
-                    Box::new(Node::new(l.values().as_ref(), false)?),
-                )
+                Enc::List(ListOffsets::I64(l.value_offsets()), Box::new(Node::new(l.values().as_ref(), false)?))
             }
             DataType::FixedSizeList(_, n) => {
                 // A sliced FixedSizeList slices its values too: element `i` starts at `i * n`.
                 let l = array.as_fixed_size_list();
-                Enc::List(
-                    ListOffsets::Fixed(*n as usize),
-                    Box::new(Node::new(l.values().as_ref(), false)?),
-                )
+                Enc::List(ListOffsets::Fixed(*n as usize), Box::new(Node::new(l.values().as_ref(), false)?))
             }
             DataType::Struct(fields) => {
                 let s = array.as_struct();
@@ -1417,10 +1216,7 @@ impl<'a> Node<'a> {
             }
             DataType::Dictionary(_, _) => {
                 let d = array.as_any_dictionary();
-                Enc::Dict(
-                    d.normalized_keys(),
-                    Box::new(Node::new(d.values().as_ref(), json)?),
-                )
+                Enc::Dict(d.normalized_keys(), Box::new(Node::new(d.values().as_ref(), json)?))
             }
             _ => {
                 const OPTIONS: FormatOptions<'static> = FormatOptions::new();
@@ -1449,12 +1245,7 @@ impl<'a> Node<'a> {
     /// Whether the value is written as text (quoted in csv with [`CsvQuoting::Needed`]).
     fn is_textual(&self) -> bool {
         match &self.enc {
-            Enc::Str(_)
-            | Enc::Json(_)
-            | Enc::Bin(_)
-            | Enc::List(..)
-            | Enc::Struct(_)
-            | Enc::Map(..) => true,
+            Enc::Str(_) | Enc::Json(_) | Enc::Bin(_) | Enc::List(..) | Enc::Struct(_) | Enc::Map(..) => true,
             Enc::Dict(_, values) => values.is_textual(),
             Enc::Display(_) => true,
             _ => false,
@@ -1602,12 +1393,7 @@ impl Node<'_> {
 // Row writers
 // ---------------------------------------------------------------------------------------------
 
-fn write_jsonl_rows(
-    cols: &[Column<'_>],
-    rows: usize,
-    buf: &mut Vec<u8>,
-    sink: &mut TextSink,
-) -> io::Result<()> {
+fn write_jsonl_rows(cols: &[Column<'_>], rows: usize, buf: &mut Vec<u8>, sink: &mut TextSink) -> io::Result<()> {
     for i in 0..rows {
         buf.push(b'{');
         let mut first = true;
@@ -1758,12 +1544,7 @@ fn write_csv_header(schema: &Schema, config: &WriterConfig, out: &mut Vec<u8>) {
         if n > 0 {
             out.push(config.csv_delimiter);
         }
-        write_csv_text(
-            out,
-            f.name().as_bytes(),
-            config.csv_quoting,
-            config.csv_delimiter,
-        );
+        write_csv_text(out, f.name().as_bytes(), config.csv_quoting, config.csv_delimiter);
     }
     out.push(b'\n');
 }
@@ -1773,12 +1554,7 @@ fn write_csv_header(schema: &Schema, config: &WriterConfig, out: &mut Vec<u8>) {
 fn write_csv_text(out: &mut Vec<u8>, text: &[u8], quoting: CsvQuoting, delim: u8) {
     let quote = match quoting {
         CsvQuoting::Needed | CsvQuoting::All => true,
-        CsvQuoting::Minimal => {
-            text.is_empty()
-                || text
-                    .iter()
-                    .any(|&b| b == delim || b == b'"' || b == b'\n' || b == b'\r')
-        }
+        CsvQuoting::Minimal => text.is_empty() || text.iter().any(|&b| b == delim || b == b'"' || b == b'\n' || b == b'\r'),
     };
     if !quote {
         out.extend_from_slice(text);
@@ -1882,14 +1658,7 @@ fn write_json_str(out: &mut Vec<u8>, s: &str) {
         }
         out.extend_from_slice(&bytes[start..i]);
         if esc == b'u' {
-            out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[(b >> 4) as usize],
-                HEX[(b & 0xf) as usize],
-            ]);
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
         } else {
             out.extend_from_slice(&[b'\\', esc]);
         }
@@ -1925,9 +1694,7 @@ fn write_base64(out: &mut Vec<u8>, bytes: &[u8]) {
     let start = out.len();
     let len = base64::encoded_len(bytes.len(), true).expect("base64 length overflows usize");
     out.resize(start + len, 0);
-    let written = base64::engine::general_purpose::STANDARD
-        .encode_slice(bytes, &mut out[start..])
-        .expect("buffer sized by encoded_len");
+    let written = base64::engine::general_purpose::STANDARD.encode_slice(bytes, &mut out[start..]).expect("buffer sized by encoded_len");
     out.truncate(start + written);
 }
 
@@ -1985,11 +1752,7 @@ fn write_time(out: &mut Vec<u8>, secs_of_day: i64, nanos: u32, ns_precision: boo
     if nanos == 0 {
         return;
     }
-    let (mut frac, digits) = if ns_precision && !nanos.is_multiple_of(1000) {
-        (nanos, 9)
-    } else {
-        (nanos / 1000, 6)
-    };
+    let (mut frac, digits) = if ns_precision && !nanos.is_multiple_of(1000) { (nanos, 9) } else { (nanos / 1000, 6) };
     if frac == 0 {
         return;
     }
@@ -2026,12 +1789,7 @@ fn write_timestamp(out: &mut Vec<u8>, v: i64, unit: TimeUnit, tz: TzMode) {
     secs += offset.unwrap_or(0) as i64;
     write_date(out, secs.div_euclid(86_400));
     out.push(b'T');
-    write_time(
-        out,
-        secs.rem_euclid(86_400),
-        nanos,
-        unit == TimeUnit::Nanosecond,
-    );
+    write_time(out, secs.rem_euclid(86_400), nanos, unit == TimeUnit::Nanosecond);
     if let Some(off) = offset {
         out.push(if off < 0 { b'-' } else { b'+' });
         let a = off.unsigned_abs();
@@ -2135,9 +1893,8 @@ mod tests {
     use arrow_array::builder::{Int64Builder, ListBuilder};
     use arrow_array::types::Int32Type;
     use arrow_array::{
-        ArrayRef, Date32Array, Decimal128Array, DictionaryArray, Float32Array, Float64Array,
-        Int64Array, StructArray, Time64MicrosecondArray, TimestampMicrosecondArray,
-        TimestampNanosecondArray, UInt64Array,
+        ArrayRef, Date32Array, Decimal128Array, DictionaryArray, Float32Array, Float64Array, Int64Array, StructArray,
+        Time64MicrosecondArray, TimestampMicrosecondArray, TimestampNanosecondArray, UInt64Array,
     };
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -2147,10 +1904,8 @@ mod tests {
     const TS_2024: i64 = 1_704_067_200_000_000;
 
     fn json_field(name: &str) -> Field {
-        Field::new(name, DataType::Utf8, true).with_metadata(HashMap::from([(
-            JSON_TYPE_METADATA_KEY.to_string(),
-            JSON_TYPE_METADATA_VALUE.to_string(),
-        )]))
+        Field::new(name, DataType::Utf8, true)
+            .with_metadata(HashMap::from([(JSON_TYPE_METADATA_KEY.to_string(), JSON_TYPE_METADATA_VALUE.to_string())]))
     }
 
     /// Two rows covering every dlt type; row 2 is mostly null.
@@ -2158,16 +1913,8 @@ mod tests {
         let schema = Arc::new(Schema::new(vec![
             Field::new("id", DataType::Int64, false),
             Field::new("name", DataType::Utf8, true),
-            Field::new(
-                "ts",
-                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-                true,
-            ),
-            Field::new(
-                "ts2",
-                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-                true,
-            ),
+            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+            Field::new("ts2", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
             Field::new("d", DataType::Date32, true),
             Field::new("t", DataType::Time64(TimeUnit::Microsecond), true),
             Field::new("dec", DataType::Decimal128(38, 9), true),
@@ -2180,44 +1927,24 @@ mod tests {
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from(vec![1, 2])),
             Arc::new(StringArray::from(vec![Some("a\"b\nc,ü\t\\ 😀"), None])),
-            Arc::new(
-                TimestampMicrosecondArray::from(vec![Some(TS_2024), None]).with_timezone("UTC"),
-            ),
-            Arc::new(
-                TimestampMicrosecondArray::from(vec![Some(TS_2024 + 123_456), Some(TS_2024 + 1)])
-                    .with_timezone("UTC"),
-            ),
+            Arc::new(TimestampMicrosecondArray::from(vec![Some(TS_2024), None]).with_timezone("UTC")),
+            Arc::new(TimestampMicrosecondArray::from(vec![Some(TS_2024 + 123_456), Some(TS_2024 + 1)]).with_timezone("UTC")),
             Arc::new(Date32Array::from(vec![Some(19_723), None])),
-            Arc::new(Time64MicrosecondArray::from(vec![
-                Some(30_600_000_000),
-                Some(30_600_000_005),
-            ])),
-            Arc::new(
-                Decimal128Array::from(vec![Some(1_500_000_000), Some(-5)])
-                    .with_precision_and_scale(38, 9)
-                    .unwrap(),
-            ),
+            Arc::new(Time64MicrosecondArray::from(vec![Some(30_600_000_000), Some(30_600_000_005)])),
+            Arc::new(Decimal128Array::from(vec![Some(1_500_000_000), Some(-5)]).with_precision_and_scale(38, 9).unwrap()),
             Arc::new(BinaryArray::from(vec![Some(&b"\x00\x01hi"[..]), None])),
             Arc::new(Float64Array::from(vec![Some(74.8723), Some(f64::NAN)])),
             Arc::new(BooleanArray::from(vec![Some(true), None])),
-            Arc::new(StringArray::from(vec![
-                Some("{\"x\":[1,2,{\"y\":null}],\n \"s\":\"q\\\"\"}"),
-                None,
-            ])),
+            Arc::new(StringArray::from(vec![Some("{\"x\":[1,2,{\"y\":null}],\n \"s\":\"q\\\"\"}"), None])),
             Arc::new(StringArray::from(vec!["V2jI1llbbZ1m6g", "Mbr7Qt+0SoNlfA"])),
         ];
         RecordBatch::try_new(schema, columns).unwrap()
     }
 
     fn int_batch(names: &[&str], start: i64, rows: usize) -> RecordBatch {
-        let fields: Vec<Field> = names
-            .iter()
-            .map(|n| Field::new(*n, DataType::Int64, true))
-            .collect();
-        let cols: Vec<ArrayRef> = names
-            .iter()
-            .map(|_| Arc::new(Int64Array::from_iter_values(start..start + rows as i64)) as ArrayRef)
-            .collect();
+        let fields: Vec<Field> = names.iter().map(|n| Field::new(*n, DataType::Int64, true)).collect();
+        let cols: Vec<ArrayRef> =
+            names.iter().map(|_| Arc::new(Int64Array::from_iter_values(start..start + rows as i64)) as ArrayRef).collect();
         RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
     }
 
@@ -2229,9 +1956,7 @@ mod tests {
         let raw = fs::read(path).unwrap();
         if raw.starts_with(&[0x1f, 0x8b]) {
             let mut s = String::new();
-            flate2::read::MultiGzDecoder::new(&raw[..])
-                .read_to_string(&mut s)
-                .unwrap();
+            flate2::read::MultiGzDecoder::new(&raw[..]).read_to_string(&mut s).unwrap();
             s
         } else {
             String::from_utf8(raw).unwrap()
@@ -2241,20 +1966,11 @@ mod tests {
     fn read_parquet(path: &Path) -> (SchemaRef, Vec<RecordBatch>) {
         let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
         let schema = builder.schema().clone();
-        let batches = builder
-            .build()
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap();
+        let batches = builder.build().unwrap().collect::<Result<Vec<_>, _>>().unwrap();
         (schema, batches)
     }
 
-    fn write_all(
-        dir: &Path,
-        table: &str,
-        cfg: WriterConfig,
-        batches: &[RecordBatch],
-    ) -> Vec<WrittenFile> {
+    fn write_all(dir: &Path, table: &str, cfg: WriterConfig, batches: &[RecordBatch]) -> Vec<WrittenFile> {
         let mut w = TableWriter::new(dir, table, cfg);
         for b in batches {
             w.write(b).unwrap();
@@ -2263,10 +1979,7 @@ mod tests {
     }
 
     fn dir_names(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
+        let mut names: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         names.sort();
         names
     }
@@ -2283,12 +1996,7 @@ mod tests {
     #[test]
     fn jsonl_all_types_gzip() {
         let dir = tempfile::tempdir().unwrap();
-        let files = write_all(
-            dir.path(),
-            "items",
-            config(FileFormat::Jsonl),
-            &[all_types_batch()],
-        );
+        let files = write_all(dir.path(), "items", config(FileFormat::Jsonl), &[all_types_batch()]);
         assert_eq!(files.len(), 1);
         let f = &files[0];
         assert!(f.path.to_str().unwrap().ends_with(".jsonl.gz"));
@@ -2305,38 +2013,21 @@ mod tests {
         let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(first["name"], "a\"b\nc,ü\t\\ 😀");
         assert_eq!(first["j"]["x"][2], serde_json::json!({"y": null}));
-        assert_eq!(
-            f.columns,
-            [
-                "id", "name", "ts", "ts2", "d", "t", "dec", "b", "f", "ok", "j", "_dlt_id"
-            ]
-        );
+        assert_eq!(f.columns, ["id", "name", "ts", "ts2", "d", "t", "dec", "b", "f", "ok", "j", "_dlt_id"]);
     }
 
     #[test]
     fn jsonl_uncompressed_and_control_chars() {
         let dir = tempfile::tempdir().unwrap();
         let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true)]));
-        let batch = RecordBatch::try_new(
-            schema,
-            vec![Arc::new(StringArray::from(vec![
-                Some("\u{1}\u{8}\u{c}\r\u{1f}\u{7f}/"),
-                Some(""),
-            ]))],
-        )
-        .unwrap();
-        let cfg = WriterConfig {
-            compression: false,
-            ..config(FileFormat::Jsonl)
-        };
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(vec![Some("\u{1}\u{8}\u{c}\r\u{1f}\u{7f}/"), Some("")]))])
+            .unwrap();
+        let cfg = WriterConfig { compression: false, ..config(FileFormat::Jsonl) };
         let files = write_all(dir.path(), "t", cfg, &[batch]);
         assert!(files[0].path.to_str().unwrap().ends_with(".jsonl"));
         assert!(!files[0].compressed);
         let raw = fs::read_to_string(&files[0].path).unwrap();
-        assert_eq!(
-            raw,
-            "{\"s\":\"\\u0001\\b\\f\\r\\u001f\u{7f}/\"}\n{\"s\":\"\"}\n"
-        );
+        assert_eq!(raw, "{\"s\":\"\\u0001\\b\\f\\r\\u001f\u{7f}/\"}\n{\"s\":\"\"}\n");
         let v: serde_json::Value = serde_json::from_str(raw.lines().next().unwrap()).unwrap();
         assert_eq!(v["s"], "\u{1}\u{8}\u{c}\r\u{1f}\u{7f}/");
     }
@@ -2353,17 +2044,10 @@ mod tests {
         list.append(true);
         let list = list.finish();
         let strukt = StructArray::from(vec![
-            (
-                Arc::new(Field::new("a", DataType::Int64, true)),
-                Arc::new(Int64Array::from(vec![Some(1), None, Some(3)])) as ArrayRef,
-            ),
-            (
-                Arc::new(Field::new("b", DataType::Utf8, true)),
-                Arc::new(StringArray::from(vec!["x", "y", "z"])) as ArrayRef,
-            ),
+            (Arc::new(Field::new("a", DataType::Int64, true)), Arc::new(Int64Array::from(vec![Some(1), None, Some(3)])) as ArrayRef),
+            (Arc::new(Field::new("b", DataType::Utf8, true)), Arc::new(StringArray::from(vec!["x", "y", "z"])) as ArrayRef),
         ]);
-        let dict: DictionaryArray<Int32Type> =
-            vec![Some("p"), None, Some("p")].into_iter().collect();
+        let dict: DictionaryArray<Int32Type> = vec![Some("p"), None, Some("p")].into_iter().collect();
         let schema = Arc::new(Schema::new(vec![
             Field::new("u", DataType::UInt64, true),
             Field::new("f32", DataType::Float32, true),
@@ -2372,11 +2056,7 @@ mod tests {
             Field::new("s", strukt.data_type().clone(), true),
             Field::new("dict", dict.data_type().clone(), true),
             Field::new("ns", DataType::Timestamp(TimeUnit::Nanosecond, None), true),
-            Field::new(
-                "off",
-                DataType::Timestamp(TimeUnit::Microsecond, Some("+02:00".into())),
-                true,
-            ),
+            Field::new("off", DataType::Timestamp(TimeUnit::Microsecond, Some("+02:00".into())), true),
         ]));
         let batch = RecordBatch::try_new(
             schema,
@@ -2387,25 +2067,13 @@ mod tests {
                 Arc::new(list),
                 Arc::new(strukt),
                 Arc::new(dict),
-                Arc::new(TimestampNanosecondArray::from(vec![
-                    -1,
-                    1_704_067_200_000_001_000,
-                    1_704_067_200_000_000_001,
-                ])),
-                Arc::new(
-                    TimestampMicrosecondArray::from(vec![TS_2024, TS_2024, TS_2024])
-                        .with_timezone("+02:00"),
-                ),
+                Arc::new(TimestampNanosecondArray::from(vec![-1, 1_704_067_200_000_001_000, 1_704_067_200_000_000_001])),
+                Arc::new(TimestampMicrosecondArray::from(vec![TS_2024, TS_2024, TS_2024]).with_timezone("+02:00")),
             ],
         )
         .unwrap();
         // A slice exercises offset handling everywhere.
-        let files = write_all(
-            dir.path(),
-            "n",
-            config(FileFormat::Jsonl),
-            &[batch.slice(0, 1), batch.slice(1, 2)],
-        );
+        let files = write_all(dir.path(), "n", config(FileFormat::Jsonl), &[batch.slice(0, 1), batch.slice(1, 2)]);
         let text = read_text(&files[0].path);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
@@ -2455,38 +2123,14 @@ mod tests {
             write_timestamp(&mut out, v, unit, parse_tz(tz));
             String::from_utf8(out).unwrap()
         };
-        assert_eq!(
-            ts(0, TimeUnit::Second, Some("UTC")),
-            "1970-01-01T00:00:00+00:00"
-        );
-        assert_eq!(
-            ts(-1, TimeUnit::Millisecond, Some("Z")),
-            "1969-12-31T23:59:59.999000+00:00"
-        );
-        assert_eq!(
-            ts(1_704_067_200_500, TimeUnit::Millisecond, None),
-            "2024-01-01T00:00:00.500000"
-        );
-        assert_eq!(
-            ts(0, TimeUnit::Second, Some("-05:30")),
-            "1969-12-31T18:30:00-05:30"
-        );
-        assert_eq!(
-            ts(0, TimeUnit::Second, Some("Europe/Berlin")),
-            "1970-01-01T00:00:00+00:00"
-        );
-        assert_eq!(
-            ts(951_782_400, TimeUnit::Second, Some("UTC")),
-            "2000-02-29T00:00:00+00:00"
-        );
-        assert_eq!(
-            ts(-62_135_596_800, TimeUnit::Second, None),
-            "0001-01-01T00:00:00"
-        );
-        assert_eq!(
-            ts(253_402_300_799, TimeUnit::Second, None),
-            "9999-12-31T23:59:59"
-        );
+        assert_eq!(ts(0, TimeUnit::Second, Some("UTC")), "1970-01-01T00:00:00+00:00");
+        assert_eq!(ts(-1, TimeUnit::Millisecond, Some("Z")), "1969-12-31T23:59:59.999000+00:00");
+        assert_eq!(ts(1_704_067_200_500, TimeUnit::Millisecond, None), "2024-01-01T00:00:00.500000");
+        assert_eq!(ts(0, TimeUnit::Second, Some("-05:30")), "1969-12-31T18:30:00-05:30");
+        assert_eq!(ts(0, TimeUnit::Second, Some("Europe/Berlin")), "1970-01-01T00:00:00+00:00");
+        assert_eq!(ts(951_782_400, TimeUnit::Second, Some("UTC")), "2000-02-29T00:00:00+00:00");
+        assert_eq!(ts(-62_135_596_800, TimeUnit::Second, None), "0001-01-01T00:00:00");
+        assert_eq!(ts(253_402_300_799, TimeUnit::Second, None), "9999-12-31T23:59:59");
 
         let dec = |v: i128, s: i8| {
             let mut out = Vec::new();
@@ -2499,10 +2143,7 @@ mod tests {
         assert_eq!(dec(-1234, 0), "-1234");
         assert_eq!(dec(15, -2), "1500");
         assert_eq!(dec(0, -2), "0");
-        assert_eq!(
-            dec(i128::MIN, 38),
-            "-1.70141183460469231731687303715884105728"
-        );
+        assert_eq!(dec(i128::MIN, 38), "-1.70141183460469231731687303715884105728");
         let mut out = Vec::new();
         write_decimal_str(&mut out, "-123456", 2);
         assert_eq!(out, b"-1234.56");
@@ -2511,12 +2152,7 @@ mod tests {
     #[test]
     fn csv_all_types_gzip() {
         let dir = tempfile::tempdir().unwrap();
-        let files = write_all(
-            dir.path(),
-            "items",
-            config(FileFormat::Csv),
-            &[all_types_batch()],
-        );
+        let files = write_all(dir.path(), "items", config(FileFormat::Csv), &[all_types_batch()]);
         let f = &files[0];
         assert!(f.path.to_str().unwrap().ends_with(".csv.gz"));
         assert_eq!(f.rows, 2);
@@ -2534,75 +2170,32 @@ mod tests {
     #[test]
     fn csv_minimal_quoting_delimiter_and_empty_string() {
         let dir = tempfile::tempdir().unwrap();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("a b", DataType::Utf8, true),
-            Field::new("n", DataType::Int64, true),
-        ]));
+        let schema = Arc::new(Schema::new(vec![Field::new("a b", DataType::Utf8, true), Field::new("n", DataType::Int64, true)]));
         let batch = RecordBatch::try_new(
             schema,
             vec![
-                Arc::new(StringArray::from(vec![
-                    Some("plain"),
-                    Some(""),
-                    None,
-                    Some("x|y"),
-                    Some("q\""),
-                ])),
-                Arc::new(Int64Array::from(vec![
-                    Some(1),
-                    None,
-                    Some(3),
-                    Some(4),
-                    Some(5),
-                ])),
+                Arc::new(StringArray::from(vec![Some("plain"), Some(""), None, Some("x|y"), Some("q\"")])),
+                Arc::new(Int64Array::from(vec![Some(1), None, Some(3), Some(4), Some(5)])),
             ],
         )
         .unwrap();
-        let cfg = WriterConfig {
-            compression: false,
-            csv_delimiter: b'|',
-            csv_quoting: CsvQuoting::Minimal,
-            ..config(FileFormat::Csv)
-        };
+        let cfg = WriterConfig { compression: false, csv_delimiter: b'|', csv_quoting: CsvQuoting::Minimal, ..config(FileFormat::Csv) };
         let files = write_all(dir.path(), "t", cfg.clone(), std::slice::from_ref(&batch));
         assert!(files[0].path.to_str().unwrap().ends_with(".csv"));
-        assert_eq!(
-            fs::read_to_string(&files[0].path).unwrap(),
-            "a b|n\nplain|1\n\"\"|\n|3\n\"x|y\"|4\n\"q\"\"\"|5\n"
-        );
-        let cfg = WriterConfig {
-            csv_quoting: CsvQuoting::All,
-            csv_delimiter: b',',
-            csv_include_header: false,
-            ..cfg
-        };
+        assert_eq!(fs::read_to_string(&files[0].path).unwrap(), "a b|n\nplain|1\n\"\"|\n|3\n\"x|y\"|4\n\"q\"\"\"|5\n");
+        let cfg = WriterConfig { csv_quoting: CsvQuoting::All, csv_delimiter: b',', csv_include_header: false, ..cfg };
         let files = write_all(dir.path(), "u", cfg, &[batch]);
-        assert_eq!(
-            fs::read_to_string(&files[0].path).unwrap(),
-            "\"plain\",\"1\"\n\"\",\n,\"3\"\n\"x|y\",\"4\"\n\"q\"\"\",\"5\"\n"
-        );
+        assert_eq!(fs::read_to_string(&files[0].path).unwrap(), "\"plain\",\"1\"\n\"\",\n,\"3\"\n\"x|y\",\"4\"\n\"q\"\"\",\"5\"\n");
     }
 
     #[test]
     fn parquet_all_types_roundtrip() {
         let dir = tempfile::tempdir().unwrap();
         let batch = all_types_batch();
-        let files = write_all(
-            dir.path(),
-            "items",
-            config(FileFormat::Parquet),
-            std::slice::from_ref(&batch),
-        );
+        let files = write_all(dir.path(), "items", config(FileFormat::Parquet), std::slice::from_ref(&batch));
         assert_eq!(files.len(), 1);
         let f = &files[0];
-        assert!(
-            f.path
-                .file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .ends_with(".0.parquet")
-        );
+        assert!(f.path.file_name().unwrap().to_str().unwrap().ends_with(".0.parquet"));
         assert!(!f.compressed);
         assert_eq!(&fs::read(&f.path).unwrap()[..4], b"PAR1");
         let (schema, batches) = read_parquet(&f.path);
@@ -2617,11 +2210,7 @@ mod tests {
         let meta = reader.metadata();
         assert_eq!(meta.file_metadata().num_rows(), 2);
         let rg = meta.row_group(0);
-        assert!(
-            rg.columns()
-                .iter()
-                .all(|c| c.compression() == Compression::SNAPPY)
-        );
+        assert!(rg.columns().iter().all(|c| c.compression() == Compression::SNAPPY));
         // pyarrow's defaults: min/max per row group, no page index; none for random row ids
         for c in rg.columns() {
             assert!(c.column_index_offset().is_none(), "{}: no page index", c.column_path());
@@ -2630,18 +2219,8 @@ mod tests {
         }
         let descr = meta.file_metadata().schema_descr();
         let ts = descr.column(2);
-        assert_eq!(
-            ts.logical_type_ref(),
-            Some(&parquet::basic::LogicalType::timestamp(
-                true,
-                parquet::basic::TimeUnit::MICROS
-            ))
-        );
-        assert!(
-            meta.file_metadata()
-                .key_value_metadata()
-                .is_none_or(|kv| kv.iter().all(|k| k.key == "ARROW:schema"))
-        );
+        assert_eq!(ts.logical_type_ref(), Some(&parquet::basic::LogicalType::timestamp(true, parquet::basic::TimeUnit::MICROS)));
+        assert!(meta.file_metadata().key_value_metadata().is_none_or(|kv| kv.iter().all(|k| k.key == "ARROW:schema")));
     }
 
     /// Columns whose first values are mostly distinct are written plain, the others with a
@@ -2687,10 +2266,7 @@ mod tests {
             assert_eq!(arrow_select::concat::concat_batches(&schema, &batches).unwrap().columns(), batch.columns());
             let reader = SerializedFileReader::new(File::open(&files[0].path).unwrap()).unwrap();
             let rg = reader.metadata().row_group(0);
-            rg.columns()
-                .iter()
-                .map(|c| (c.column_path().string(), c.dictionary_page_offset().is_some(), c.compression()))
-                .collect()
+            rg.columns().iter().map(|c| (c.column_path().string(), c.dictionary_page_offset().is_some(), c.compression())).collect()
         };
         let (s, u) = (Compression::SNAPPY, Compression::UNCOMPRESSED);
         let want: Vec<(String, bool, Compression)> = [
@@ -2719,11 +2295,7 @@ mod tests {
     fn parquet_nullability_change_rotates() {
         let dir = tempfile::tempdir().unwrap();
         let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Int64, true)]));
-        let batch = RecordBatch::try_new(
-            schema,
-            vec![Arc::new(Int64Array::from(vec![Some(1), None]))],
-        )
-        .unwrap();
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![Some(1), None]))]).unwrap();
         let required = Arc::new(Schema::new(vec![Field::new("a", DataType::Int64, false)]));
         let mut w = TableWriter::new(dir.path(), "req", config(FileFormat::Parquet));
         w.write_empty(&required).unwrap();
@@ -2741,21 +2313,9 @@ mod tests {
         for format in [FileFormat::Jsonl, FileFormat::Csv, FileFormat::Parquet] {
             let sub = dir.path().join(format.extension());
             fs::create_dir(&sub).unwrap();
-            let cfg = WriterConfig {
-                file_max_items: Some(3),
-                ..config(format)
-            };
-            let files = write_all(
-                &sub,
-                "items",
-                cfg,
-                &[int_batch(&["a"], 0, 2), int_batch(&["a"], 2, 5)],
-            );
-            assert_eq!(
-                files.iter().map(|f| f.rows).collect::<Vec<_>>(),
-                [3, 3, 1],
-                "{format}"
-            );
+            let cfg = WriterConfig { file_max_items: Some(3), ..config(format) };
+            let files = write_all(&sub, "items", cfg, &[int_batch(&["a"], 0, 2), int_batch(&["a"], 2, 5)]);
+            assert_eq!(files.iter().map(|f| f.rows).collect::<Vec<_>>(), [3, 3, 1], "{format}");
             let ids: HashSet<&str> = files.iter().map(|f| f.file_id.as_str()).collect();
             assert_eq!(ids.len(), 3);
             // Content continues across files in order.
@@ -2765,13 +2325,7 @@ mod tests {
                     FileFormat::InsertValues => unreachable!("not in this test"),
                     FileFormat::Parquet => {
                         for b in read_parquet(&f.path).1 {
-                            values.extend(
-                                b.column(0)
-                                    .as_primitive::<Int64Type>()
-                                    .values()
-                                    .iter()
-                                    .copied(),
-                            );
+                            values.extend(b.column(0).as_primitive::<Int64Type>().values().iter().copied());
                         }
                     }
                     FileFormat::Jsonl => {
@@ -2795,38 +2349,23 @@ mod tests {
     #[test]
     fn rotation_by_bytes() {
         let dir = tempfile::tempdir().unwrap();
-        for (format, compression) in [
-            (FileFormat::Jsonl, false),
-            (FileFormat::Jsonl, true),
-            (FileFormat::Csv, false),
-            (FileFormat::Parquet, false),
-        ] {
+        for (format, compression) in
+            [(FileFormat::Jsonl, false), (FileFormat::Jsonl, true), (FileFormat::Csv, false), (FileFormat::Parquet, false)]
+        {
             let sub = dir.path().join(format!("{format}{compression}"));
             fs::create_dir(&sub).unwrap();
             let max = 20_000;
-            let cfg = WriterConfig {
-                file_max_bytes: Some(max),
-                compression,
-                ..config(format)
-            };
+            let cfg = WriterConfig { file_max_bytes: Some(max), compression, ..config(format) };
             let batch = int_batch(&["a", "b", "c"], 1_000_000_000, 10_000);
             let files = write_all(&sub, "items", cfg, &[batch.clone(), batch]);
-            assert!(
-                files.len() > 2,
-                "{format} {compression}: {} files",
-                files.len()
-            );
+            assert!(files.len() > 2, "{format} {compression}: {} files", files.len());
             assert_eq!(files.iter().map(|f| f.rows).sum::<u64>(), 20_000);
             for f in &files[..files.len() - 1] {
                 assert!(f.rows > 0);
                 // Rotation happens after the write that crossed the limit: within one slice.
                 if !compression && format != FileFormat::Parquet {
                     assert!(f.bytes >= max, "{format}: {} < {max}", f.bytes);
-                    assert!(
-                        f.bytes < max + 64 * BYTES_CHECK_ROWS as u64,
-                        "{format}: {}",
-                        f.bytes
-                    );
+                    assert!(f.bytes < max + 64 * BYTES_CHECK_ROWS as u64, "{format}: {}", f.bytes);
                 }
             }
         }
@@ -2841,12 +2380,7 @@ mod tests {
         for format in [FileFormat::Jsonl, FileFormat::Csv, FileFormat::Parquet] {
             let sub = dir.path().join(format.extension());
             fs::create_dir(&sub).unwrap();
-            let files = write_all(
-                &sub,
-                "items",
-                config(format),
-                &[first.clone(), second.clone(), third.clone()],
-            );
+            let files = write_all(&sub, "items", config(format), &[first.clone(), second.clone(), third.clone()]);
             match format {
                 FileFormat::Jsonl => {
                     assert_eq!(files.len(), 1);
@@ -2856,11 +2390,7 @@ mod tests {
                     assert_eq!(text.lines().nth(2), Some(r#"{"a":2,"b":2}"#));
                 }
                 _ => {
-                    assert_eq!(
-                        files.iter().map(|f| f.rows).collect::<Vec<_>>(),
-                        [2, 3],
-                        "{format}"
-                    );
+                    assert_eq!(files.iter().map(|f| f.rows).collect::<Vec<_>>(), [2, 3], "{format}");
                     assert_eq!(files[0].columns, ["a"]);
                     assert_eq!(files[1].columns, ["a", "b"]);
                 }
@@ -2874,20 +2404,8 @@ mod tests {
         .unwrap();
         let sub = dir.path().join("types");
         fs::create_dir(&sub).unwrap();
-        assert_eq!(
-            write_all(
-                &sub,
-                "p",
-                config(FileFormat::Parquet),
-                &[first.clone(), strings.clone()]
-            )
-            .len(),
-            2
-        );
-        assert_eq!(
-            write_all(&sub, "c", config(FileFormat::Csv), &[first, strings]).len(),
-            1
-        );
+        assert_eq!(write_all(&sub, "p", config(FileFormat::Parquet), &[first.clone(), strings.clone()]).len(), 2);
+        assert_eq!(write_all(&sub, "c", config(FileFormat::Csv), &[first, strings]).len(), 1);
     }
 
     #[test]
@@ -2937,30 +2455,18 @@ mod tests {
     fn temp_file_then_rename() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = TableWriter::new(dir.path(), "items", config(FileFormat::Jsonl));
-        assert!(
-            dir_names(dir.path()).is_empty(),
-            "no file before the first write"
-        );
+        assert!(dir_names(dir.path()).is_empty(), "no file before the first write");
         w.write(&int_batch(&["a"], 0, 3)).unwrap();
         let during = dir_names(dir.path());
         assert_eq!(during.len(), 1);
-        assert!(
-            during[0].starts_with(".items.") && during[0].ends_with(".jsonl.gz.tmp"),
-            "{during:?}"
-        );
+        assert!(during[0].starts_with(".items.") && during[0].ends_with(".jsonl.gz.tmp"), "{during:?}");
         let files = w.finish().unwrap();
         let after = dir_names(dir.path());
-        assert_eq!(
-            after,
-            [files[0].path.file_name().unwrap().to_str().unwrap()]
-        );
+        assert_eq!(after, [files[0].path.file_name().unwrap().to_str().unwrap()]);
         assert!(!after[0].ends_with(".tmp"));
 
         // Dropped without finish: the temporary file goes away, rotated files stay.
-        let cfg = WriterConfig {
-            file_max_items: Some(2),
-            ..config(FileFormat::Parquet)
-        };
+        let cfg = WriterConfig { file_max_items: Some(2), ..config(FileFormat::Parquet) };
         let mut w = TableWriter::new(dir.path(), "dropped", cfg);
         w.write(&int_batch(&["a"], 0, 3)).unwrap();
         assert_eq!(w.closed_files().len(), 1);
@@ -2975,23 +2481,11 @@ mod tests {
     fn file_names_ids_and_formats() {
         let id = new_file_id();
         assert_eq!(id.len(), 10);
-        assert!(
-            id.chars()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        );
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(new_file_id(), new_file_id());
-        assert_eq!(
-            job_file_name("items", "0123456789", FileFormat::Jsonl, true),
-            "items.0123456789.0.jsonl.gz"
-        );
-        assert_eq!(
-            job_file_name("items", "0123456789", FileFormat::Parquet, true),
-            "items.0123456789.0.parquet"
-        );
-        assert_eq!(
-            job_file_name("items", "0123456789", FileFormat::Csv, false),
-            "items.0123456789.0.csv"
-        );
+        assert_eq!(job_file_name("items", "0123456789", FileFormat::Jsonl, true), "items.0123456789.0.jsonl.gz");
+        assert_eq!(job_file_name("items", "0123456789", FileFormat::Parquet, true), "items.0123456789.0.parquet");
+        assert_eq!(job_file_name("items", "0123456789", FileFormat::Csv, false), "items.0123456789.0.csv");
         assert_eq!(FileFormat::parse("jsonl"), Some(FileFormat::Jsonl));
         assert_eq!(FileFormat::parse("Parquet"), Some(FileFormat::Parquet));
         assert_eq!(FileFormat::parse("csv"), Some(FileFormat::Csv));
@@ -3008,22 +2502,8 @@ mod tests {
             (FileFormat::Parquet, true, "parquet"),
             (FileFormat::Csv, false, "csv"),
         ] {
-            let files = write_all(
-                dir.path(),
-                "tbl",
-                WriterConfig {
-                    compression,
-                    ..config(format)
-                },
-                &[int_batch(&["a"], 0, 1)],
-            );
-            let name = files[0]
-                .path
-                .file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_string();
+            let files = write_all(dir.path(), "tbl", WriterConfig { compression, ..config(format) }, &[int_batch(&["a"], 0, 1)]);
+            let name = files[0].path.file_name().unwrap().to_str().unwrap().to_string();
             let parts: Vec<&str> = name.split('.').collect();
             assert_eq!(parts[0], "tbl");
             assert_eq!(parts[1], files[0].file_id);
@@ -3045,24 +2525,15 @@ mod tests {
         assert!(err.path().starts_with(&missing));
         assert_eq!(err.table(), "items");
         let msg = err.to_string();
-        assert!(
-            msg.contains("items") && msg.contains(missing.to_str().unwrap()),
-            "{msg}"
-        );
+        assert!(msg.contains("items") && msg.contains(missing.to_str().unwrap()), "{msg}");
 
         let mut w = TableWriter::new(dir.path(), "bad.name", config(FileFormat::Jsonl));
         let err = w.write(&int_batch(&["a"], 0, 1)).unwrap_err();
         assert!(matches!(err, WriterError::InvalidConfig { .. }), "{err}");
         assert!(err.to_string().contains("bad.name"));
 
-        let cfg = WriterConfig {
-            file_max_items: Some(0),
-            ..config(FileFormat::Csv)
-        };
+        let cfg = WriterConfig { file_max_items: Some(0), ..config(FileFormat::Csv) };
         let mut w = TableWriter::new(dir.path(), "items", cfg);
-        assert!(matches!(
-            w.write(&int_batch(&["a"], 0, 1)),
-            Err(WriterError::InvalidConfig { .. })
-        ));
+        assert!(matches!(w.write(&int_batch(&["a"], 0, 1)), Err(WriterError::InvalidConfig { .. })));
     }
 }

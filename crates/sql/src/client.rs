@@ -93,7 +93,9 @@ pub trait SqlBackend: Send + Sync + 'static {
     }
     /// `CREATE TABLE IF NOT EXISTS` of the job table (`load_id`, `job_id`).
     fn jobs_table_ddl(&self, qualified: &str) -> String {
-        format!("CREATE TABLE IF NOT EXISTS {qualified} (load_id varchar(256) NOT NULL, job_id varchar(1024) NOT NULL, PRIMARY KEY (load_id, job_id))")
+        format!(
+            "CREATE TABLE IF NOT EXISTS {qualified} (load_id varchar(256) NOT NULL, job_id varchar(1024) NOT NULL, PRIMARY KEY (load_id, job_id))"
+        )
     }
     /// A timestamp bind parameter (a UTC RFC 3339 text is bound): `CAST($n AS text)::timestamptz` in PostgreSQL.
     fn timestamp_param(&self, n: usize) -> String {
@@ -254,8 +256,11 @@ impl<B: SqlBackend> SqlClient<B> {
         let table = schema.table(&job.table).ok_or_else(|| {
             Error::new(ErrorKind::State, format!("table `{}` of job {} is not in the package schema", job.table, job.job_id()))
         })?;
-        let qualified =
-            if loads_to_staging(schema, &job.table) { self.names().staging_table(&job.table) } else { self.names().final_table(&job.table) };
+        let qualified = if loads_to_staging(schema, &job.table) {
+            self.names().staging_table(&job.table)
+        } else {
+            self.names().final_table(&job.table)
+        };
         let mut tx = self.backend.begin().await?;
         if self.job_done(&mut tx, &package.load_id, &job.job_id()).await? {
             tracing::info!(job = %job.job_id(), "job already loaded; skipped");
@@ -281,14 +286,12 @@ impl<B: SqlBackend> SqlClient<B> {
             return Ok(());
         }
         for (i, s) in stmts.iter().enumerate() {
-            if self.settings.fault_after_statements == Some(i) {
-                if let Some(f) = self.backend.fault_statement() {
-                    let _ = tx.batch(f).await;
-                }
+            if self.settings.fault_after_statements == Some(i)
+                && let Some(f) = self.backend.fault_statement()
+            {
+                let _ = tx.batch(f).await;
             }
-            tx.batch(s)
-                .await
-                .map_err(|e| e.with("table", job.table.clone()).with("statement", s.chars().take(300).collect::<String>()))?;
+            tx.batch(s).await.map_err(|e| e.with("table", job.table.clone()).with("statement", s.chars().take(300).collect::<String>()))?;
         }
         self.mark_done(&mut tx, &package.load_id, &job.job_id()).await?;
         tx.commit().await
@@ -399,8 +402,7 @@ impl<B: SqlBackend> DestinationClient for SqlClient<B> {
     async fn create_followup_jobs(&self, package: &PackageInfo, _completed: &[JobInfo]) -> Result<Vec<FollowupJob>> {
         let schema = &package.schema;
         let names = self.names();
-        let with_rows: BTreeSet<String> =
-            package.tables.iter().filter_map(|(t, _)| schema.root_table(t).map(|r| r.name.clone())).collect();
+        let with_rows: BTreeSet<String> = package.tables.iter().filter_map(|(t, _)| schema.root_table(t).map(|r| r.name.clone())).collect();
         let mut out = Vec::new();
         for root in self.staging_roots(package) {
             let Some(chain) = TableChain::from_schema(schema, &root) else { continue };
@@ -421,7 +423,11 @@ impl<B: SqlBackend> DestinationClient for SqlClient<B> {
                 }
                 _ => continue,
             };
-            out.push(FollowupJob { table: root.clone(), format: SQL_JOB_FORMAT.into(), content: serde_json::to_vec(&json!({"statements": stmts}))? });
+            out.push(FollowupJob {
+                table: root.clone(),
+                format: SQL_JOB_FORMAT.into(),
+                content: serde_json::to_vec(&json!({"statements": stmts}))?,
+            });
         }
         Ok(out)
     }

@@ -139,7 +139,10 @@ mod tests {
         let cols = ["id", "_dlt_id"]
             .iter()
             .map(|n| {
-                (n.to_string(), StorageColumn { name: n.to_string(), db_type: "bigint".into(), nullable: false, precision: None, scale: None })
+                (
+                    n.to_string(),
+                    StorageColumn { name: n.to_string(), db_type: "bigint".into(), nullable: false, precision: None, scale: None },
+                )
             })
             .collect();
         existing.insert("items".into(), cols);

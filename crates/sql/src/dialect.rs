@@ -49,7 +49,7 @@ pub trait Dialect: Send + Sync + fmt::Debug {
     fn db_type(&self, col: &Column) -> Result<String>;
 
     /// dlt type of a type name read from `information_schema.columns`.
-    fn from_db_type(&self, db_type: &str, precision: Option<i64>, scale: Option<i64>) -> DataType;
+    fn dlt_type_of(&self, db_type: &str, precision: Option<i64>, scale: Option<i64>) -> DataType;
 
     /// Inline column hints rendered after the type (e.g. `UNIQUE`).
     fn column_hints(&self, _col: &Column) -> Vec<&'static str> {
@@ -188,7 +188,7 @@ impl Dialect for PostgresDialect {
         })
     }
 
-    fn from_db_type(&self, db_type: &str, precision: Option<i64>, scale: Option<i64>) -> DataType {
+    fn dlt_type_of(&self, db_type: &str, precision: Option<i64>, scale: Option<i64>) -> DataType {
         match db_type {
             "character varying" | "text" | "character" => DataType::Text,
             "double precision" | "real" => DataType::Double,
@@ -207,11 +207,7 @@ impl Dialect for PostgresDialect {
 
     fn column_hints(&self, col: &Column) -> Vec<&'static str> {
         // the scd2 row version (`x-row-version`) repeats across versions of a record
-        if self.create_indexes && col.hints.unique && !col.extra.contains_key("x-row-version") {
-            vec!["UNIQUE"]
-        } else {
-            Vec::new()
-        }
+        if self.create_indexes && col.hints.unique && !col.extra.contains_key("x-row-version") { vec!["UNIQUE"] } else { Vec::new() }
     }
 
     fn create_temp_table_as(&self, name: &str, select: &str) -> String {
@@ -261,11 +257,11 @@ mod tests {
         assert_eq!(t(Column::new("a", DataType::Date)), "date");
         assert_eq!(t(Column::new("a", DataType::Binary)), "bytea");
         assert_eq!(t(Column::new("a", DataType::Json)), "jsonb");
-        assert_eq!(d.from_db_type("character varying", None, None), DataType::Text);
-        assert_eq!(d.from_db_type("numeric", Some(156), Some(78)), DataType::Wei);
-        assert_eq!(d.from_db_type("numeric", Some(38), Some(9)), DataType::Decimal);
-        assert_eq!(d.from_db_type("jsonb", None, None), DataType::Json);
-        assert_eq!(d.from_db_type("interval", None, None), DataType::Text);
+        assert_eq!(d.dlt_type_of("character varying", None, None), DataType::Text);
+        assert_eq!(d.dlt_type_of("numeric", Some(156), Some(78)), DataType::Wei);
+        assert_eq!(d.dlt_type_of("numeric", Some(38), Some(9)), DataType::Decimal);
+        assert_eq!(d.dlt_type_of("jsonb", None, None), DataType::Json);
+        assert_eq!(d.dlt_type_of("interval", None, None), DataType::Text);
     }
 
     #[test]

@@ -22,16 +22,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use serde_json;
+pub use stevedore_core;
 pub use stevedore_core::config::{self, Config};
 pub use stevedore_core::destination::{self, Destination, DestinationClient};
 pub use stevedore_core::pipeline::{self, LoadInfo, Pipeline, PipelineBuilder, Progress};
 pub use stevedore_core::schema::{self, Column, DataType, MergeStrategy, Schema, TableFormat, WriteDisposition};
 pub use stevedore_core::source::{self, Resource, Scd2Options, Source};
-pub use stevedore_core::writers::{self, FileFormat};
 pub use stevedore_core::staging::{self, StagingDestination};
+pub use stevedore_core::writers::{self, FileFormat};
 pub use stevedore_core::{Error, ErrorKind, Result, loader, naming, normalize, package, state, time};
-pub use stevedore_core;
-pub use serde_json;
 
 /// The filesystem destination: local disk, plus `s3://` (feature `s3`), `az://` (feature
 /// `azure`) and `gs://` (feature `gcs`) buckets.
@@ -137,7 +137,11 @@ impl Registry {
 
     /// Registers a staging storage factory (its config section is registered with
     /// [`Registry::register`] when it is also a destination, as the filesystem is).
-    pub fn register_staging(&mut self, name: &str, factory: impl Fn(&Config) -> Result<Arc<dyn StagingDestination>> + Send + Sync + 'static) {
+    pub fn register_staging(
+        &mut self,
+        name: &str,
+        factory: impl Fn(&Config) -> Result<Arc<dyn StagingDestination>> + Send + Sync + 'static,
+    ) {
         self.staging.insert(name.to_string(), Arc::new(factory));
     }
 

@@ -34,9 +34,7 @@ use async_trait::async_trait;
 use futures::FutureExt;
 use serde_json::{Map, Value, json};
 use stevedore_core::config::Config;
-use stevedore_core::destination::{
-    Capabilities, Destination, DestinationClient, FollowupJob, JobInfo, JobOutcome, PackageInfo,
-};
+use stevedore_core::destination::{Capabilities, Destination, DestinationClient, FollowupJob, JobInfo, JobOutcome, PackageInfo};
 use stevedore_core::naming::{NamingConvention, SnakeCase};
 use stevedore_core::package::{COMPLETED_JOBS, LoadStorage};
 use stevedore_core::pipeline::{LoadInfo, Pipeline};
@@ -499,7 +497,8 @@ pub async fn merge_delete_insert(kit: &Kit) -> ScenarioResult {
     let s = Scn::new(kit, "merge_delete_insert");
     let p = s.pipeline()?;
     let m = MergeStrategy::DeleteInsert;
-    run(&p, merge_resource("items", vec![json!({"id": 1, "v": "a", "tags": ["x"]}), json!({"id": 2, "v": "b", "tags": ["y", "z"]})], m)).await?;
+    run(&p, merge_resource("items", vec![json!({"id": 1, "v": "a", "tags": ["x"]}), json!({"id": 2, "v": "b", "tags": ["y", "z"]})], m))
+        .await?;
     run(
         &p,
         merge_resource(
@@ -587,9 +586,7 @@ pub async fn merge_scd2(kit: &Kit) -> ScenarioResult {
         check!(cols.contains(c), "validity column `{c}` missing: {cols:?}");
     }
     check_eq!(rows.len(), 3, "versions after one change ({rows:?})");
-    let find = |id: i64, v: &str| {
-        rows.iter().find(|r| as_i64(get(r, "id")) == Some(id) && str_of(r, "v").as_deref() == Some(v)).cloned()
-    };
+    let find = |id: i64, v: &str| rows.iter().find(|r| as_i64(get(r, "id")) == Some(id) && str_of(r, "v").as_deref() == Some(v)).cloned();
     let old = find(1, "a").ok_or("the retired version of id 1 is gone")?;
     let new = find(1, "a2").ok_or("the new version of id 1 is missing")?;
     let same = find(2, "b").ok_or("id 2 is missing")?;
@@ -608,8 +605,7 @@ pub async fn schema_evolution(kit: &Kit) -> ScenarioResult {
     let s = Scn::new(kit, "schema_evolution");
     let p = s.pipeline()?;
     run(&p, Resource::from_values("items", vec![json!({"id": 1, "n": 5})])).await?;
-    run(&p, Resource::from_values("items", vec![json!({"id": 2, "n": "five", "extra": "new", "parts": [{"a": 1}, {"a": 2}]})]))
-        .await?;
+    run(&p, Resource::from_values("items", vec![json!({"id": 2, "n": "five", "extra": "new", "parts": [{"a": 1}, {"a": 2}]})])).await?;
     let cols = s.columns("items").await?;
     for c in ["id", "n", "extra", "n__v_text"] {
         check!(cols.contains(c), "column `{c}` missing after evolution: {cols:?}");
@@ -656,7 +652,8 @@ pub async fn nested_tables(kit: &Kit) -> ScenarioResult {
     let mut t: Vec<(Option<i64>, Option<String>, Option<String>)> =
         tags.iter().map(|r| (as_i64(get(r, "_dlt_list_idx")), str_of(r, "value"), str_of(r, "_dlt_parent_id"))).collect();
     t.sort();
-    let want: Vec<_> = [(0, "a"), (1, "b"), (2, "c")].iter().map(|(i, v)| (Some(*i as i64), Some(v.to_string()), Some(id1.clone()))).collect();
+    let want: Vec<_> =
+        [(0, "a"), (1, "b"), (2, "c")].iter().map(|(i, v)| (Some(*i as i64), Some(v.to_string()), Some(id1.clone()))).collect();
     check_eq!(t, want, "doc__tags (idx, value, parent)");
     let items = s.table("doc__items").await?;
     let item_ids = check_row_ids(&items, "doc__items")?;
@@ -882,8 +879,7 @@ pub async fn resume_after_crash(kit: &Kit) -> ScenarioResult {
     let info = run(&p, Resource::from_files("items", [&input])).await?;
     check_eq!(info.packages.len(), 1, "packages loaded by the rerun ({info})");
     check!(info.notes.iter().any(|n| n.contains("resumed")), "the rerun did not resume the pending package: {:?}", info.notes);
-    let (pending, loaded, _) =
-        stevedore_core::pipeline::package_counts(&s.pipelines_dir(), &s.pipeline_name).map_err(|e| e.to_string())?;
+    let (pending, loaded, _) = stevedore_core::pipeline::package_counts(&s.pipelines_dir(), &s.pipeline_name).map_err(|e| e.to_string())?;
     check_eq!((pending, loaded), (0, 1), "packages (pending, loaded) after the rerun");
     check_exactly_once(&s, n).await?;
     Ok(Outcome::Passed)
@@ -907,8 +903,7 @@ pub async fn idempotent_job_rerun(kit: &Kit) -> ScenarioResult {
         let c = st.client(&s.dataset, &s.pipeline_name).await.map_err(|e| e.to_string())?;
         info.staging = Some(c.location());
     }
-    let jobs: Vec<JobInfo> =
-        pkg.jobs(COMPLETED_JOBS).map_err(|e| e.to_string())?.into_iter().filter(|j| !staged || !j.is_data()).collect();
+    let jobs: Vec<JobInfo> = pkg.jobs(COMPLETED_JOBS).map_err(|e| e.to_string())?.into_iter().filter(|j| !staged || !j.is_data()).collect();
     check!(jobs.iter().any(|j| j.table == "items"), "no completed job of `items` kept in the package: {jobs:?}");
     let client = kit.destination.client(&s.dataset, &s.pipeline_name).await.map_err(|e| e.to_string())?;
     for job in &jobs {
@@ -1035,9 +1030,10 @@ pub async fn staged_load(kit: &Kit) -> ScenarioResult {
     check_eq!(counted.uploads.load(Ordering::SeqCst), data.len(), "uploads");
     let location = counted.client(&s.dataset, &s.pipeline_name).await.map_err(|e| e.to_string())?.location();
     let bucket = st.display_location();
-    let preferred = stevedore_core::staging::staging_file_formats(kit.destination.name(), &caps, Some((st.name(), &st.supported_file_formats())))
-        .map_err(|e| e.to_string())?
-        .0;
+    let preferred =
+        stevedore_core::staging::staging_file_formats(kit.destination.name(), &caps, Some((st.name(), &st.supported_file_formats())))
+            .map_err(|e| e.to_string())?
+            .0;
     let mut first_urls = Vec::new();
     for j in &data {
         check_eq!(j.state.as_str(), "completed", "state of {}", j.job_id);
@@ -1072,7 +1068,11 @@ pub async fn staged_load(kit: &Kit) -> ScenarioResult {
     // load's files are kept
     let truncate = caps.truncate_tables_on_staging_destination_before_load;
     for url in first_urls.iter().filter(|u| u.contains("/items/") || u.contains("/items__tags/")) {
-        check_eq!(staged_file_exists(&location, url, s.dir.path()).await, !truncate, "the first load's staged file {url} exists after the second load");
+        check_eq!(
+            staged_file_exists(&location, url, s.dir.path()).await,
+            !truncate,
+            "the first load's staged file {url} exists after the second load"
+        );
     }
     for j in second.packages[0].jobs.iter().filter(|j| is_data(&j.job_id)) {
         let url = j.remote_url.clone().ok_or_else(|| format!("uploaded job {} has no remote URL", j.job_id))?;
@@ -1107,7 +1107,11 @@ pub async fn staged_resume(kit: &Kit) -> ScenarioResult {
     let info = run(&p, Resource::from_files("items", [&input])).await?;
     check!(info.notes.iter().any(|n| n.contains("resumed")), "the rerun did not resume the pending package: {:?}", info.notes);
     check_eq!(counted.uploads.load(Ordering::SeqCst), uploads, "uploads after the rerun (nothing is uploaded twice)");
-    check_eq!(counted.truncations.load(Ordering::SeqCst), usize::from(kit.caps().truncate_tables_on_staging_destination_before_load), "staging truncations (once, before the first upload)");
+    check_eq!(
+        counted.truncations.load(Ordering::SeqCst),
+        usize::from(kit.caps().truncate_tables_on_staging_destination_before_load),
+        "staging truncations (once, before the first upload)"
+    );
     check_exactly_once(&s, n).await?;
     Ok(Outcome::Passed)
 }

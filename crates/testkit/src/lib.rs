@@ -27,18 +27,16 @@ use std::process::Command;
 
 /// Whether CI requires a capability (`STEVEDORE_TEST_REQUIRE=python,postgres,...`).
 pub fn required(capability: &str) -> bool {
-    std::env::var("STEVEDORE_TEST_REQUIRE")
-        .map(|v| v.split(',').any(|c| c.trim() == capability || c.trim() == "all"))
-        .unwrap_or(false)
+    std::env::var("STEVEDORE_TEST_REQUIRE").map(|v| v.split(',').any(|c| c.trim() == capability || c.trim() == "all")).unwrap_or(false)
 }
 
 /// The Python interpreter with pyarrow and duckdb, or None (after printing why) when it is
 /// not available and not required. Panics when it is required but missing.
 pub fn python() -> Option<PathBuf> {
     let p = std::env::var_os("STEVEDORE_PYTHON").map(PathBuf::from);
-    let ok = p.as_ref().is_some_and(|p| {
-        Command::new(p).args(["-c", "import pyarrow, duckdb"]).output().map(|o| o.status.success()).unwrap_or(false)
-    });
+    let ok = p
+        .as_ref()
+        .is_some_and(|p| Command::new(p).args(["-c", "import pyarrow, duckdb"]).output().map(|o| o.status.success()).unwrap_or(false));
     if ok {
         return p;
     }
@@ -413,10 +411,7 @@ pub struct S3Env {
 
 /// The S3 server's settings, or `None` after a `SKIP:` line (see [`service`]).
 pub fn s3() -> Option<S3Env> {
-    let mut v = service(
-        "s3",
-        &["STEVEDORE_S3_ENDPOINT", "STEVEDORE_S3_KEY_ID", "STEVEDORE_S3_SECRET", "STEVEDORE_S3_REGION"],
-    )?;
+    let mut v = service("s3", &["STEVEDORE_S3_ENDPOINT", "STEVEDORE_S3_KEY_ID", "STEVEDORE_S3_SECRET", "STEVEDORE_S3_REGION"])?;
     let mut take = |k: &str| v.remove(k).unwrap_or_default();
     Some(S3Env {
         endpoint: take("STEVEDORE_S3_ENDPOINT"),
@@ -440,10 +435,7 @@ pub struct AzureEnv {
 
 /// The Azure Blob server's settings, or `None` after a `SKIP:` line (see [`service`]).
 pub fn azure() -> Option<AzureEnv> {
-    let mut v = service(
-        "azure",
-        &["STEVEDORE_AZURE_ENDPOINT", "STEVEDORE_AZURE_ACCOUNT", "STEVEDORE_AZURE_KEY"],
-    )?;
+    let mut v = service("azure", &["STEVEDORE_AZURE_ENDPOINT", "STEVEDORE_AZURE_ACCOUNT", "STEVEDORE_AZURE_KEY"])?;
     let mut take = |k: &str| v.remove(k).unwrap_or_default();
     Some(AzureEnv {
         endpoint: take("STEVEDORE_AZURE_ENDPOINT"),
@@ -461,7 +453,12 @@ pub fn gcs() -> Option<String> {
 /// Sends `kill -9` to `child` as soon as `now()` says so (polled every `poll`), and returns
 /// what happened: the kill's description from `now`, or `late: ...` when the process ended
 /// first. Panics when neither happens within `limit`.
-pub fn kill_9_when(child: &mut std::process::Child, limit: std::time::Duration, poll: std::time::Duration, mut now: impl FnMut() -> Option<String>) -> String {
+pub fn kill_9_when(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+    poll: std::time::Duration,
+    mut now: impl FnMut() -> Option<String>,
+) -> String {
     let started = std::time::Instant::now();
     loop {
         if let Some(st) = child.try_wait().expect("try_wait") {

@@ -11,7 +11,9 @@ pub fn url() -> Option<String> {
         Ok(u) if !u.trim().is_empty() => Some(u),
         _ => {
             if crate::required("postgres") {
-                panic!("postgres is required (STEVEDORE_TEST_REQUIRE) but STEVEDORE_PG_URL is not set; run `cargo xtask services up postgres`");
+                panic!(
+                    "postgres is required (STEVEDORE_TEST_REQUIRE) but STEVEDORE_PG_URL is not set; run `cargo xtask services up postgres`"
+                );
             }
             eprintln!("SKIP: postgres not running (cargo xtask services up postgres)");
             None
@@ -27,10 +29,8 @@ pub fn psql() -> Option<PathBuf> {
 /// Runs `sql` with psql against `url` (unaligned, tuples only, `|` separated) and returns the
 /// output lines; panics when psql fails.
 pub fn psql_query(psql: &std::path::Path, url: &str, sql: &str) -> Vec<String> {
-    let out = Command::new(psql)
-        .args(["-X", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
-        .output()
-        .expect("run psql");
+    let out =
+        Command::new(psql).args(["-X", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]).output().expect("run psql");
     assert!(out.status.success(), "psql failed: {}\n{sql}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).filter(|l| !l.is_empty()).collect()
 }

@@ -104,9 +104,7 @@ pub fn require_service(service: &str, vars: &[&str]) -> Option<BTreeMap<String, 
 pub fn python_with(service: &str, modules: &[&str]) -> Option<PathBuf> {
     let p = std::env::var_os("STEVEDORE_PYTHON").map(PathBuf::from);
     let probe = format!("import {}", modules.join(", "));
-    let ok = p.as_ref().is_some_and(|p| {
-        Command::new(p).args(["-c", &probe]).output().map(|o| o.status.success()).unwrap_or(false)
-    });
+    let ok = p.as_ref().is_some_and(|p| Command::new(p).args(["-c", &probe]).output().map(|o| o.status.success()).unwrap_or(false));
     if ok {
         return p;
     }
@@ -134,7 +132,9 @@ pub fn unique_name(tag: &str) -> String {
         .take(40)
         .collect();
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let n = (u64::from(std::process::id()) << 32) ^ u64::from(nanos) ^ (COUNTER.fetch_add(1, Ordering::Relaxed) as u64).wrapping_mul(0x9e37_79b9);
+    let n = (u64::from(std::process::id()) << 32)
+        ^ u64::from(nanos)
+        ^ (COUNTER.fetch_add(1, Ordering::Relaxed) as u64).wrapping_mul(0x9e37_79b9);
     let name = format!("stv-{}-{:x}", tag.trim_end_matches('-'), n & 0xffff_ffff_ffff);
     name.replace("--", "-")
 }
@@ -425,10 +425,8 @@ impl FaultProxy {
     /// Starts a proxy to `upstream` (`host:port` or `http://host:port/...`).
     pub fn start(upstream: &str) -> Arc<FaultProxy> {
         let hostport = upstream.split("://").nth(1).unwrap_or(upstream).split('/').next().unwrap_or_default().to_string();
-        let upstream: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(&hostport)
-            .expect("upstream address")
-            .next()
-            .expect("upstream address");
+        let upstream: SocketAddr =
+            std::net::ToSocketAddrs::to_socket_addrs(&hostport).expect("upstream address").next().expect("upstream address");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr");
         let p = Arc::new(FaultProxy {

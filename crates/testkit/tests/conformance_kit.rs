@@ -133,7 +133,16 @@ async fn duplicated_rows_fail_every_row_check() {
     let dir = tempfile::tempdir().unwrap();
     let (mut k, reader) = kit(dir.path(), None);
     k.reader = Arc::new(DoublingReader(reader));
-    for s in ["append", "replace", "schema_evolution", "nested_tables", "failed_job_then_rerun", "resume_after_crash", "idempotent_job_rerun", "hostile_identifiers"] {
+    for s in [
+        "append",
+        "replace",
+        "schema_evolution",
+        "nested_tables",
+        "failed_job_then_rerun",
+        "resume_after_crash",
+        "idempotent_job_rerun",
+        "hostile_identifiers",
+    ] {
         let o = run_one(&k, s).await;
         assert!(failed(&o), "{s}: {o:?}");
     }

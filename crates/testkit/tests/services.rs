@@ -9,9 +9,7 @@ use std::time::Duration;
 
 /// `GET` the endpoint with a plain TCP stream; returns the status line of the answer.
 fn http_get(endpoint: &str) -> String {
-    let rest = endpoint
-        .strip_prefix("http://")
-        .unwrap_or_else(|| panic!("{endpoint} is not an http:// URL"));
+    let rest = endpoint.strip_prefix("http://").unwrap_or_else(|| panic!("{endpoint} is not an http:// URL"));
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -22,55 +20,29 @@ fn http_get(endpoint: &str) -> String {
         .next()
         .unwrap_or_else(|| panic!("{authority} resolves to nothing"));
     let timeout = Duration::from_secs(10);
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)
-        .unwrap_or_else(|e| panic!("cannot connect to {endpoint}: {e}"));
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).unwrap_or_else(|e| panic!("cannot connect to {endpoint}: {e}"));
     stream.set_read_timeout(Some(timeout)).unwrap();
     stream.set_write_timeout(Some(timeout)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n").unwrap();
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     let answer = String::from_utf8_lossy(&answer);
     let status = answer.lines().next().unwrap_or("").to_string();
-    assert!(
-        status.starts_with("HTTP/1."),
-        "{endpoint} answered no HTTP: {answer:?}"
-    );
+    assert!(status.starts_with("HTTP/1."), "{endpoint} answered no HTTP: {answer:?}");
     status
 }
 
 #[test]
 fn postgres_answers_select_1() {
-    let Some(env) = stevedore_testkit::service("postgres", &["STEVEDORE_PG_URL", "STEVEDORE_PSQL"])
-    else {
+    let Some(env) = stevedore_testkit::service("postgres", &["STEVEDORE_PG_URL", "STEVEDORE_PSQL"]) else {
         return;
     };
-    assert_eq!(
-        stevedore_testkit::postgres_url().as_deref(),
-        Some(env["STEVEDORE_PG_URL"].as_str())
-    );
+    assert_eq!(stevedore_testkit::postgres_url().as_deref(), Some(env["STEVEDORE_PG_URL"].as_str()));
     let out = Command::new(&env["STEVEDORE_PSQL"])
-        .args([
-            "-X",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            &env["STEVEDORE_PG_URL"],
-            "-c",
-            "select 1",
-        ])
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", &env["STEVEDORE_PG_URL"], "-c", "select 1"])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", env["STEVEDORE_PSQL"]));
-    assert!(
-        out.status.success(),
-        "psql failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "psql failed: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
 }
 
@@ -79,10 +51,7 @@ fn s3_answers_http() {
     let Some(s3) = stevedore_testkit::s3() else {
         return;
     };
-    assert!(
-        !s3.key_id.is_empty() && !s3.secret.is_empty() && !s3.region.is_empty(),
-        "{s3:?}"
-    );
+    assert!(!s3.key_id.is_empty() && !s3.secret.is_empty() && !s3.region.is_empty(), "{s3:?}");
     http_get(&s3.endpoint);
 }
 

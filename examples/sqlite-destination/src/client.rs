@@ -41,10 +41,7 @@ fn q(id: &str) -> String {
 
 fn sql_err(what: &str, e: rusqlite::Error) -> Error {
     // a busy or locked database is worth another attempt; anything else is for good
-    let retry = matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    );
+    let retry = matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked));
     Error::new(ErrorKind::Destination, format!("sqlite: {what}: {e}")).retryable(retry)
 }
 
@@ -195,7 +192,11 @@ fn complete_columns(schema: &Schema, table: &str) -> Vec<String> {
 
 fn job_done(tx: &Transaction<'_>, names: &Names, load_id: &str, job_id: &str) -> Result<bool> {
     let n: i64 = tx
-        .query_row(&format!("SELECT count(*) FROM {} WHERE load_id = ?1 AND job_id = ?2", names.ds(JOBS_TABLE)), params![load_id, job_id], |r| r.get(0))
+        .query_row(
+            &format!("SELECT count(*) FROM {} WHERE load_id = ?1 AND job_id = ?2", names.ds(JOBS_TABLE)),
+            params![load_id, job_id],
+            |r| r.get(0),
+        )
         .map_err(|e| sql_err("reading job records", e))?;
     Ok(n > 0)
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::types::ValueRef;
 use sqlite_destination::Sqlite;
-use stevedore::serde_json::{Map, Value};
 use stevedore::filesystem::{Credentials, Filesystem};
+use stevedore::serde_json::{Map, Value};
 use stevedore::{Config, Pipeline, Registry, Resource, StagingDestination};
 use stevedore_testkit::conformance::{Kit, Row, TableReader, run_all};
 
@@ -21,7 +21,8 @@ struct SqliteReader {
 impl SqliteReader {
     fn open(&self, dataset: &str) -> Option<rusqlite::Connection> {
         let path: PathBuf = self.dest.dataset_path(dataset);
-        path.exists().then(|| rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open dataset"))
+        path.exists()
+            .then(|| rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open dataset"))
     }
 }
 
@@ -61,11 +62,8 @@ impl TableReader for SqliteReader {
 
 fn columns(conn: &rusqlite::Connection, table: &str) -> Result<Option<Vec<String>>, String> {
     let mut st = conn.prepare(&format!("PRAGMA table_info({})", quote(table))).map_err(|e| e.to_string())?;
-    let cols: Vec<String> = st
-        .query_map([], |r| r.get::<_, String>(1))
-        .map_err(|e| e.to_string())?
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
+    let cols: Vec<String> =
+        st.query_map([], |r| r.get::<_, String>(1)).map_err(|e| e.to_string())?.collect::<Result<_, _>>().map_err(|e| e.to_string())?;
     Ok((!cols.is_empty()).then_some(cols))
 }
 
@@ -93,9 +91,8 @@ fn local_staging(dir: &std::path::Path) -> Arc<dyn StagingDestination> {
 async fn sqlite_passes_the_conformance_kit_through_the_staging_chain() {
     let dir = tempfile::tempdir().unwrap();
     let dest = Sqlite::new(dir.path().join("db").join("kit.db"));
-    let kit = Kit::new("kitst", Arc::new(dest.clone()), Arc::new(SqliteReader { dest }))
-        .staging(local_staging(dir.path()))
-        .through_staging();
+    let kit =
+        Kit::new("kitst", Arc::new(dest.clone()), Arc::new(SqliteReader { dest })).staging(local_staging(dir.path())).through_staging();
     let report = run_all(&kit).await;
     println!("{report}");
     report.assert_passed();
@@ -208,7 +205,8 @@ fn registers_with_its_config_section() {
     sqlite_destination::register(&mut registry);
     assert!(registry.names().contains(&"sqlite"));
     std::fs::create_dir_all(dir.path().join(".stevedore")).unwrap();
-    std::fs::write(dir.path().join(".stevedore/config.toml"), "[destination.sqlite]\ndatabase = \"data/x.db\"\ncreate_indexes = false\n").unwrap();
+    std::fs::write(dir.path().join(".stevedore/config.toml"), "[destination.sqlite]\ndatabase = \"data/x.db\"\ncreate_indexes = false\n")
+        .unwrap();
     let cfg = Config::load(dir.path(), &HashMap::new()).unwrap();
     cfg.validate(&registry.specs()).unwrap();
     let d = registry.destination("sqlite", &cfg).unwrap();

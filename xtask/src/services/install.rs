@@ -21,25 +21,16 @@ pub const STAMP: &str = ".stevedore-stamp";
 /// What the stamp of `ctx.dir` says is installed (comment lines dropped), if anything.
 pub fn installed(ctx: &Ctx) -> Option<String> {
     let text = fs::read_to_string(ctx.dir.join(STAMP)).ok()?;
-    let body: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
+    let body: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
     (!body.is_empty()).then(|| body.join("\n"))
 }
 
 fn write_stamp(ctx: &Ctx, text: &str) -> Result<()> {
     let path = ctx.dir.join(STAMP);
     let tmp = ctx.dir.join(format!("{STAMP}.tmp"));
-    fs::write(
-        &tmp,
-        format!(
-            "# written by `cargo xtask services`: what is installed here; delete to reinstall\n{text}\n"
-        ),
-    )
-    .and_then(|()| fs::rename(&tmp, &path))
-    .map_err(|e| Error(format!("cannot write {}: {e}", path.display())))
+    fs::write(&tmp, format!("# written by `cargo xtask services`: what is installed here; delete to reinstall\n{text}\n"))
+        .and_then(|()| fs::rename(&tmp, &path))
+        .map_err(|e| Error(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Make sure `svc` is installed; `Some(time taken)` when something was installed now.
@@ -80,15 +71,9 @@ pub fn ensure(svc: &Service, ctx: &Ctx) -> Result<Option<Duration>> {
 fn fresh(ctx: &Ctx, want: &str, install: impl FnOnce(&Path) -> Result<()>) -> Result<Duration> {
     let start = Instant::now();
     let log = ctx.install_log();
-    println!(
-        "{}: installing {want} into {} (log: {})",
-        ctx.name,
-        ctx.dir.display(),
-        log.display()
-    );
+    println!("{}: installing {want} into {} (log: {})", ctx.name, ctx.dir.display(), log.display());
     if ctx.dir.exists() {
-        fs::remove_dir_all(&ctx.dir)
-            .map_err(|e| Error(format!("cannot remove {}: {e}", ctx.dir.display())))?;
+        fs::remove_dir_all(&ctx.dir).map_err(|e| Error(format!("cannot remove {}: {e}", ctx.dir.display())))?;
     }
     mkdir(&ctx.dir)?;
     if let Some(parent) = log.parent() {
@@ -98,11 +83,7 @@ fn fresh(ctx: &Ctx, want: &str, install: impl FnOnce(&Path) -> Result<()>) -> Re
     install(&log).map_err(|e| Error(format!("{}: install failed: {e}", ctx.name)))?;
     write_stamp(ctx, want)?;
     let took = start.elapsed();
-    println!(
-        "{}: installed {want} in {:.1}s",
-        ctx.name,
-        took.as_secs_f64()
-    );
+    println!("{}: installed {want} in {:.1}s", ctx.name, took.as_secs_f64());
     Ok(took)
 }
 
@@ -112,28 +93,12 @@ fn mkdir(dir: &Path) -> Result<()> {
 
 /// Run `cmd` with its output appended to `log`; on failure the error carries the log's tail.
 pub fn run_logged(cmd: &mut Command, log: &Path, hint: &str) -> Result<()> {
-    let mut out = File::options()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(|e| Error(format!("cannot open {}: {e}", log.display())))?;
+    let mut out = File::options().create(true).append(true).open(log).map_err(|e| Error(format!("cannot open {}: {e}", log.display())))?;
     let _ = writeln!(out, "$ {}", proc::display(cmd));
-    let err = out
-        .try_clone()
-        .map_err(|e| Error(format!("cannot open {}: {e}", log.display())))?;
-    let status = cmd
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .status()
-        .map_err(|e| proc::spawn_error(cmd, e, hint))?;
+    let err = out.try_clone().map_err(|e| Error(format!("cannot open {}: {e}", log.display())))?;
+    let status = cmd.stdin(Stdio::null()).stdout(out).stderr(err).status().map_err(|e| proc::spawn_error(cmd, e, hint))?;
     if !status.success() {
-        bail!(
-            "`{}` failed ({})\n{}",
-            proc::display(cmd),
-            proc::describe_status(status),
-            tail(log, 30)
-        );
+        bail!("`{}` failed ({})\n{}", proc::display(cmd), proc::describe_status(status), tail(log, 30));
     }
     Ok(())
 }
@@ -156,25 +121,10 @@ fn venv_works(ctx: &Ctx) -> bool {
 fn pip(ctx: &Ctx, pins: &[&str], log: &Path) -> Result<()> {
     let mut make = venv::base_python();
     make.args(["-m", "venv"]).arg(&ctx.dir);
-    run_logged(
-        &mut make,
-        log,
-        "install Python 3.11+ with its venv module (or set STEVEDORE_BASE_PYTHON)",
-    )?;
+    run_logged(&mut make, log, "install Python 3.11+ with its venv module (or set STEVEDORE_BASE_PYTHON)")?;
     let mut install = Command::new(venv_python(ctx));
-    install
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--progress-bar",
-            "off",
-        ])
-        .args(pins);
-    run_logged(&mut install, log, "the new venv has no interpreter")
-        .map_err(|e| Error(format!("{e}\n(PyPI must be reachable)")))
+    install.args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off"]).args(pins);
+    run_logged(&mut install, log, "the new venv has no interpreter").map_err(|e| Error(format!("{e}\n(PyPI must be reachable)")))
 }
 
 /// `name@version` -> (`name`, `version`), scoped names (`@scope/name@1.0`) included.
@@ -186,9 +136,7 @@ fn split_pin(pin: &str) -> Option<(&str, &str)> {
 fn package_json(name: &str, pins: &[&str]) -> Result<String> {
     let mut deps = Vec::new();
     for pin in pins {
-        let Some((package, version)) = split_pin(pin) else {
-            bail!("npm pin `{pin}` is not name@version")
-        };
+        let Some((package, version)) = split_pin(pin) else { bail!("npm pin `{pin}` is not name@version") };
         deps.push(format!("    \"{package}\": \"{version}\""));
     }
     Ok(format!(
@@ -200,25 +148,14 @@ fn package_json(name: &str, pins: &[&str]) -> Result<String> {
 
 fn npm(ctx: &Ctx, pins: &[&str], log: &Path) -> Result<()> {
     let manifest = ctx.dir.join("package.json");
-    fs::write(&manifest, package_json(ctx.name, pins)?)
-        .map_err(|e| Error(format!("cannot write {}: {e}", manifest.display())))?;
+    fs::write(&manifest, package_json(ctx.name, pins)?).map_err(|e| Error(format!("cannot write {}: {e}", manifest.display())))?;
     let mut install = Command::new("npm");
     install
-        .args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--no-update-notifier",
-            "--omit=dev",
-        ])
+        .args(["install", "--no-audit", "--no-fund", "--no-update-notifier", "--omit=dev"])
         .env("npm_config_update_notifier", "false")
         .current_dir(&ctx.dir);
-    run_logged(
-        &mut install,
-        log,
-        "install Node.js 20+ with npm (Debian: apt-get install nodejs npm)",
-    )
-    .map_err(|e| Error(format!("{e}\n(the npm registry must be reachable)")))
+    run_logged(&mut install, log, "install Node.js 20+ with npm (Debian: apt-get install nodejs npm)")
+        .map_err(|e| Error(format!("{e}\n(the npm registry must be reachable)")))
 }
 
 #[cfg(test)]

@@ -90,13 +90,7 @@ pub struct Ctx {
 
 impl Ctx {
     fn new(svc: &Service, emu: &Path, port: u16) -> Ctx {
-        Ctx {
-            name: svc.name,
-            emu: emu.to_path_buf(),
-            dir: emu.join(svc.name),
-            run: emu.join("run"),
-            port,
-        }
+        Ctx { name: svc.name, emu: emu.to_path_buf(), dir: emu.join(svc.name), run: emu.join("run"), port }
     }
 
     /// A program of the service's venv.
@@ -112,16 +106,13 @@ impl Ctx {
     /// `emu/run/<name>/`, created: a working folder for a running server.
     pub fn work_dir(&self) -> Result<PathBuf> {
         let dir = self.run.join(self.name);
-        fs::create_dir_all(&dir)
-            .map_err(|e| Error(format!("cannot create {}: {e}", dir.display())))?;
+        fs::create_dir_all(&dir).map_err(|e| Error(format!("cannot create {}: {e}", dir.display())))?;
         Ok(dir)
     }
 
     /// `emu/logs/<name>-install.log`.
     pub fn install_log(&self) -> PathBuf {
-        self.emu
-            .join("logs")
-            .join(format!("{}-install.log", self.name))
+        self.emu.join("logs").join(format!("{}-install.log", self.name))
     }
 
     fn pid_path(&self) -> PathBuf {
@@ -133,13 +124,7 @@ impl Ctx {
     }
 
     fn with_port(&self, port: u16) -> Ctx {
-        Ctx {
-            name: self.name,
-            emu: self.emu.clone(),
-            dir: self.dir.clone(),
-            run: self.run.clone(),
-            port,
-        }
+        Ctx { name: self.name, emu: self.emu.clone(), dir: self.dir.clone(), run: self.run.clone(), port }
     }
 }
 
@@ -149,10 +134,7 @@ pub fn emu_dir() -> Result<PathBuf> {
 }
 
 fn port_var(name: &str) -> String {
-    format!(
-        "STEVEDORE_PORT_{}",
-        name.to_ascii_uppercase().replace('-', "_")
-    )
+    format!("STEVEDORE_PORT_{}", name.to_ascii_uppercase().replace('-', "_"))
 }
 
 /// The port to start `svc` on: `STEVEDORE_PORT_<NAME>`, else its default.
@@ -175,20 +157,10 @@ fn ctx_for(svc: &Service, emu: &Path) -> Result<Ctx> {
 pub fn select(names: &[String]) -> Result<Vec<&'static Service>> {
     for n in names {
         if !SERVICES.iter().any(|s| s.name == n) {
-            bail!(
-                "unknown service `{n}`; the services are: {}",
-                SERVICES
-                    .iter()
-                    .map(|s| s.name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            bail!("unknown service `{n}`; the services are: {}", SERVICES.iter().map(|s| s.name).collect::<Vec<_>>().join(", "));
         }
     }
-    Ok(SERVICES
-        .iter()
-        .filter(|s| names.is_empty() || names.iter().any(|n| n == s.name))
-        .collect())
+    Ok(SERVICES.iter().filter(|s| names.is_empty() || names.iter().any(|n| n == s.name)).collect())
 }
 
 /// Held while `up` or `down` runs, so concurrent xtask runs do not race on installs and PID
@@ -196,8 +168,7 @@ pub fn select(names: &[String]) -> Result<Vec<&'static Service>> {
 struct Lock(#[allow(dead_code)] File);
 
 fn lock(emu: &Path) -> Result<Lock> {
-    fs::create_dir_all(emu.join("run"))
-        .map_err(|e| Error(format!("cannot create {}: {e}", emu.display())))?;
+    fs::create_dir_all(emu.join("run")).map_err(|e| Error(format!("cannot create {}: {e}", emu.display())))?;
     let path = emu.join(".lock");
     let file = File::options()
         .create(true)
@@ -208,12 +179,8 @@ fn lock(emu: &Path) -> Result<Lock> {
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
-            eprintln!(
-                "services: waiting for another `cargo xtask services` (lock {})",
-                path.display()
-            );
-            file.lock()
-                .map_err(|e| Error(format!("cannot lock {}: {e}", path.display())))?;
+            eprintln!("services: waiting for another `cargo xtask services` (lock {})", path.display());
+            file.lock().map_err(|e| Error(format!("cannot lock {}: {e}", path.display())))?;
         }
         Err(std::fs::TryLockError::Error(e)) => {
             bail!("cannot lock {}: {e}", path.display())
@@ -253,10 +220,7 @@ pub fn up(services: &[&'static Service]) -> Result<UpReport> {
 
     let t = Instant::now();
     let installed: Vec<Result<()>> = thread::scope(|s| {
-        let handles: Vec<_> = ctxs
-            .iter()
-            .map(|(svc, ctx)| s.spawn(move || install::ensure(svc, ctx).map(|_| ())))
-            .collect();
+        let handles: Vec<_> = ctxs.iter().map(|(svc, ctx)| s.spawn(move || install::ensure(svc, ctx).map(|_| ()))).collect();
         handles.into_iter().map(join).collect()
     });
     let install_time = t.elapsed();
@@ -271,10 +235,7 @@ pub fn up(services: &[&'static Service]) -> Result<UpReport> {
         }
     }
     let started: Vec<Result<Running>> = thread::scope(|s| {
-        let handles: Vec<_> = to_start
-            .iter()
-            .map(|(svc, ctx)| s.spawn(move || start(svc, ctx)))
-            .collect();
+        let handles: Vec<_> = to_start.iter().map(|(svc, ctx)| s.spawn(move || start(svc, ctx))).collect();
         handles.into_iter().map(join).collect()
     });
     let mut running = Vec::new();
@@ -284,17 +245,11 @@ pub fn up(services: &[&'static Service]) -> Result<UpReport> {
             Err(e) => failed.push(e),
         }
     }
-    Ok(UpReport {
-        running,
-        failed,
-        install: install_time,
-        start: t.elapsed(),
-    })
+    Ok(UpReport { running, failed, install: install_time, start: t.elapsed() })
 }
 
 fn join<T>(h: thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
-    h.join()
-        .unwrap_or_else(|_| Err(Error("a service thread panicked".into())))
+    h.join().unwrap_or_else(|_| Err(Error("a service thread panicked".into())))
 }
 
 /// Start one service unless it runs already; wait until it is ready.
@@ -314,16 +269,8 @@ fn start(svc: &'static Service, ctx: &Ctx) -> Result<Running> {
             }
             let ctx = ctx.with_port(pf.port);
             wait_ready(svc, &ctx, &pf, None)?;
-            println!(
-                "{name}: already running, pid {}, {HOST}:{}",
-                pf.pid, pf.port
-            );
-            return Ok(Running {
-                service: svc,
-                pid: pf,
-                started: false,
-                env: (svc.env)(&ctx)?,
-            });
+            println!("{name}: already running, pid {}, {HOST}:{}", pf.pid, pf.port);
+            return Ok(Running { service: svc, pid: pf, started: false, env: (svc.env)(&ctx)? });
         }
         if pf.gone() {
             let _ = fs::remove_file(&pid_path);
@@ -349,24 +296,11 @@ fn start(svc: &'static Service, ctx: &Ctx) -> Result<Running> {
     File::create(&log).map_err(|e| Error(format!("cannot create {}: {e}", log.display())))?;
     let mut child = process::spawn(&mut cmd, &log)?;
     let pf = PidFile::of(child.id(), ctx.port);
-    let ready = pf
-        .write(&pid_path)
-        .and_then(|()| wait_ready(svc, ctx, &pf, Some(&mut child)));
+    let ready = pf.write(&pid_path).and_then(|()| wait_ready(svc, ctx, &pf, Some(&mut child)));
     match ready {
         Ok(took) => {
-            println!(
-                "{name}: started, pid {}, {HOST}:{}, ready in {:.1}s (log: {})",
-                pf.pid,
-                ctx.port,
-                took.as_secs_f64(),
-                log.display()
-            );
-            Ok(Running {
-                service: svc,
-                pid: pf,
-                started: true,
-                env: (svc.env)(ctx)?,
-            })
+            println!("{name}: started, pid {}, {HOST}:{}, ready in {:.1}s (log: {})", pf.pid, ctx.port, took.as_secs_f64(), log.display());
+            Ok(Running { service: svc, pid: pf, started: true, env: (svc.env)(ctx)? })
         }
         Err(e) => {
             process::stop_all(&[(pf, svc.stop_signal)], Duration::from_secs(5));
@@ -381,23 +315,13 @@ fn start(svc: &'static Service, ctx: &Ctx) -> Result<Running> {
 fn probe(svc: &Service, ctx: &Ctx) -> bool {
     match &svc.ready {
         Ready::Http(path) => process::http_status(ctx.port, path, Duration::from_secs(1)).is_some(),
-        Ready::Command(make) => make(ctx).is_ok_and(|mut cmd| {
-            cmd.stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        }),
+        Ready::Command(make) => make(ctx)
+            .is_ok_and(|mut cmd| cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())),
     }
 }
 
 /// Poll `probe` every 100 ms until it answers, the process dies or the timeout passes.
-fn wait_ready(
-    svc: &Service,
-    ctx: &Ctx,
-    pf: &PidFile,
-    mut child: Option<&mut Child>,
-) -> Result<Duration> {
+fn wait_ready(svc: &Service, ctx: &Ctx, pf: &PidFile, mut child: Option<&mut Child>) -> Result<Duration> {
     let start = Instant::now();
     let deadline = start + svc.ready_timeout;
     loop {
@@ -406,12 +330,7 @@ fn wait_ready(
             None => (!pf.alive()).then(|| "it is gone".to_string()),
         };
         if let Some(how) = exited {
-            bail!(
-                "{} (pid {}) exited before it was ready ({how})\n{}",
-                svc.name,
-                pf.pid,
-                process::tail(&ctx.log_path(), 30)
-            );
+            bail!("{} (pid {}) exited before it was ready ({how})\n{}", svc.name, pf.pid, process::tail(&ctx.log_path(), 30));
         }
         if probe(svc, ctx) {
             return Ok(start.elapsed());
@@ -437,10 +356,7 @@ fn stop(targets: &[(&'static Service, Ctx, PidFile)]) -> Result<()> {
         return Ok(());
     }
     let t = Instant::now();
-    let signals: Vec<(PidFile, &str)> = targets
-        .iter()
-        .map(|(svc, _, pf)| (*pf, svc.stop_signal))
-        .collect();
+    let signals: Vec<(PidFile, &str)> = targets.iter().map(|(svc, _, pf)| (*pf, svc.stop_signal)).collect();
     let outcomes = process::stop_all(&signals, STOP_GRACE);
     let mut stuck = Vec::new();
     for ((svc, ctx, pf), outcome) in targets.iter().zip(outcomes) {
@@ -485,10 +401,7 @@ pub fn down(services: &[&'static Service]) -> Result<()> {
 }
 
 /// The services whose PID files name a live process, with their recorded port.
-fn running(
-    services: &[&'static Service],
-    emu: &Path,
-) -> Result<Vec<(&'static Service, Ctx, PidFile)>> {
+fn running(services: &[&'static Service], emu: &Path) -> Result<Vec<(&'static Service, Ctx, PidFile)>> {
     let mut out = Vec::new();
     for svc in services {
         let ctx = ctx_for(svc, emu)?;
@@ -501,15 +414,8 @@ fn running(
 
 /// `export NAME=value` (quoted for a POSIX shell when needed).
 fn export_line(name: &str, value: &str) -> String {
-    let plain = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_=./:,+@%".contains(c));
-    if plain {
-        format!("export {name}={value}")
-    } else {
-        format!("export {name}='{}'", value.replace('\'', r"'\''"))
-    }
+    let plain = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_=./:,+@%".contains(c));
+    if plain { format!("export {name}={value}") } else { format!("export {name}='{}'", value.replace('\'', r"'\''")) }
 }
 
 fn env_cmd(services: &[&'static Service]) -> Result<()> {
@@ -535,11 +441,7 @@ fn status(services: &[&'static Service]) -> Result<()> {
         let state = match pf {
             Some(pf) if pf.alive() => {
                 let ctx = ctx.with_port(pf.port);
-                let answer = if probe(svc, &ctx) {
-                    "ready"
-                } else {
-                    "NOT ANSWERING"
-                };
+                let answer = if probe(svc, &ctx) { "ready" } else { "NOT ANSWERING" };
                 format!("running   pid {:<7} {HOST}:{:<5} {answer}", pf.pid, pf.port)
             }
             Some(_) => "stopped   (stale PID file)".to_string(),
@@ -573,12 +475,7 @@ impl Session {
     pub fn start(services: &[&'static Service]) -> Result<Session> {
         let report = up(services)?;
         let mut session = Session {
-            started: report
-                .running
-                .iter()
-                .filter(|r| r.started)
-                .map(|r| (r.service, r.pid))
-                .collect(),
+            started: report.running.iter().filter(|r| r.started).map(|r| (r.service, r.pid)).collect(),
             watchdog: None,
             running: Vec::new(),
         };
@@ -590,20 +487,11 @@ impl Session {
         if !session.started.is_empty() {
             match spawn_watchdog(&session.started) {
                 Ok(child) => session.watchdog = Some(child),
-                Err(e) => eprintln!(
-                    "services: no watchdog ({e}): after a Ctrl-C, run `cargo xtask services down`"
-                ),
+                Err(e) => eprintln!("services: no watchdog ({e}): after a Ctrl-C, run `cargo xtask services down`"),
             }
         }
-        let names = |started: bool| {
-            report
-                .running
-                .iter()
-                .filter(|r| r.started == started)
-                .map(|r| r.service.name)
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
+        let names =
+            |started: bool| report.running.iter().filter(|r| r.started == started).map(|r| r.service.name).collect::<Vec<_>>().join(" ");
         println!(
             "services: ready in {:.1}s (install check/install {:.1}s, start {:.1}s); started: {}; \
              already running (left running): {}",
@@ -660,17 +548,10 @@ fn spawn_watchdog(started: &[(&'static Service, PidFile)]) -> Result<Child> {
     let mut cmd = Command::new(exe);
     cmd.args(["services", "__watch"]);
     for (svc, pf) in started {
-        cmd.arg(format!(
-            "{}:{}:{}:{}",
-            svc.name,
-            pf.pid,
-            pf.port,
-            pf.start.map(|s| s.to_string()).unwrap_or_default()
-        ));
+        cmd.arg(format!("{}:{}:{}:{}", svc.name, pf.pid, pf.port, pf.start.map(|s| s.to_string()).unwrap_or_default()));
     }
     cmd.stdin(Stdio::piped()).process_group(0);
-    cmd.spawn()
-        .map_err(|e| Error(format!("cannot spawn the watchdog: {e}")))
+    cmd.spawn().map_err(|e| Error(format!("cannot spawn the watchdog: {e}")))
 }
 
 /// `services __watch NAME:PID:PORT:START...`: wait for stdin to close, then stop those
@@ -680,9 +561,7 @@ fn watch(args: &[String]) -> Result<()> {
     for a in args {
         let parts: Vec<&str> = a.split(':').collect();
         let (Some(svc), Some(pid), Some(port)) = (
-            parts
-                .first()
-                .and_then(|n| SERVICES.iter().find(|s| s.name == *n)),
+            parts.first().and_then(|n| SERVICES.iter().find(|s| s.name == *n)),
             parts.get(1).and_then(|p| p.parse().ok()),
             parts.get(2).and_then(|p| p.parse().ok()),
         ) else {
@@ -697,10 +576,7 @@ fn watch(args: &[String]) -> Result<()> {
         return Ok(());
     }
     let names: Vec<&str> = started.iter().map(|(s, _)| s.name).collect();
-    println!(
-        "\nservices: the xtask run that started {} ended without stopping them: stopping them",
-        names.join(" ")
-    );
+    println!("\nservices: the xtask run that started {} ended without stopping them: stopping them", names.join(" "));
     let _ = std::io::stdout().flush();
     stop_started(&started)
 }
@@ -718,10 +594,7 @@ fn help() -> String {
          Without NAME: all of them. Services (default port; override with STEVEDORE_PORT_<NAME>):\n"
     );
     for svc in SERVICES {
-        s.push_str(&format!(
-            "  {:<9} {:<6} {}\n",
-            svc.name, svc.port, svc.about
-        ));
+        s.push_str(&format!("  {:<9} {:<6} {}\n", svc.name, svc.port, svc.about));
     }
     s.push_str(
         "\nInstalls in $STEVEDORE_CACHE/emu (default ~/.cache/stevedore/emu); PID files and logs in emu/run.\n\
@@ -751,11 +624,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
                 report.install.as_secs_f64(),
                 report.start.as_secs_f64()
             );
-            Ok(if report.failed.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         "down" => down(&select(names)?).map(|()| ExitCode::SUCCESS),
         "env" => env_cmd(&select(names)?).map(|()| ExitCode::SUCCESS),
@@ -784,13 +653,7 @@ mod tests {
         assert_eq!(names.len(), SERVICES.len(), "names must be unique");
         assert_eq!(ports.len(), SERVICES.len(), "default ports must be unique");
         for svc in SERVICES {
-            assert!(
-                svc.name
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
-                "{}",
-                svc.name
-            );
+            assert!(svc.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{}", svc.name);
         }
     }
 
@@ -801,17 +664,9 @@ mod tests {
             let ctx = Ctx::new(svc, Path::new("/emu"), port);
             (svc.env)(&ctx).unwrap()
         };
-        let get = |vars: &[(&str, String)], k: &str| {
-            vars.iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.clone())
-                .unwrap()
-        };
+        let get = |vars: &[(&str, String)], k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()).unwrap();
         let pg = env("postgres", 55432);
-        assert_eq!(
-            get(&pg, "STEVEDORE_PG_URL"),
-            "postgresql://postgres@127.0.0.1:55432/postgres"
-        );
+        assert_eq!(get(&pg, "STEVEDORE_PG_URL"), "postgresql://postgres@127.0.0.1:55432/postgres");
         assert!(get(&pg, "STEVEDORE_PSQL").ends_with("psql"));
         let s3 = env("s3", 9020);
         assert_eq!(get(&s3, "STEVEDORE_S3_ENDPOINT"), "http://127.0.0.1:9020");
@@ -819,10 +674,7 @@ mod tests {
         assert_eq!(get(&s3, "STEVEDORE_S3_SECRET"), "test");
         assert_eq!(get(&s3, "STEVEDORE_S3_REGION"), "us-east-1");
         let az = env("azure", 10000);
-        assert_eq!(
-            get(&az, "STEVEDORE_AZURE_ENDPOINT"),
-            "http://127.0.0.1:10000/devstoreaccount1"
-        );
+        assert_eq!(get(&az, "STEVEDORE_AZURE_ENDPOINT"), "http://127.0.0.1:10000/devstoreaccount1");
         assert_eq!(get(&az, "STEVEDORE_AZURE_ACCOUNT"), "devstoreaccount1");
         assert_eq!(get(&az, "STEVEDORE_AZURE_KEY"), table::AZURITE_KEY);
         let gcs = env("gcs", 9024);
@@ -831,10 +683,7 @@ mod tests {
 
     #[test]
     fn export_lines_quote_only_when_needed() {
-        assert_eq!(
-            export_line("STEVEDORE_AZURE_KEY", "ab+/c=="),
-            "export STEVEDORE_AZURE_KEY=ab+/c=="
-        );
+        assert_eq!(export_line("STEVEDORE_AZURE_KEY", "ab+/c=="), "export STEVEDORE_AZURE_KEY=ab+/c==");
         assert_eq!(export_line("X", "a b'c"), r"export X='a b'\''c'");
     }
 
@@ -842,10 +691,7 @@ mod tests {
     fn selection_and_port_variables() {
         assert_eq!(select(&[]).unwrap().len(), SERVICES.len());
         let one = select(&["gcs".to_string(), "postgres".to_string()]).unwrap();
-        assert_eq!(
-            one.iter().map(|s| s.name).collect::<Vec<_>>(),
-            ["postgres", "gcs"]
-        );
+        assert_eq!(one.iter().map(|s| s.name).collect::<Vec<_>>(), ["postgres", "gcs"]);
         assert!(select(&["redis".to_string()]).is_err());
         assert_eq!(port_var("s3"), "STEVEDORE_PORT_S3");
         assert_eq!(port_var("big-query"), "STEVEDORE_PORT_BIG_QUERY");

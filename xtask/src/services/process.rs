@@ -31,11 +31,7 @@ pub struct PidFile {
 impl PidFile {
     /// The record for a process that was just spawned.
     pub fn of(pid: u32, port: u16) -> PidFile {
-        PidFile {
-            pid,
-            port,
-            start: proc_stat(pid).map(|s| s.start),
-        }
+        PidFile { pid, port, start: proc_stat(pid).map(|s| s.start) }
     }
 
     pub fn render(&self) -> String {
@@ -57,11 +53,7 @@ impl PidFile {
                 _ => {}
             }
         }
-        Some(PidFile {
-            pid,
-            port: port?,
-            start,
-        })
+        Some(PidFile { pid, port: port?, start })
     }
 
     pub fn read(path: &Path) -> Option<PidFile> {
@@ -110,11 +102,7 @@ fn proc_stat(pid: u32) -> Option<Stat> {
     // `pid (comm) state ppid pgrp ...`: comm may hold spaces and parentheses
     let (_, rest) = text.rsplit_once(')')?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    Some(Stat {
-        state: fields.first()?.chars().next()?,
-        pgrp: fields.get(2)?.parse().ok()?,
-        start: fields.get(19)?.parse().ok()?,
-    })
+    Some(Stat { state: fields.first()?.chars().next()?, pgrp: fields.get(2)?.parse().ok()?, start: fields.get(19)?.parse().ok()? })
 }
 
 /// Whether a live (non-zombie) process is still in process group `pgid`.
@@ -126,11 +114,7 @@ fn group_alive(pgid: u32) -> bool {
         return false;
     };
     entries.flatten().any(|e| {
-        e.file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-            .and_then(proc_stat)
-            .is_some_and(|st| st.pgrp == pgid && st.state != 'Z')
+        e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()).and_then(proc_stat).is_some_and(|st| st.pgrp == pgid && st.state != 'Z')
     })
 }
 
@@ -150,21 +134,10 @@ pub fn signal(target: &str, sig: &str) -> bool {
 /// Spawn `cmd` as the leader of a new process group (so a Ctrl-C in the terminal does not
 /// reach it), with stdin from /dev/null and stdout and stderr appended to `log`.
 pub fn spawn(cmd: &mut Command, log: &Path) -> Result<Child> {
-    let out = File::options()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(|e| Error(format!("cannot open {}: {e}", log.display())))?;
-    let err = out
-        .try_clone()
-        .map_err(|e| Error(format!("cannot open {}: {e}", log.display())))?;
-    cmd.stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .process_group(0);
-    cmd.spawn().map_err(|e| {
-        crate::proc::spawn_error(cmd, e, "run `cargo xtask services up` again to reinstall")
-    })
+    let out = File::options().create(true).append(true).open(log).map_err(|e| Error(format!("cannot open {}: {e}", log.display())))?;
+    let err = out.try_clone().map_err(|e| Error(format!("cannot open {}: {e}", log.display())))?;
+    cmd.stdin(Stdio::null()).stdout(out).stderr(err).process_group(0);
+    cmd.spawn().map_err(|e| crate::proc::spawn_error(cmd, e, "run `cargo xtask services up` again to reinstall"))
 }
 
 /// How a stop went.
@@ -228,8 +201,7 @@ pub fn http_status(port: u16, path: &str, timeout: Duration) -> Option<u16> {
     let mut stream = TcpStream::connect_timeout(&addr, timeout).ok()?;
     stream.set_read_timeout(Some(timeout)).ok()?;
     stream.set_write_timeout(Some(timeout)).ok()?;
-    let request =
-        format!("GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).ok()?;
     let mut head = [0u8; 64];
     let mut n = 0;
@@ -240,11 +212,7 @@ pub fn http_status(port: u16, path: &str, timeout: Duration) -> Option<u16> {
         }
     }
     let head = String::from_utf8_lossy(&head[..n]);
-    head.strip_prefix("HTTP/")?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+    head.strip_prefix("HTTP/")?.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The last `lines` lines of a log file, indented, for error messages.
@@ -274,11 +242,7 @@ mod tests {
 
     #[test]
     fn pid_file_round_trips() {
-        let pf = PidFile {
-            pid: 1234,
-            port: 9020,
-            start: Some(987_654),
-        };
+        let pf = PidFile { pid: 1234, port: 9020, start: Some(987_654) };
         assert_eq!(PidFile::parse(&pf.render()), Some(pf));
         assert!(pf.render().starts_with("1234\n"));
         let no_start = PidFile { start: None, ..pf };
@@ -293,10 +257,7 @@ mod tests {
         let me = PidFile::of(std::process::id(), 1);
         assert!(me.alive());
         if let Some(start) = me.start {
-            let other = PidFile {
-                start: Some(start + 1),
-                ..me
-            };
+            let other = PidFile { start: Some(start + 1), ..me };
             assert!(!other.alive(), "a reused PID must not count as the server");
         }
     }
@@ -327,8 +288,7 @@ mod tests {
             let (mut s, _) = listener.accept().unwrap();
             let mut buf = [0u8; 256];
             let _ = s.read(&mut buf);
-            s.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
-                .unwrap();
+            s.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n").unwrap();
         });
         assert_eq!(http_status(port, "/", Duration::from_secs(2)), Some(403));
         server.join().unwrap();

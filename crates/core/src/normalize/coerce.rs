@@ -144,8 +144,9 @@ pub fn append(cell: &mut ColBuf, dt: DataType, v: &JVal<'_>) -> bool {
         }
         ColBuf::Ts(b) => {
             let x = match v {
-                JVal::Str(s) => crate::time::parse_iso_datetime(s)
-                    .or_else(|| crate::time::parse_iso_date(s).map(|d| d as i64 * 86_400_000_000)),
+                JVal::Str(s) => {
+                    crate::time::parse_iso_datetime(s).or_else(|| crate::time::parse_iso_date(s).map(|d| d as i64 * 86_400_000_000))
+                }
                 JVal::Int(i) => i.checked_mul(1_000_000),
                 JVal::Float(f) if f.is_finite() => Some((f * 1_000_000.0).round() as i64),
                 _ => None,
@@ -203,7 +204,7 @@ pub fn append(cell: &mut ColBuf, dt: DataType, v: &JVal<'_>) -> bool {
 }
 
 fn decode_hex(h: &str) -> Option<Vec<u8>> {
-    if h.len() % 2 != 0 {
+    if !h.len().is_multiple_of(2) {
         return None;
     }
     (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).ok()).collect()

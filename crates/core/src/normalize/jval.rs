@@ -58,12 +58,7 @@ struct Stacks<'a> {
 impl Stacks<'_> {
     /// The same (emptied) allocations, for another lifetime.
     fn recycle<'b>(self) -> Stacks<'b> {
-        Stacks {
-            vals: recycle(self.vals),
-            entries: recycle(self.entries),
-            frames: recycle(self.frames),
-            text: self.text,
-        }
+        Stacks { vals: recycle(self.vals), entries: recycle(self.entries), frames: recycle(self.frames), text: self.text }
     }
 }
 
@@ -170,12 +165,10 @@ impl<'a> JVal<'a> {
                 }
             }
             serde_json::Value::String(s) => JVal::Str(s.as_str()),
-            serde_json::Value::Array(a) => {
-                JVal::Arr(arena.alloc_slice_fill_iter(a.iter().map(|x| JVal::from_value(x, arena))))
+            serde_json::Value::Array(a) => JVal::Arr(arena.alloc_slice_fill_iter(a.iter().map(|x| JVal::from_value(x, arena)))),
+            serde_json::Value::Object(m) => {
+                JVal::Obj(arena.alloc_slice_fill_iter(m.iter().map(|(k, v)| (k.as_str(), JVal::from_value(v, arena)))))
             }
-            serde_json::Value::Object(m) => JVal::Obj(
-                arena.alloc_slice_fill_iter(m.iter().map(|(k, v)| (k.as_str(), JVal::from_value(v, arena)))),
-            ),
         }
     }
 
@@ -250,10 +243,11 @@ pub fn float_json(f: f64) -> String {
     }
     // serde_json (ryu) writes `1.0`, `1e20`; Python writes `1e+20`
     let s = serde_json::to_string(&f).unwrap_or_else(|_| "null".into());
-    if let Some(pos) = s.find('e') {
-        if !s[pos + 1..].starts_with('-') && !s[pos + 1..].starts_with('+') {
-            return format!("{}e+{}", &s[..pos], &s[pos + 1..]);
-        }
+    if let Some(pos) = s.find('e')
+        && !s[pos + 1..].starts_with('-')
+        && !s[pos + 1..].starts_with('+')
+    {
+        return format!("{}e+{}", &s[..pos], &s[pos + 1..]);
     }
     s
 }
@@ -351,11 +345,7 @@ impl<'a> Parser<'_, 'a> {
             // `v` is complete: add it to its container, closing every container it completes
             loop {
                 let Some(top) = self.st.frames.last().copied() else {
-                    return if self.peek() == 0 && self.pos >= self.b.len() {
-                        Ok(v)
-                    } else {
-                        self.err("trailing characters")
-                    };
+                    return if self.peek() == 0 && self.pos >= self.b.len() { Ok(v) } else { self.err("trailing characters") };
                 };
                 if top.object {
                     self.st.entries.push((top.key, v));
@@ -819,9 +809,7 @@ mod tests {
         match (a, b) {
             (JVal::Float(x), JVal::Float(y)) => x == y || x.to_bits().abs_diff(y.to_bits()) <= 4,
             (JVal::Arr(x), JVal::Arr(y)) => x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| same(p, q)),
-            (JVal::Obj(x), JVal::Obj(y)) => {
-                x.len() == y.len() && x.iter().zip(y.iter()).all(|((k, p), (l, q))| k == l && same(p, q))
-            }
+            (JVal::Obj(x), JVal::Obj(y)) => x.len() == y.len() && x.iter().zip(y.iter()).all(|((k, p), (l, q))| k == l && same(p, q)),
             _ => a == b,
         }
     }
@@ -843,17 +831,99 @@ mod tests {
     fn agrees_with_serde_json_on_edge_cases() {
         let mut scratch = JScratch::default();
         let cases = [
-            "0", "-0", "-0.0", "1", "-1", "01", "-01", "1.", ".5", "1.5", "1e5", "1E+5", "1e-5", "1e", "1e+", "-", "--1",
-            "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
-            "18446744073709551615", "18446744073709551616", "123456789012345678901234567890", "1e308", "1e309",
-            "-1e309", "1e-400", "0.1e1", "2.2250738585072014e-308", "0.30000000000000004", "1.7976931348623157e308",
-            "true", "false", "null", "tru", "nul", "nulll", "True", "\"\"", "\"a\"", "\"a", "\"\\\"\"", "\"\\\\\"",
-            "\"\\/\"", "\"\\b\\f\\n\\r\\t\"", "\"\\x\"", "\"\\u0041\"", "\"\\u00e9\"", "\"\\uD83D\\uDE00\"", "\"\\uD83D\"",
-            "\"\\uD83Dx\"", "\"\\uDE00\"", "\"\\uD83D\\u0041\"", "\"\\u12\"", "\"\\u12G4\"", "\"\\", "\"\u{1}\"", "\"a\tb\"",
-            "\"\u{7f}\"", "\"é€😀\"", "[]", "{}", "[ ]", "{ }", "[1,]", "[,1]", "[1 2]", "{\"a\":1,}", "{\"a\" 1}",
-            "{\"a\":}", "{a:1}", "{\"a\":1 \"b\":2}", "{\"a\":1}}", "[[[]]]", "[[[]]", "{\"a\":{\"b\":[1,{\"c\":null}]}}",
-            " \t\r\n[ 1 , { \"k\" : \"v\" } ] \n", "[1] x", "", " ", "\u{0}", "[\u{0}]", "{\"\":\"\"}", "{\"a\":1,\"a\":2}",
-            "[1e1.5]", "[-]", "[1-2]", "[0x10]", "[Infinity]", "[NaN]", "[+1]", "\"\\u0000\"",
+            "0",
+            "-0",
+            "-0.0",
+            "1",
+            "-1",
+            "01",
+            "-01",
+            "1.",
+            ".5",
+            "1.5",
+            "1e5",
+            "1E+5",
+            "1e-5",
+            "1e",
+            "1e+",
+            "-",
+            "--1",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "18446744073709551615",
+            "18446744073709551616",
+            "123456789012345678901234567890",
+            "1e308",
+            "1e309",
+            "-1e309",
+            "1e-400",
+            "0.1e1",
+            "2.2250738585072014e-308",
+            "0.30000000000000004",
+            "1.7976931348623157e308",
+            "true",
+            "false",
+            "null",
+            "tru",
+            "nul",
+            "nulll",
+            "True",
+            "\"\"",
+            "\"a\"",
+            "\"a",
+            "\"\\\"\"",
+            "\"\\\\\"",
+            "\"\\/\"",
+            "\"\\b\\f\\n\\r\\t\"",
+            "\"\\x\"",
+            "\"\\u0041\"",
+            "\"\\u00e9\"",
+            "\"\\uD83D\\uDE00\"",
+            "\"\\uD83D\"",
+            "\"\\uD83Dx\"",
+            "\"\\uDE00\"",
+            "\"\\uD83D\\u0041\"",
+            "\"\\u12\"",
+            "\"\\u12G4\"",
+            "\"\\",
+            "\"\u{1}\"",
+            "\"a\tb\"",
+            "\"\u{7f}\"",
+            "\"é€😀\"",
+            "[]",
+            "{}",
+            "[ ]",
+            "{ }",
+            "[1,]",
+            "[,1]",
+            "[1 2]",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "{\"a\":}",
+            "{a:1}",
+            "{\"a\":1 \"b\":2}",
+            "{\"a\":1}}",
+            "[[[]]]",
+            "[[[]]",
+            "{\"a\":{\"b\":[1,{\"c\":null}]}}",
+            " \t\r\n[ 1 , { \"k\" : \"v\" } ] \n",
+            "[1] x",
+            "",
+            " ",
+            "\u{0}",
+            "[\u{0}]",
+            "{\"\":\"\"}",
+            "{\"a\":1,\"a\":2}",
+            "[1e1.5]",
+            "[-]",
+            "[1-2]",
+            "[0x10]",
+            "[Infinity]",
+            "[NaN]",
+            "[+1]",
+            "\"\\u0000\"",
         ];
         for c in cases {
             agree(c, &mut scratch);
@@ -897,7 +967,7 @@ mod tests {
                 };
                 out.push_str(&n);
             }
-            3 | 4 | 5 => {
+            3..=5 => {
                 out.push('"');
                 for _ in 0..rng.usize(..12) {
                     match rng.u32(..12) {

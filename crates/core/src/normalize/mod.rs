@@ -24,12 +24,11 @@ use base64::Engine as _;
 use crate::error::{Error, ErrorKind, Result};
 use crate::naming::NamingConvention;
 use crate::schema::{
-    C_DLT_ID, C_DLT_LIST_IDX, C_DLT_LOAD_ID, C_DLT_PARENT_ID, C_DLT_ROOT_ID, C_VALUE, Column, DataType,
-    MergeStrategy, Schema, Table,
+    C_DLT_ID, C_DLT_LIST_IDX, C_DLT_LOAD_ID, C_DLT_PARENT_ID, C_DLT_ROOT_ID, C_VALUE, Column, DataType, MergeStrategy, Schema, Table,
 };
 pub use buffer::{DATA_TYPE_META, TableBuffer, arrow_field, arrow_type};
-pub use jval::{JScratch, JVal, JsonError};
 use jval::recycle;
+pub use jval::{JScratch, JVal, JsonError};
 
 /// Where normalized batches go (a load package's file writers, a test collector...).
 pub trait BatchSink {
@@ -462,8 +461,7 @@ impl<'a> Normalizer<'a> {
 
     /// Rows per table so far.
     pub fn stats(&self) -> HashMap<String, TableStats> {
-        let mut out: HashMap<String, TableStats> =
-            self.retired_rows.iter().map(|(k, v)| (k.clone(), TableStats { rows: *v })).collect();
+        let mut out: HashMap<String, TableStats> = self.retired_rows.iter().map(|(k, v)| (k.clone(), TableStats { rows: *v })).collect();
         for st in &self.tables {
             out.entry(st.name.clone()).or_default().rows += st.rows_total;
         }
@@ -473,10 +471,10 @@ impl<'a> Normalizer<'a> {
     /// Marks tables as having seen data (what frozen workers could not do themselves).
     pub fn mark_seen(&mut self, tables: impl IntoIterator<Item = String>) {
         for t in tables {
-            if let Some(tb) = self.schema.tables.get_mut(&t) {
-                if !tb.seen_data() {
-                    tb.mark_seen_data();
-                }
+            if let Some(tb) = self.schema.tables.get_mut(&t)
+                && !tb.seen_data()
+            {
+                tb.mark_seen_data();
             }
         }
     }
@@ -554,28 +552,13 @@ impl<'a> Normalizer<'a> {
             .with("table", root_name.clone())
             .with_hint("declare primary_key on the resource (CLI: --primary-key COL)"));
         }
-        let root_key_cfg = self
-            .schema
-            .normalizer_config
-            .get("root_key_propagation")
-            .and_then(serde_json::Value::as_bool);
+        let root_key_cfg = self.schema.normalizer_config.get("root_key_propagation").and_then(serde_json::Value::as_bool);
         let propagate_root = match root_key_cfg {
             Some(v) => v,
-            None => matches!(
-                strategy,
-                Some(MergeStrategy::DeleteInsert) | Some(MergeStrategy::Upsert) | Some(MergeStrategy::InsertOnly)
-            ),
-        } || self
-            .schema
-            .nested_tables(&root_name)
-            .iter()
-            .any(|t| t.columns.values().any(|c| c.hints.root_key));
+            None => matches!(strategy, Some(MergeStrategy::DeleteInsert) | Some(MergeStrategy::Upsert) | Some(MergeStrategy::InsertOnly)),
+        } || self.schema.nested_tables(&root_name).iter().any(|t| t.columns.values().any(|c| c.hints.root_key));
         if propagate_root && is_root {
-            let prop = self
-                .schema
-                .normalizer_config
-                .entry("propagation".to_string())
-                .or_insert_with(|| serde_json::json!({}));
+            let prop = self.schema.normalizer_config.entry("propagation".to_string()).or_insert_with(|| serde_json::json!({}));
             if let Some(obj) = prop.as_object_mut() {
                 let tables = obj.entry("tables").or_insert_with(|| serde_json::json!({}));
                 if let Some(tobj) = tables.as_object_mut() {
@@ -632,8 +615,7 @@ impl<'a> Normalizer<'a> {
     /// checked first, with one string compare instead of a hash lookup.
     #[inline]
     fn child_node_after(&mut self, parent: u32, prev: u32, key: &str) -> u32 {
-        let hint =
-            if prev == NO_NODE { self.nodes[parent as usize].first_hint } else { self.nodes[prev as usize].next_hint };
+        let hint = if prev == NO_NODE { self.nodes[parent as usize].first_hint } else { self.nodes[prev as usize].next_hint };
         if hint != NO_NODE && same_key(self.nodes[hint as usize].key.as_bytes(), key.as_bytes()) {
             return hint;
         }
@@ -655,11 +637,8 @@ impl<'a> Normalizer<'a> {
         } else {
             Arc::from(self.naming.normalize_path(key))
         };
-        let table_fragment: Arc<str> = if key.is_empty() || crate::naming::is_blank(key) {
-            norm.clone()
-        } else {
-            Arc::from(self.naming.normalize_tables_path(key))
-        };
+        let table_fragment: Arc<str> =
+            if key.is_empty() || crate::naming::is_blank(key) { norm.clone() } else { Arc::from(self.naming.normalize_tables_path(key)) };
         let p = &self.nodes[parent as usize];
         let mut fragments = p.fragments.clone();
         fragments.push(norm.clone());
@@ -761,9 +740,7 @@ impl<'a> Normalizer<'a> {
         let table = st.name.clone();
         let keys: Vec<String> = [a, b].iter().map(|n| self.key_path(*n)).collect();
         let w = match kind {
-            Collision::Column => {
-                NormalizeWarning::KeyCollision { table, column: self.nodes[a as usize].column.to_string(), keys }
-            }
+            Collision::Column => NormalizeWarning::KeyCollision { table, column: self.nodes[a as usize].column.to_string(), keys },
             Collision::List => NormalizeWarning::ListCollision { nested_table: self.child_table_name(t, a), table, keys },
             Collision::Repeated => {
                 let column = self.tables[t].buf.slots()[key as usize].column.name.clone();
@@ -779,14 +756,10 @@ impl<'a> Normalizer<'a> {
         use NormalizeWarning as W;
         for have in &mut self.warnings {
             match (have, &w) {
-                (
-                    W::KeyCollision { table, column, keys },
-                    W::KeyCollision { table: t2, column: c2, keys: k2 },
-                )
-                | (
-                    W::ListCollision { table, nested_table: column, keys },
-                    W::ListCollision { table: t2, nested_table: c2, keys: k2 },
-                ) if table == t2 && column == c2 => {
+                (W::KeyCollision { table, column, keys }, W::KeyCollision { table: t2, column: c2, keys: k2 })
+                | (W::ListCollision { table, nested_table: column, keys }, W::ListCollision { table: t2, nested_table: c2, keys: k2 })
+                    if table == t2 && column == c2 =>
+                {
                     for k in k2 {
                         if !keys.contains(k) {
                             keys.push(k.clone());
@@ -794,9 +767,7 @@ impl<'a> Normalizer<'a> {
                     }
                     return;
                 }
-                (W::RepeatedValue { table, column, .. }, W::RepeatedValue { table: t2, column: c2, .. })
-                    if table == t2 && column == c2 =>
-                {
+                (W::RepeatedValue { table, column, .. }, W::RepeatedValue { table: t2, column: c2, .. }) if table == t2 && column == c2 => {
                     return;
                 }
                 _ => {}
@@ -857,10 +828,10 @@ impl<'a> Normalizer<'a> {
             return self.tables[t].buf.slots()[c as usize].column.data_type == Some(DataType::Json);
         }
         let name = self.nodes[node as usize].column.clone();
-        if let Some(col) = self.schema.tables.get(&self.tables[t].name).and_then(|tb| tb.columns.get(name.as_ref())) {
-            if let Some(dt) = col.data_type {
-                return dt == DataType::Json;
-            }
+        if let Some(col) = self.schema.tables.get(&self.tables[t].name).and_then(|tb| tb.columns.get(name.as_ref()))
+            && let Some(dt) = col.data_type
+        {
+            return dt == DataType::Json;
         }
         self.nodes[node as usize].preferred_json
     }
@@ -1331,7 +1302,7 @@ impl<'a> Normalizer<'a> {
         // a frozen normalizer keeps a chunk's rows until the chunk commits (it may be discarded)
         if !self.frozen
             && (st.buf.rows() >= self.opts.batch_rows
-                || (st.buf.rows() % 1024 == 0 && st.buf.bytes_estimate() >= self.opts.batch_bytes))
+                || (st.buf.rows().is_multiple_of(1024) && st.buf.bytes_estimate() >= self.opts.batch_bytes))
         {
             self.flush_table(t)?;
         }
@@ -1344,12 +1315,11 @@ impl<'a> Normalizer<'a> {
         }
         let batch = self.tables[t].buf.take_batch()?;
         let name = self.tables[t].name.clone();
-        if !self.frozen {
-            if let Some(tb) = self.schema.tables.get_mut(&name) {
-                if !tb.seen_data() {
-                    tb.mark_seen_data();
-                }
-            }
+        if !self.frozen
+            && let Some(tb) = self.schema.tables.get_mut(&name)
+            && !tb.seen_data()
+        {
+            tb.mark_seen_data();
         }
         self.sink.write_batch(&name, batch)
     }
@@ -1393,9 +1363,7 @@ impl<'a> Normalizer<'a> {
         for f in schema.fields() {
             let arr: ArrayRef = match f.name().as_str() {
                 C_DLT_LOAD_ID if !inputs.contains_key(C_DLT_LOAD_ID) => Arc::new(StringArray::from(vec![self.load_id.as_str(); n])),
-                C_DLT_ID if !inputs.contains_key(C_DLT_ID) => {
-                    Arc::new(StringArray::from_iter_values((0..n).map(|_| random_dlt_id())))
-                }
+                C_DLT_ID if !inputs.contains_key(C_DLT_ID) => Arc::new(StringArray::from_iter_values((0..n).map(|_| random_dlt_id()))),
                 name => match inputs.get(name) {
                     Some(a) if a.data_type() == f.data_type() => a.clone(),
                     Some(a) => arrow_cast::cast(a, f.data_type()).map_err(|e| {
@@ -1495,9 +1463,7 @@ impl RowId {
 
     fn encode(raw: &[u8; 10]) -> RowId {
         let mut b = [0u8; 14];
-        base64::engine::general_purpose::STANDARD_NO_PAD
-            .encode_slice(raw, &mut b)
-            .expect("10 bytes are 14 base64 characters");
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode_slice(raw, &mut b).expect("10 bytes are 14 base64 characters");
         RowId::Short(b)
     }
 
@@ -1523,12 +1489,12 @@ fn keep_last_per_group<V: Copy>(items: &mut Vec<(u32, V)>, group: impl Fn(u32) -
     for r in 0..items.len() {
         let (node, v) = items[r];
         let g = group(node);
-        if g != NO_NODE {
-            if let Some(k) = items[..w].iter().position(|(m, _)| *m != node && group(*m) == g) {
-                items[k].1 = v;
-                noted(g, items[k].0, node);
-                continue;
-            }
+        if g != NO_NODE
+            && let Some(k) = items[..w].iter().position(|(m, _)| *m != node && group(*m) == g)
+        {
+            items[k].1 = v;
+            noted(g, items[k].0, node);
+            continue;
         }
         items[w] = (node, v);
         w += 1;

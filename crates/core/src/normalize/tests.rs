@@ -293,7 +293,8 @@ fn same_key_matches_slice_equality() {
 fn run_items(table: &str, lines: &[&str]) -> (Schema, CollectSink, u64, Vec<NormalizeWarning>) {
     let mut sink = CollectSink::default();
     let (schema, records, warnings) = {
-        let mut n = Normalizer::new(Schema::new("s"), Arc::new(SnakeCase::new(None)), "1700000000.1", NormalizerOptions::default(), &mut sink);
+        let mut n =
+            Normalizer::new(Schema::new("s"), Arc::new(SnakeCase::new(None)), "1700000000.1", NormalizerOptions::default(), &mut sink);
         let t = n.root_table(table).unwrap();
         let mut records = 0;
         for l in lines {
@@ -404,10 +405,7 @@ fn collisions_in_nested_tables_and_lists() {
         })
         .collect();
     got.sort();
-    assert_eq!(
-        got,
-        vec![("t".into(), "a_b".into()), ("t".into(), "t__x_y".into()), ("t__items".into(), "a_b".into())]
-    );
+    assert_eq!(got, vec![("t".into(), "a_b".into()), ("t".into(), "t__x_y".into()), ("t__items".into(), "a_b".into())]);
 }
 
 /// A key repeated within one object keeps its first value, with a warning (dlt would keep

@@ -319,12 +319,7 @@ impl Default for Settings {
         default_hints.insert("root_key".into(), vec![C_DLT_ROOT_ID.into()]);
         default_hints.insert("unique".into(), vec![C_DLT_ID.into()]);
         default_hints.insert("row_key".into(), vec![C_DLT_ID.into()]);
-        Settings {
-            detections: vec!["iso_timestamp".into()],
-            default_hints,
-            preferred_types: IndexMap::new(),
-            schema_contract: None,
-        }
+        Settings { detections: vec!["iso_timestamp".into()], default_hints, preferred_types: IndexMap::new(), schema_contract: None }
     }
 }
 
@@ -458,21 +453,15 @@ impl Schema {
 
     /// Whether a column name matches the `not_null` default hint.
     pub fn is_not_null_by_hint(&self, column: &str) -> bool {
-        self.settings
-            .default_hints
-            .get("not_null")
-            .is_some_and(|pats| pats.iter().any(|p| simple_regex_match(p, column)))
+        self.settings.default_hints.get("not_null").is_some_and(|pats| pats.iter().any(|p| simple_regex_match(p, column)))
     }
 
     /// Adds or merges a table. A nested table needs its parent to exist.
     pub fn update_table(&mut self, partial: Table) -> Result<()> {
-        if let Some(parent) = &partial.parent {
-            if !self.tables.contains_key(parent) {
-                return Err(Error::new(
-                    ErrorKind::Schema,
-                    format!("parent table `{parent}` of `{}` does not exist", partial.name),
-                ));
-            }
+        if let Some(parent) = &partial.parent
+            && !self.tables.contains_key(parent)
+        {
+            return Err(Error::new(ErrorKind::Schema, format!("parent table `{parent}` of `{}` does not exist", partial.name)));
         }
         match self.tables.get_mut(&partial.name) {
             None => {
@@ -482,10 +471,7 @@ impl Schema {
                 if partial.parent.is_some() && partial.parent != t.parent {
                     return Err(Error::new(
                         ErrorKind::Schema,
-                        format!(
-                            "table `{}` cannot change its parent from {:?} to {:?}",
-                            t.name, t.parent, partial.parent
-                        ),
+                        format!("table `{}` cannot change its parent from {:?} to {:?}", t.name, t.parent, partial.parent),
                     ));
                 }
                 for (_, c) in partial.columns {
@@ -572,14 +558,12 @@ impl Schema {
     }
     /// Reads dlt's stored-schema YAML.
     pub fn from_yaml(text: &str) -> Result<Schema> {
-        let v: Value = serde_norway::from_str(text)
-            .map_err(|e| Error::new(ErrorKind::Schema, format!("cannot parse schema YAML: {e}")))?;
+        let v: Value = serde_norway::from_str(text).map_err(|e| Error::new(ErrorKind::Schema, format!("cannot parse schema YAML: {e}")))?;
         Self::from_value(&v)
     }
     /// Reads a stored schema JSON document.
     pub fn from_json(text: &str) -> Result<Schema> {
-        let v: Value = serde_json::from_str(text)
-            .map_err(|e| Error::new(ErrorKind::Schema, format!("cannot parse schema JSON: {e}")))?;
+        let v: Value = serde_json::from_str(text).map_err(|e| Error::new(ErrorKind::Schema, format!("cannot parse schema JSON: {e}")))?;
         Self::from_value(&v)
     }
 }
@@ -646,7 +630,10 @@ pub fn pipeline_state_table() -> Table {
         Column::new("state", DataType::Text).not_null().describe("Compressed JSON representation of the pipeline state"),
         Column::new("created_at", DataType::Timestamp).not_null().describe("Timestamp when this state was created"),
         Column::new("version_hash", DataType::Text).describe("Hash of the state content, used to detect changes"),
-        Column::new(C_DLT_LOAD_ID, DataType::Text).not_null().with_precision(64).describe("Load identifier linking this row to its load operation"),
+        Column::new(C_DLT_LOAD_ID, DataType::Text)
+            .not_null()
+            .with_precision(64)
+            .describe("Load identifier linking this row to its load operation"),
         Column::new(C_DLT_ID, DataType::Text).not_null().hint("unique").hint("row_key"),
     ] {
         t.add_column(c);

@@ -79,8 +79,7 @@ fn settings_to_value(s: &Settings) -> Value {
     let hints: Map<String, Value> = s.default_hints.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     m.insert("default_hints".into(), Value::Object(hints));
     if !s.preferred_types.is_empty() {
-        let p: Map<String, Value> =
-            s.preferred_types.iter().map(|(k, v)| (k.clone(), Value::String(v.as_str().into()))).collect();
+        let p: Map<String, Value> = s.preferred_types.iter().map(|(k, v)| (k.clone(), Value::String(v.as_str().into()))).collect();
         m.insert("preferred_types".into(), Value::Object(p));
     }
     if let Some(c) = &s.schema_contract {
@@ -238,10 +237,8 @@ pub(super) fn from_value(v: &Value) -> Result<Schema> {
     let m = v.as_object().ok_or_else(|| err("a stored schema must be a mapping"))?;
     let engine = m.get("engine_version").and_then(Value::as_u64).unwrap_or(ENGINE_VERSION);
     if engine > ENGINE_VERSION {
-        return Err(err(format!(
-            "schema engine version {engine} is newer than this stevedore supports ({ENGINE_VERSION})"
-        ))
-        .with_hint("upgrade stevedore"));
+        return Err(err(format!("schema engine version {engine} is newer than this stevedore supports ({ENGINE_VERSION})"))
+            .with_hint("upgrade stevedore"));
     }
     let name = m.get("name").and_then(Value::as_str).ok_or_else(|| err("stored schema has no `name`"))?;
     let mut s = Schema::new(name);

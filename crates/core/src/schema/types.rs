@@ -89,9 +89,8 @@ impl FromStr for DataType {
             "date" => DataType::Date,
             "time" => DataType::Time,
             other => {
-                return Err(Error::new(crate::ErrorKind::Schema, format!("unknown data type `{other}`")).with_hint(
-                    "use one of: text, double, bool, timestamp, bigint, binary, json, decimal, wei, date, time",
-                ));
+                return Err(Error::new(crate::ErrorKind::Schema, format!("unknown data type `{other}`"))
+                    .with_hint("use one of: text, double, bool, timestamp, bigint, binary, json, decimal, wei, date, time"));
             }
         })
     }
@@ -200,6 +199,8 @@ str_enum!(
     }
 );
 
+// Written by hand: `str_enum!` cannot carry a `#[default]` attribute on one variant.
+#[allow(clippy::derivable_impls)]
 impl Default for WriteDisposition {
     fn default() -> Self {
         WriteDisposition::Append

@@ -139,15 +139,18 @@ impl FilesystemClient {
                 Error::config(format!("the state file `{rel}` cannot be written: {problem}"))
                     .with("schema", schema.name.clone())
                     .with("pipeline", package.pipeline_name.clone())
-                    .with_hint(format!("use a pipeline (schema) name without `/`, `\\` or NUL, short enough for this file name to fit in {} bytes", crate::layout::MAX_SEGMENT_BYTES))
+                    .with_hint(format!(
+                        "use a pipeline (schema) name without `/`, `\\` or NUL, short enough for this file name to fit in {} bytes",
+                        crate::layout::MAX_SEGMENT_BYTES
+                    ))
             })?;
         }
         Ok(())
     }
 
     async fn cleanup_replaced(&self, content: &[u8]) -> Result<()> {
-        let v: Value = serde_json::from_slice(content)
-            .map_err(|e| Error::new(ErrorKind::State, format!("corrupted replace cleanup job: {e}")))?;
+        let v: Value =
+            serde_json::from_slice(content).map_err(|e| Error::new(ErrorKind::State, format!("corrupted replace cleanup job: {e}")))?;
         let table = v["table"].as_str().unwrap_or_default().to_string();
         let schema = v["schema_name"].as_str().unwrap_or_default().to_string();
         let keep: HashSet<String> =
@@ -230,7 +233,13 @@ impl FilesystemClient {
     }
 
     /// What one table's commit of this package does.
-    fn table_write(&self, package: &PackageInfo, table: &str, files: Vec<std::path::PathBuf>, writer: &dyn TableFormatWriter) -> Result<TableWrite> {
+    fn table_write(
+        &self,
+        package: &PackageInfo,
+        table: &str,
+        files: Vec<std::path::PathBuf>,
+        writer: &dyn TableFormatWriter,
+    ) -> Result<TableWrite> {
         let schema = &package.schema;
         let t = schema.table(table).cloned().ok_or_else(|| {
             Error::new(ErrorKind::State, format!("table `{table}` is not in the package schema")).with("load_id", package.load_id.clone())
@@ -271,21 +280,18 @@ impl FilesystemClient {
     }
 
     async fn commit_table(&self, package: &PackageInfo, content: &[u8]) -> Result<()> {
-        let v: Value = serde_json::from_slice(content)
-            .map_err(|e| Error::new(ErrorKind::State, format!("corrupted table commit job: {e}")))?;
+        let v: Value =
+            serde_json::from_slice(content).map_err(|e| Error::new(ErrorKind::State, format!("corrupted table commit job: {e}")))?;
         let table = v["table"].as_str().unwrap_or_default().to_string();
-        let files: Vec<std::path::PathBuf> = v["files"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(std::path::PathBuf::from)).collect())
-            .unwrap_or_default();
+        let files: Vec<std::path::PathBuf> =
+            v["files"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(std::path::PathBuf::from)).collect()).unwrap_or_default();
         let Some(writer) = self.table_writer(&package.schema, &table)? else {
             return Err(Error::new(ErrorKind::State, format!("table `{table}` has no table format")));
         };
         let write = self.table_write(package, &table, files, writer.as_ref())?;
         let started = std::time::Instant::now();
-        let commit = writer.commit(&write).await.map_err(|e| {
-            if e.context_value("table").is_some() { e } else { e.with("table", table.clone()) }
-        })?;
+        let commit =
+            writer.commit(&write).await.map_err(|e| if e.context_value("table").is_some() { e } else { e.with("table", table.clone()) })?;
         tracing::info!(
             table = %table,
             format = %writer.format(),
@@ -308,10 +314,11 @@ impl FilesystemClient {
             let name = rel.rsplit('/').next().unwrap_or_default();
             let base = name.strip_suffix(".jsonl").unwrap_or(name);
             let parts: Vec<&str> = base.rsplitn(3, "__").collect();
-            if parts.len() == 3 && parts[2] == self.pipeline_name {
-                if let Ok(lid) = parts[1].parse::<f64>() {
-                    mine.push((lid, rel));
-                }
+            if parts.len() == 3
+                && parts[2] == self.pipeline_name
+                && let Ok(lid) = parts[1].parse::<f64>()
+            {
+                mine.push((lid, rel));
             }
         }
         mine.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -343,7 +350,10 @@ impl DestinationClient for FilesystemClient {
         let hex = hex_of_b64(&schema.version_hash);
         let existing = self.bucket.list(&self.rel(VERSION_TABLE)).await?;
         let suffix = format!("__{hex}.jsonl");
-        if existing.iter().any(|p| p.rsplit('/').next().is_some_and(|n| n.starts_with(&format!("{}__", schema.name)) && n.ends_with(&suffix))) {
+        if existing
+            .iter()
+            .any(|p| p.rsplit('/').next().is_some_and(|n| n.starts_with(&format!("{}__", schema.name)) && n.ends_with(&suffix)))
+        {
             return Ok(());
         }
         let now = chrono::Utc::now();
@@ -375,8 +385,9 @@ impl DestinationClient for FilesystemClient {
             return Ok(JobOutcome::default());
         }
         if !job.is_data() {
-            return Err(Error::new(ErrorKind::Unsupported, format!("filesystem cannot run `{}` jobs", job.format))
-                .with("job", job.job_id()));
+            return Err(
+                Error::new(ErrorKind::Unsupported, format!("filesystem cannot run `{}` jobs", job.format)).with("job", job.job_id())
+            );
         }
         if let Some(writer) = self.table_writer(&package.schema, &job.table)? {
             // a table-format table: nothing is uploaded now; the file is checked (before any
@@ -390,9 +401,10 @@ impl DestinationClient for FilesystemClient {
                 .with_hint("table-format tables are written as parquet; load the package again with a current stevedore"));
             }
             let write = self.table_write(package, &job.table, vec![job.path.clone()], writer.as_ref())?;
-            writer.check(&write, &job.path).await.map_err(|e| {
-                if e.context_value("table").is_some() { e } else { e.with("table", job.table.clone()) }
-            })?;
+            writer
+                .check(&write, &job.path)
+                .await
+                .map_err(|e| if e.context_value("table").is_some() { e } else { e.with("table", job.table.clone()) })?;
             return Ok(JobOutcome::default());
         }
         let rel = self.rel(&self.job_path(package, job)?);
@@ -433,11 +445,8 @@ impl DestinationClient for FilesystemClient {
             if self.table_writer(&package.schema, table)?.is_none() {
                 continue;
             }
-            let files: Vec<String> = completed
-                .iter()
-                .filter(|j| j.table == table && j.is_data())
-                .map(|j| j.path.display().to_string())
-                .collect();
+            let files: Vec<String> =
+                completed.iter().filter(|j| j.table == table && j.is_data()).map(|j| j.path.display().to_string()).collect();
             let content = json!({"table": table, "files": files});
             out.push(FollowupJob { table: table.to_string(), format: TABLE_COMMIT_FORMAT.into(), content: serde_json::to_vec(&content)? });
         }
@@ -449,7 +458,9 @@ impl DestinationClient for FilesystemClient {
                 .iter()
                 .filter(|j| &j.table == table && j.is_data())
                 .map(|j| match &j.remote_url {
-                    Some(u) => Ok(u.strip_prefix(&format!("{}/", self.bucket.url.display().trim_end_matches('/'))).unwrap_or(u).to_string()),
+                    Some(u) => {
+                        Ok(u.strip_prefix(&format!("{}/", self.bucket.url.display().trim_end_matches('/'))).unwrap_or(u).to_string())
+                    }
                     None => Ok(self.rel(&self.job_path(package, j)?)),
                 })
                 .collect::<Result<_>>()?;
@@ -475,7 +486,8 @@ impl DestinationClient for FilesystemClient {
             "inserted_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
             "schema_version_hash": schema.version_hash,
         });
-        self.bucket.put_atomic(&self.rel(&format!("{LOADS_TABLE}/{}__{}.jsonl", schema.name, package.load_id)), serde_json::to_vec(&marker)?)
+        self.bucket
+            .put_atomic(&self.rel(&format!("{LOADS_TABLE}/{}__{}.jsonl", schema.name, package.load_id)), serde_json::to_vec(&marker)?)
             .await
     }
 
@@ -485,12 +497,12 @@ impl DestinationClient for FilesystemClient {
             let name = rel.rsplit('/').next().unwrap_or_default();
             let base = name.strip_suffix(".jsonl").unwrap_or(name);
             let parts: Vec<&str> = base.rsplitn(3, "__").collect();
-            if parts.len() == 3 && parts[2] == pipeline_name {
-                if let Ok(l) = parts[1].parse::<f64>() {
-                    if best.as_ref().is_none_or(|(b, _)| l > *b) {
-                        best = Some((l, rel));
-                    }
-                }
+            if parts.len() == 3
+                && parts[2] == pipeline_name
+                && let Ok(l) = parts[1].parse::<f64>()
+                && best.as_ref().is_none_or(|(b, _)| l > *b)
+            {
+                best = Some((l, rel));
             }
         }
         let Some((_, rel)) = best else { return Ok(None) };
@@ -501,4 +513,3 @@ impl DestinationClient for FilesystemClient {
         Ok(Some(stevedore_core::state::decompress_state(state)?))
     }
 }
-

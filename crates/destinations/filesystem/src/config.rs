@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use stevedore_core::config::{Config, KeySpec, SectionSpec, Secret, ValueKind};
+use stevedore_core::config::{Config, KeySpec, Secret, SectionSpec, ValueKind};
 use stevedore_core::{Error, Result};
 use stevedore_object_store::{Credentials, StoreOptions};
 
@@ -35,8 +35,7 @@ const CREDENTIAL_KEYS: &[KeySpec] = &[
 ];
 
 /// `[destination.filesystem.credentials]`.
-pub static CREDENTIALS_SPEC: SectionSpec =
-    SectionSpec { path: &["credentials"], alt_paths: &[], keys: CREDENTIAL_KEYS, children: &[] };
+pub static CREDENTIALS_SPEC: SectionSpec = SectionSpec { path: &["credentials"], alt_paths: &[], keys: CREDENTIAL_KEYS, children: &[] };
 
 /// `[destination.credentials]`: credentials shared by several destinations (dlt's example:
 /// GCP credentials shared by the filesystem and BigQuery). Read after
@@ -54,10 +53,18 @@ pub static FILESYSTEM_SPEC: SectionSpec = SectionSpec {
         KeySpec::new("extra_placeholders", ValueKind::Table, "static values for custom layout placeholders"),
         KeySpec::new("current_datetime", ValueKind::String, "fixed ISO datetime for date/time placeholders"),
         KeySpec::new("max_state_files", ValueKind::Integer, "state files kept per pipeline (<=0 keeps all)"),
-        KeySpec::new("kwargs", ValueKind::Any, "extra filesystem options (JSON object or table): use_ssl, anon, account_host; auto_mkdir is always on for local folders"),
+        KeySpec::new(
+            "kwargs",
+            ValueKind::Any,
+            "extra filesystem options (JSON object or table): use_ssl, anon, account_host; auto_mkdir is always on for local folders",
+        ),
         KeySpec::new("client_kwargs", ValueKind::Any, "extra client options (JSON object or table): verify, endpoint_url, region_name"),
         KeySpec::new("always_refresh_views", ValueKind::Bool, "dlt SQL-client option; accepted and ignored"),
-        KeySpec::new("deltalake_storage_options", ValueKind::Any, "options for Delta tables (JSON object or table), merged over the credentials: object_store keys (aws_conditional_put, aws_endpoint...) and delta-rs keys (AWS_S3_ALLOW_UNSAFE_RENAME...)"),
+        KeySpec::new(
+            "deltalake_storage_options",
+            ValueKind::Any,
+            "options for Delta tables (JSON object or table), merged over the credentials: object_store keys (aws_conditional_put, aws_endpoint...) and delta-rs keys (AWS_S3_ALLOW_UNSAFE_RENAME...)",
+        ),
         KeySpec::new("replace_strategy", ValueKind::String, "only truncate-and-insert applies to plain files"),
     ],
     children: &[&CREDENTIALS_SPEC],

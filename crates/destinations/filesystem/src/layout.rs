@@ -99,8 +99,8 @@ pub const STANDARD_PLACEHOLDERS: [&str; 10] = [
 
 /// Names of the date and time placeholders (pendulum format tokens).
 pub const DATETIME_PLACEHOLDERS: [&str; 24] = [
-    "YYYY", "YY", "Y", "MMMM", "MMM", "MM", "M", "DD", "D", "HH", "H", "mm", "m", "ss", "s",
-    "SSSS", "SSS", "SS", "S", "dddd", "ddd", "dd", "d", "Q",
+    "YYYY", "YY", "Y", "MMMM", "MMM", "MM", "M", "DD", "D", "HH", "H", "mm", "m", "ss", "s", "SSSS", "SSS", "SS", "S", "dddd", "ddd", "dd",
+    "d", "Q",
 ];
 
 const VALID_LAYOUT_EXAMPLE: &str = DEFAULT_LAYOUT;
@@ -137,12 +137,10 @@ pub enum PathProblem {
 impl fmt::Display for PathProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PathProblem::Absolute => {
-                f.write_str("it starts with `/`, which would put files outside the dataset folder")
+            PathProblem::Absolute => f.write_str("it starts with `/`, which would put files outside the dataset folder"),
+            PathProblem::DotSegment(seg) if seg == ".." => {
+                f.write_str("it has a `..` segment, which would put files outside the dataset folder")
             }
-            PathProblem::DotSegment(seg) if seg == ".." => f.write_str(
-                "it has a `..` segment, which would put files outside the dataset folder",
-            ),
             PathProblem::DotSegment(seg) => {
                 write!(f, "it has a `{seg}` segment, which names no folder")
             }
@@ -172,10 +170,7 @@ fn check_segments(segments: &[(&str, bool)]) -> Result<(), PathProblem> {
             return Err(PathProblem::Backslash);
         }
         if seg.len() > MAX_SEGMENT_BYTES {
-            return Err(PathProblem::TooLong {
-                segment: seg.to_owned(),
-                bytes: seg.len(),
-            });
+            return Err(PathProblem::TooLong { segment: seg.to_owned(), bytes: seg.len() });
         }
         if !complete {
             continue;
@@ -374,20 +369,11 @@ fn unsafe_path_message(layout: &str, path: &str, problem: &PathProblem) -> Strin
 }
 
 fn braced_list(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|n| format!("{{{n}}}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    names.iter().map(|n| format!("{{{n}}}")).collect::<Vec<_>>().join(", ")
 }
 
 fn standard_list() -> String {
-    STANDARD_PLACEHOLDERS
-        .iter()
-        .chain(DATETIME_PLACEHOLDERS.iter())
-        .copied()
-        .collect::<Vec<_>>()
-        .join(", ")
+    STANDARD_PLACEHOLDERS.iter().chain(DATETIME_PLACEHOLDERS.iter()).copied().collect::<Vec<_>>().join(", ")
 }
 
 fn extras_hint(extra: &[String], unused: &[String]) -> String {
@@ -398,11 +384,7 @@ fn extras_hint(extra: &[String], unused: &[String]) -> String {
         let _ = write!(out, "; configured extra placeholders: {}", extra.join(", "));
     }
     if !unused.is_empty() {
-        let _ = write!(
-            out,
-            "; extra placeholders not used by the layout: {}",
-            unused.join(", ")
-        );
+        let _ = write!(out, "; extra placeholders not used by the layout: {}", unused.join(", "));
     }
     out
 }
@@ -487,31 +469,11 @@ impl DateToken {
     }
 }
 
-const MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
+const MONTHS: [&str; 12] =
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
 
 /// Indexed by days from Sunday.
-const WEEKDAYS: [&str; 7] = [
-    "sunday",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-];
+const WEEKDAYS: [&str; 7] = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
 
 fn push_date_token(out: &mut String, token: DateToken, dt: &DateTime<Utc>) {
     let month0 = dt.month0() as usize;
@@ -657,10 +619,7 @@ fn tokenize(template: &str) -> Result<Vec<Token>, (usize, String)> {
                         literal_start = i;
                     }
                     Some(c) => {
-                        return Err((
-                            c,
-                            "`{` inside a placeholder (nested or doubled braces)".to_owned(),
-                        ));
+                        return Err((c, "`{` inside a placeholder (nested or doubled braces)".to_owned()));
                     }
                     None => return Err((i, "unclosed `{`".to_owned())),
                 }
@@ -681,40 +640,16 @@ impl Layout {
     /// Appends `.{ext}` when the template has no `{ext}` placeholder. Fails on malformed braces,
     /// unknown placeholders and extra placeholders named like standard ones. The table-prefix
     /// rule is not checked here, see [`Layout::check_table_prefix`].
-    pub fn new(
-        template: &str,
-        extra: BTreeMap<String, ExtraPlaceholder>,
-    ) -> Result<Layout, LayoutError> {
-        let malformed = |(position, reason): (usize, String)| LayoutError::Malformed {
-            layout: template.to_owned(),
-            position,
-            reason,
-        };
+    pub fn new(template: &str, extra: BTreeMap<String, ExtraPlaceholder>) -> Result<Layout, LayoutError> {
+        let malformed = |(position, reason): (usize, String)| LayoutError::Malformed { layout: template.to_owned(), position, reason };
         let tokens = tokenize(template).map_err(malformed)?;
-        let has_ext = tokens
-            .iter()
-            .any(|&(is_ph, s, e)| is_ph && &template[s + 1..e - 1] == "ext");
-        let full = if has_ext {
-            template.to_owned()
-        } else {
-            format!("{template}.{{ext}}")
-        };
-        let tokens = if has_ext {
-            tokens
-        } else {
-            tokenize(&full).map_err(malformed)?
-        };
+        let has_ext = tokens.iter().any(|&(is_ph, s, e)| is_ph && &template[s + 1..e - 1] == "ext");
+        let full = if has_ext { template.to_owned() } else { format!("{template}.{{ext}}") };
+        let tokens = if has_ext { tokens } else { tokenize(&full).map_err(malformed)? };
 
-        let reserved: Vec<String> = extra
-            .keys()
-            .filter(|name| Standard::parse(name).is_some())
-            .cloned()
-            .collect();
+        let reserved: Vec<String> = extra.keys().filter(|name| Standard::parse(name).is_some()).cloned().collect();
         if !reserved.is_empty() {
-            return Err(LayoutError::ReservedExtraPlaceholder {
-                layout: template.to_owned(),
-                names: reserved,
-            });
+            return Err(LayoutError::ReservedExtraPlaceholder { layout: template.to_owned(), names: reserved });
         }
         let extras: Vec<(String, ExtraPlaceholder)> = extra.into_iter().collect();
 
@@ -726,11 +661,7 @@ impl Layout {
             if !is_ph {
                 let text = &full[start..end];
                 capacity_hint += text.len();
-                parts.push(Part {
-                    segment: Segment::Literal(text.to_owned()),
-                    start,
-                    end,
-                });
+                parts.push(Part { segment: Segment::Literal(text.to_owned()), start, end });
                 continue;
             }
             let name = &full[start + 1..end - 1];
@@ -746,18 +677,9 @@ impl Layout {
                 }
                 continue;
             };
-            parts.push(Part {
-                segment,
-                start,
-                end,
-            });
+            parts.push(Part { segment, start, end });
         }
-        let unused_extras: Vec<String> = extras
-            .iter()
-            .map(|(n, _)| n)
-            .filter(|n| !placeholders.contains(n))
-            .cloned()
-            .collect();
+        let unused_extras: Vec<String> = extras.iter().map(|(n, _)| n).filter(|n| !placeholders.contains(n)).cloned().collect();
         if !unknown.is_empty() {
             return Err(LayoutError::UnknownPlaceholders {
                 layout: template.to_owned(),
@@ -766,21 +688,8 @@ impl Layout {
                 unused_extra: unused_extras,
             });
         }
-        let layout = Layout {
-            original: template.to_owned(),
-            template: full,
-            parts,
-            extras,
-            placeholders,
-            unused_extras,
-            capacity_hint,
-        };
-        layout
-            .check_static()
-            .map_err(|problem| LayoutError::UnsafeLayout {
-                layout: template.to_owned(),
-                problem,
-            })?;
+        let layout = Layout { original: template.to_owned(), template: full, parts, extras, placeholders, unused_extras, capacity_hint };
+        layout.check_static().map_err(|problem| LayoutError::UnsafeLayout { layout: template.to_owned(), problem })?;
         Ok(layout)
     }
 
@@ -814,10 +723,7 @@ impl Layout {
                 }
             }
         }
-        let checked: Vec<(&str, bool)> = segments
-            .iter()
-            .map(|(text, dynamic)| (text.as_str(), !dynamic))
-            .collect();
+        let checked: Vec<(&str, bool)> = segments.iter().map(|(text, dynamic)| (text.as_str(), !dynamic)).collect();
         check_segments(&checked)
     }
 
@@ -850,11 +756,7 @@ impl Layout {
     /// a [`LayoutError::UnsafePath`] error.
     pub fn render(&self, p: &PathParams) -> Result<String, LayoutError> {
         let path = self.render_with(p, true);
-        check_path(&path).map_err(|problem| LayoutError::UnsafePath {
-            layout: self.original.clone(),
-            path: path.clone(),
-            problem,
-        })?;
+        check_path(&path).map_err(|problem| LayoutError::UnsafePath { layout: self.original.clone(), path: path.clone(), problem })?;
         Ok(path)
     }
 
@@ -864,11 +766,7 @@ impl Layout {
     /// [`Layout::render`] only).
     pub fn check_paths(&self, p: &PathParams) -> Result<(), LayoutError> {
         let path = self.render_with(p, false);
-        check_path(&path).map_err(|problem| LayoutError::UnsafePath {
-            layout: self.original.clone(),
-            path,
-            problem,
-        })
+        check_path(&path).map_err(|problem| LayoutError::UnsafePath { layout: self.original.clone(), path, problem })
     }
 
     fn render_with(&self, p: &PathParams, call_callbacks: bool) -> String {
@@ -885,9 +783,8 @@ impl Layout {
                         if callback_values.len() <= *idx {
                             callback_values.resize(self.extras.len(), None);
                         }
-                        let value = callback_values[*idx].get_or_insert_with(|| {
-                            cb(p.schema_name, p.table_name, p.load_id, p.file_id, p.ext)
-                        });
+                        let value =
+                            callback_values[*idx].get_or_insert_with(|| cb(p.schema_name, p.table_name, p.load_id, p.file_id, p.ext));
                         out.push_str(value);
                     }
                 },
@@ -903,35 +800,21 @@ impl Layout {
             .parts
             .iter()
             .position(|p| matches!(p.segment, Segment::Standard(Standard::TableName)))
-            .ok_or_else(|| LayoutError::MissingTableName {
-                layout: self.original.clone(),
-            })?;
+            .ok_or_else(|| LayoutError::MissingTableName { layout: self.original.clone() })?;
         let before: Vec<String> = self.parts[..table_idx]
             .iter()
-            .filter(|p| {
-                !matches!(
-                    p.segment,
-                    Segment::Literal(_) | Segment::Standard(Standard::SchemaName)
-                )
-            })
+            .filter(|p| !matches!(p.segment, Segment::Literal(_) | Segment::Standard(Standard::SchemaName)))
             .map(|p| self.template[p.start + 1..p.end - 1].to_owned())
             .collect();
         if !before.is_empty() {
-            return Err(LayoutError::PlaceholderBeforeTableName {
-                layout: self.original.clone(),
-                placeholders: before,
-            });
+            return Err(LayoutError::PlaceholderBeforeTableName { layout: self.original.clone(), placeholders: before });
         }
         match self.parts.get(table_idx + 1).map(|p| &p.segment) {
             Some(Segment::Literal(text)) => match text.chars().next() {
                 Some(sep) => Ok((table_idx, sep)),
-                None => Err(LayoutError::MissingSeparatorAfterTableName {
-                    layout: self.original.clone(),
-                }),
+                None => Err(LayoutError::MissingSeparatorAfterTableName { layout: self.original.clone() }),
             },
-            _ => Err(LayoutError::MissingSeparatorAfterTableName {
-                layout: self.original.clone(),
-            }),
+            _ => Err(LayoutError::MissingSeparatorAfterTableName { layout: self.original.clone() }),
         }
     }
 
@@ -1002,9 +885,7 @@ impl Layout {
     pub fn table_prefix_separators(&self) -> Result<Vec<String>, LayoutError> {
         let (table_idx, sep) = self.prefix_info()?;
         let mut out: Vec<String> = Vec::new();
-        let schema = self.parts[..table_idx]
-            .iter()
-            .position(|p| matches!(p.segment, Segment::Standard(Standard::SchemaName)));
+        let schema = self.parts[..table_idx].iter().position(|p| matches!(p.segment, Segment::Standard(Standard::SchemaName)));
         if let Some(schema_idx) = schema {
             let between = &self.template[self.parts[schema_idx].end..self.parts[table_idx].start];
             if !between.is_empty() {
@@ -1024,15 +905,11 @@ impl Layout {
     pub fn check_table_own_folder(&self) -> Result<(), LayoutError> {
         let (_, sep) = self.prefix_info()?;
         if sep != '/' {
-            return Err(LayoutError::TableNeedsOwnFolder {
-                layout: self.original.clone(),
-            });
+            return Err(LayoutError::TableNeedsOwnFolder { layout: self.original.clone() });
         }
         let file_name = self.template.rsplit('/').next().unwrap_or("");
         if file_name.starts_with(['.', '_']) {
-            return Err(LayoutError::MissingFileName {
-                layout: self.original.clone(),
-            });
+            return Err(LayoutError::MissingFileName { layout: self.original.clone() });
         }
         Ok(())
     }
@@ -1100,8 +977,7 @@ mod tests {
     }
 
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, micros: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
-            + chrono::Duration::microseconds(i64::from(micros))
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap() + chrono::Duration::microseconds(i64::from(micros))
     }
 
     fn params(now: DateTime<Utc>) -> PathParams<'static> {
@@ -1129,10 +1005,7 @@ mod tests {
     }
 
     fn extras(items: &[(&str, ExtraPlaceholder)]) -> BTreeMap<String, ExtraPlaceholder> {
-        items
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect()
+        items.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
     }
 
     #[test]
@@ -1173,31 +1046,18 @@ mod tests {
             ("load_package_timestamp", "1713083520"),
             ("load_package_timestamp_ms", "1713083520000"),
         ];
-        assert_eq!(
-            cases.len(),
-            STANDARD_PLACEHOLDERS.len() + DATETIME_PLACEHOLDERS.len()
-        );
+        assert_eq!(cases.len(), STANDARD_PLACEHOLDERS.len() + DATETIME_PLACEHOLDERS.len());
         for (ph, value) in cases {
             let rendered = render(&format!("{{table_name}}/{{{ph}}}.{{ext}}"));
-            assert_eq!(
-                rendered,
-                format!("mocked-table/{value}.jsonl"),
-                "placeholder {ph}"
-            );
+            assert_eq!(rendered, format!("mocked-table/{value}.jsonl"), "placeholder {ph}");
         }
     }
 
     #[test]
     fn dlt_frozen_time_example() {
-        assert_eq!(
-            render("{table_name}/{YYYY}-{MMM}-{D}"),
-            "mocked-table/2024-apr-14.jsonl"
-        );
+        assert_eq!(render("{table_name}/{YYYY}-{MMM}-{D}"), "mocked-table/2024-apr-14.jsonl");
         // segment count is preserved
-        assert_eq!(
-            render("{table_name}/{YYYY}-{MMM}-{D}").split('/').count(),
-            2
-        );
+        assert_eq!(render("{table_name}/{YYYY}-{MMM}-{D}").split('/').count(), 2);
     }
 
     #[test]
@@ -1213,10 +1073,7 @@ mod tests {
         ];
         for (i, (d, dd, ddd, dddd)) in expected.iter().enumerate() {
             let now = at(2024, 4, 14 + i as u32, 8, 32, 0, 0);
-            assert_eq!(
-                render_at("{d}/{dd}/{ddd}/{dddd}/{ext}", now),
-                format!("{d}/{dd}/{ddd}/{dddd}/jsonl")
-            );
+            assert_eq!(render_at("{d}/{dd}/{ddd}/{dddd}/{ext}", now), format!("{d}/{dd}/{ddd}/{dddd}/jsonl"));
         }
     }
 
@@ -1279,26 +1136,11 @@ mod tests {
     #[test]
     fn standard_layouts_render() {
         let cases = [
-            (
-                DEFAULT_LAYOUT,
-                "mocked-table/mocked-load-id.mocked-file-id.jsonl",
-            ),
-            (
-                "{schema_name}.{table_name}.{load_id}.{file_id}.{ext}",
-                "schema_name.mocked-table.mocked-load-id.mocked-file-id.jsonl",
-            ),
-            (
-                "{table_name}88{load_id}-u-{file_id}.{ext}",
-                "mocked-table88mocked-load-id-u-mocked-file-id.jsonl",
-            ),
-            (
-                "{table_name}/{load_id}/{file_id}.{ext}",
-                "mocked-table/mocked-load-id/mocked-file-id.jsonl",
-            ),
-            (
-                "{schema_name}/{table_name}/{load_id}/{file_id}.{ext}",
-                "schema_name/mocked-table/mocked-load-id/mocked-file-id.jsonl",
-            ),
+            (DEFAULT_LAYOUT, "mocked-table/mocked-load-id.mocked-file-id.jsonl"),
+            ("{schema_name}.{table_name}.{load_id}.{file_id}.{ext}", "schema_name.mocked-table.mocked-load-id.mocked-file-id.jsonl"),
+            ("{table_name}88{load_id}-u-{file_id}.{ext}", "mocked-table88mocked-load-id-u-mocked-file-id.jsonl"),
+            ("{table_name}/{load_id}/{file_id}.{ext}", "mocked-table/mocked-load-id/mocked-file-id.jsonl"),
+            ("{schema_name}/{table_name}/{load_id}/{file_id}.{ext}", "schema_name/mocked-table/mocked-load-id/mocked-file-id.jsonl"),
             (
                 "{schema_name}/{table_name}/{YYYY}{MM}{DD}{HH}{mm}{ss}{SSSS}/{Q}{d}{dd}{MMMM}",
                 "schema_name/mocked-table/202404140832000000/20suapril.jsonl",
@@ -1321,18 +1163,9 @@ mod tests {
     fn ext_is_appended_when_missing() {
         let l = layout("{schema_name}/{table_name}/{load_id}");
         assert_eq!(l.template(), "{schema_name}/{table_name}/{load_id}.{ext}");
-        assert_eq!(
-            l.original_template(),
-            "{schema_name}/{table_name}/{load_id}"
-        );
-        assert_eq!(
-            l.render(&params(frozen())).unwrap(),
-            "schema_name/mocked-table/mocked-load-id.jsonl"
-        );
-        assert_eq!(
-            l.placeholders(),
-            ["schema_name", "table_name", "load_id", "ext"]
-        );
+        assert_eq!(l.original_template(), "{schema_name}/{table_name}/{load_id}");
+        assert_eq!(l.render(&params(frozen())).unwrap(), "schema_name/mocked-table/mocked-load-id.jsonl");
+        assert_eq!(l.placeholders(), ["schema_name", "table_name", "load_id", "ext"]);
         // present anywhere: nothing appended
         let l = layout("{table_name}/{ext}/{load_id}");
         assert_eq!(l.template(), "{table_name}/{ext}/{load_id}");
@@ -1343,10 +1176,7 @@ mod tests {
     fn compressed_extension_is_rendered_whole() {
         let mut p = params(frozen());
         p.ext = "jsonl.gz";
-        assert_eq!(
-            layout(DEFAULT_LAYOUT).render(&p).unwrap(),
-            "mocked-table/mocked-load-id.mocked-file-id.jsonl.gz"
-        );
+        assert_eq!(layout(DEFAULT_LAYOUT).render(&p).unwrap(), "mocked-table/mocked-load-id.mocked-file-id.jsonl.gz");
     }
 
     #[test]
@@ -1356,25 +1186,15 @@ mod tests {
             extras(&[("test_placeholder", "test_value".into())]),
         )
         .unwrap();
-        assert_eq!(
-            l.render(&params(frozen())).unwrap(),
-            "mocked-table/test_value/2024-04-14/sun/32/mocked-load-id.mocked-file-id.jsonl"
-        );
+        assert_eq!(l.render(&params(frozen())).unwrap(), "mocked-table/test_value/2024-04-14/sun/32/mocked-load-id.mocked-file-id.jsonl");
         assert!(l.unused_extra_placeholders().is_empty());
 
         let l = Layout::new(
             "{table_name}/{owner}/{department}/{load_id}.{file_id}.{ext}",
-            extras(&[
-                ("owner", "admin".into()),
-                ("department", ExtraPlaceholder::Static("finance".to_owned())),
-                ("spare", "x".into()),
-            ]),
+            extras(&[("owner", "admin".into()), ("department", ExtraPlaceholder::Static("finance".to_owned())), ("spare", "x".into())]),
         )
         .unwrap();
-        assert_eq!(
-            l.render(&params(frozen())).unwrap(),
-            "mocked-table/admin/finance/mocked-load-id.mocked-file-id.jsonl"
-        );
+        assert_eq!(l.render(&params(frozen())).unwrap(), "mocked-table/admin/finance/mocked-load-id.mocked-file-id.jsonl");
         assert_eq!(l.unused_extra_placeholders(), ["spare"]);
     }
 
@@ -1418,10 +1238,7 @@ mod tests {
     fn extra_placeholder_debug_hides_callback() {
         let cb = ExtraPlaceholder::callback(|_, _, _, _, _| String::new());
         assert_eq!(format!("{cb:?}"), "Callback(<callback>)");
-        assert_eq!(
-            format!("{:?}", ExtraPlaceholder::from("v")),
-            "Static(\"v\")"
-        );
+        assert_eq!(format!("{:?}", ExtraPlaceholder::from("v")), "Static(\"v\")");
         let l = Layout::new("{table_name}/{x}", extras(&[("x", cb)])).unwrap();
         assert!(format!("{l:?}").contains("<callback>"));
     }
@@ -1432,12 +1249,7 @@ mod tests {
         layout("{schema_name}/{table_name}/{load_id}.{file_id}.{ext}");
         let err = Layout::new("{other_ph}.{table_name}", BTreeMap::new()).unwrap_err();
         match &err {
-            LayoutError::UnknownPlaceholders {
-                layout,
-                unknown,
-                extra,
-                unused_extra,
-            } => {
+            LayoutError::UnknownPlaceholders { layout, unknown, extra, unused_extra } => {
                 assert_eq!(layout, "{other_ph}.{table_name}");
                 assert_eq!(unknown, &["other_ph"]);
                 assert!(extra.is_empty());
@@ -1453,18 +1265,9 @@ mod tests {
 
     #[test]
     fn unknown_placeholders_listed_with_unused_extras_hint() {
-        let err = Layout::new(
-            "{table_name}/{a}/{b}/{c}/{b}",
-            extras(&[("a", "x".into()), ("bb", "y".into())]),
-        )
-        .unwrap_err();
+        let err = Layout::new("{table_name}/{a}/{b}/{c}/{b}", extras(&[("a", "x".into()), ("bb", "y".into())])).unwrap_err();
         match &err {
-            LayoutError::UnknownPlaceholders {
-                unknown,
-                extra,
-                unused_extra,
-                ..
-            } => {
+            LayoutError::UnknownPlaceholders { unknown, extra, unused_extra, .. } => {
                 assert_eq!(unknown, &["b", "c"]);
                 assert_eq!(extra, &["a", "bb"]);
                 assert_eq!(unused_extra, &["bb"]);
@@ -1489,35 +1292,22 @@ mod tests {
             ("{table_name}/{x{y}.{ext}", 15),
         ] {
             match Layout::new(t, BTreeMap::new()) {
-                Err(LayoutError::Malformed {
-                    layout,
-                    position: p,
-                    ..
-                }) => {
+                Err(LayoutError::Malformed { layout, position: p, .. }) => {
                     assert_eq!(layout, t);
                     assert_eq!(p, position, "{t}");
                 }
                 other => panic!("{t}: unexpected {other:?}"),
             }
         }
-        let msg = Layout::new("{table_name}/{load_id", BTreeMap::new())
-            .unwrap_err()
-            .to_string();
+        let msg = Layout::new("{table_name}/{load_id", BTreeMap::new()).unwrap_err().to_string();
         assert!(msg.contains("unclosed"), "{msg}");
         assert!(msg.contains("`{table_name}/{load_id`"), "{msg}");
     }
 
     #[test]
     fn extras_may_not_shadow_standard_placeholders() {
-        let err = Layout::new(
-            "{table_name}/{load_id}",
-            extras(&[
-                ("table_name", "x".into()),
-                ("YYYY", "y".into()),
-                ("ok", "z".into()),
-            ]),
-        )
-        .unwrap_err();
+        let err = Layout::new("{table_name}/{load_id}", extras(&[("table_name", "x".into()), ("YYYY", "y".into()), ("ok", "z".into())]))
+            .unwrap_err();
         match &err {
             LayoutError::ReservedExtraPlaceholder { names, .. } => {
                 assert_eq!(names, &["YYYY", "table_name"]);
@@ -1529,10 +1319,7 @@ mod tests {
 
     #[test]
     fn placeholders_in_template_order() {
-        assert_eq!(
-            layout("{table_name}/{YYYY}/{table_name}.{ext}").placeholders(),
-            ["table_name", "YYYY", "table_name", "ext"]
-        );
+        assert_eq!(layout("{table_name}/{YYYY}/{table_name}.{ext}").placeholders(), ["table_name", "YYYY", "table_name", "ext"]);
         assert!(layout("plain").placeholders() == ["ext"]);
         assert_eq!(layout("plain").render(&params(frozen())).unwrap(), "plain.jsonl");
     }
@@ -1541,23 +1328,14 @@ mod tests {
     fn table_prefix_templates_like_dlt() {
         let cases = [
             (DEFAULT_LAYOUT, "{table_name}/"),
-            (
-                "{schema_name}.{table_name}.{load_id}.{file_id}.{ext}",
-                "{schema_name}.{table_name}.",
-            ),
+            ("{schema_name}.{table_name}.{load_id}.{file_id}.{ext}", "{schema_name}.{table_name}."),
             ("{table_name}88{load_id}-u-{file_id}.{ext}", "{table_name}8"),
             ("{table_name}/{load_id}/{file_id}.{ext}", "{table_name}/"),
-            (
-                "{schema_name}/{table_name}/{load_id}/{file_id}.{ext}",
-                "{schema_name}/{table_name}/",
-            ),
+            ("{schema_name}/{table_name}/{load_id}/{file_id}.{ext}", "{schema_name}/{table_name}/"),
             ("{table_name}/{load_id}", "{table_name}/"),
             // the appended `.{ext}` provides the separator
             ("{table_name}", "{table_name}."),
-            (
-                "some_random{schema_name}/stuff_in_between/{table_name}/{load_id}",
-                "some_random{schema_name}/stuff_in_between/{table_name}/",
-            ),
+            ("some_random{schema_name}/stuff_in_between/{table_name}/{load_id}", "some_random{schema_name}/stuff_in_between/{table_name}/"),
             ("{table_name}/{a}/{b}", "{table_name}/"),
         ];
         for (t, expected) in cases {
@@ -1566,9 +1344,7 @@ mod tests {
             assert_eq!(l.table_prefix_template().unwrap(), expected, "{t}");
         }
         assert_eq!(
-            layout("some_random{schema_name}/stuff_in_between/{table_name}/{load_id}")
-                .table_prefix("my_schema", "my_table")
-                .unwrap(),
+            layout("some_random{schema_name}/stuff_in_between/{table_name}/{load_id}").table_prefix("my_schema", "my_table").unwrap(),
             "some_randommy_schema/stuff_in_between/my_table/"
         );
     }
@@ -1580,42 +1356,16 @@ mod tests {
     fn table_prefix_separates_tables_in_shared_folders() {
         let layouts = [
             (DEFAULT_LAYOUT, "events/", "events/"),
-            (
-                "{schema_name}.{table_name}.{load_id}.{file_id}.{ext}",
-                "schema.events.",
-                "",
-            ),
+            ("{schema_name}.{table_name}.{load_id}.{file_id}.{ext}", "schema.events.", ""),
             ("{table_name}88{load_id}-u-{file_id}.{ext}", "events8", ""),
-            (
-                "{table_name}/{load_id}/{file_id}.{ext}",
-                "events/",
-                "events/",
-            ),
-            (
-                "{schema_name}/{table_name}/{load_id}/{file_id}.{ext}",
-                "schema/events/",
-                "schema/events/",
-            ),
-            (
-                "{schema_name}/{table_name}.{load_id}.{file_id}.{ext}",
-                "schema/events.",
-                "schema/",
-            ),
+            ("{table_name}/{load_id}/{file_id}.{ext}", "events/", "events/"),
+            ("{schema_name}/{table_name}/{load_id}/{file_id}.{ext}", "schema/events/", "schema/events/"),
+            ("{schema_name}/{table_name}.{load_id}.{file_id}.{ext}", "schema/events.", "schema/"),
         ];
-        let tables = [
-            "event",
-            "events",
-            "event_user",
-            "event_loop_interrupted",
-            "event_user_x",
-        ];
+        let tables = ["event", "events", "event_user", "event_loop_interrupted", "event_user_x"];
         for (t, events_prefix, events_dir) in layouts {
             let l = layout(t);
-            assert_eq!(
-                l.table_prefix("schema", "events").unwrap(),
-                events_prefix,
-                "{t}"
-            );
+            assert_eq!(l.table_prefix("schema", "events").unwrap(), events_prefix, "{t}");
             assert_eq!(l.table_dir("schema", "events").unwrap(), events_dir, "{t}");
             for (i, table) in tables.iter().enumerate() {
                 let prefix = l.table_prefix("schema", table).unwrap();
@@ -1627,11 +1377,7 @@ mod tests {
                         p.load_id = load_id;
                         p.file_id = "abc123";
                         let path = l.render(&p).unwrap();
-                        assert_eq!(
-                            path.starts_with(&prefix),
-                            i == j,
-                            "layout {t}: prefix {prefix} of {table} vs file {path} of {other}"
-                        );
+                        assert_eq!(path.starts_with(&prefix), i == j, "layout {t}: prefix {prefix} of {table} vs file {path} of {other}");
                         assert!(path.starts_with(&l.table_dir("schema", other).unwrap()));
                     }
                 }
@@ -1643,12 +1389,8 @@ mod tests {
     fn table_prefix_errors() {
         type Check = fn(&LayoutError) -> bool;
         let cases: [(&str, Check); 6] = [
-            ("some_random{schema_name}/stuff_in_between/", |e| {
-                matches!(e, LayoutError::MissingTableName { .. })
-            }),
-            ("{load_id}/{file_id}.{ext}", |e| {
-                matches!(e, LayoutError::MissingTableName { .. })
-            }),
+            ("some_random{schema_name}/stuff_in_between/", |e| matches!(e, LayoutError::MissingTableName { .. })),
+            ("{load_id}/{file_id}.{ext}", |e| matches!(e, LayoutError::MissingTableName { .. })),
             (
                 "{file_id}some_random{table_name}/stuff_in_between/",
                 |e| matches!(e, LayoutError::PlaceholderBeforeTableName { placeholders, .. } if placeholders == &["file_id"]),
@@ -1657,12 +1399,8 @@ mod tests {
                 "{YYYY}/{schema_name}/{x}/{table_name}/{load_id}",
                 |e| matches!(e, LayoutError::PlaceholderBeforeTableName { placeholders, .. } if placeholders == &["YYYY", "x"]),
             ),
-            ("{table_name}{load_id}.{ext}", |e| {
-                matches!(e, LayoutError::MissingSeparatorAfterTableName { .. })
-            }),
-            ("{schema_name}/{table_name}{load_id}.{file_id}.{ext}", |e| {
-                matches!(e, LayoutError::MissingSeparatorAfterTableName { .. })
-            }),
+            ("{table_name}{load_id}.{ext}", |e| matches!(e, LayoutError::MissingSeparatorAfterTableName { .. })),
+            ("{schema_name}/{table_name}{load_id}.{file_id}.{ext}", |e| matches!(e, LayoutError::MissingSeparatorAfterTableName { .. })),
         ];
         for (t, check) in cases {
             // creating the layout succeeds; only the prefix rule fails
@@ -1675,45 +1413,25 @@ mod tests {
             assert!(msg.contains(&format!("`{t}`")), "{msg}");
             assert!(msg.contains(DEFAULT_LAYOUT), "{msg}");
         }
-        let msg = layout("{table_name}{load_id}.{ext}")
-            .check_table_prefix()
-            .unwrap_err()
-            .to_string();
-        assert!(
-            msg.contains("separator is required after {table_name}"),
-            "{msg}"
-        );
-        let msg = layout("{load_id}/{table_name}/")
-            .check_table_prefix()
-            .unwrap_err()
-            .to_string();
+        let msg = layout("{table_name}{load_id}.{ext}").check_table_prefix().unwrap_err().to_string();
+        assert!(msg.contains("separator is required after {table_name}"), "{msg}");
+        let msg = layout("{load_id}/{table_name}/").check_table_prefix().unwrap_err().to_string();
         assert!(msg.contains("{load_id}"), "{msg}");
         // the quoted layout is the user's, not the one with `.{ext}` appended
-        let msg = layout("{table_name}{load_id}")
-            .check_table_prefix()
-            .unwrap_err()
-            .to_string();
+        let msg = layout("{table_name}{load_id}").check_table_prefix().unwrap_err().to_string();
         assert!(msg.contains("`{table_name}{load_id}`"), "{msg}");
     }
 
     #[test]
     fn table_own_folder_rule() {
         layout(DEFAULT_LAYOUT).check_table_own_folder().unwrap();
-        layout("{schema_name}/{table_name}/{load_id}/{file_id}.{ext}")
-            .check_table_own_folder()
-            .unwrap();
+        layout("{schema_name}/{table_name}/{load_id}/{file_id}.{ext}").check_table_own_folder().unwrap();
         assert!(matches!(
             layout("{schema_name}.{table_name}.{load_id}.{file_id}.{ext}").check_table_own_folder(),
             Err(LayoutError::TableNeedsOwnFolder { .. })
         ));
-        assert!(matches!(
-            layout("{table_name}/").check_table_own_folder(),
-            Err(LayoutError::MissingFileName { .. })
-        ));
-        assert!(matches!(
-            layout("{table_name}/_{load_id}.{ext}").check_table_own_folder(),
-            Err(LayoutError::MissingFileName { .. })
-        ));
+        assert!(matches!(layout("{table_name}/").check_table_own_folder(), Err(LayoutError::MissingFileName { .. })));
+        assert!(matches!(layout("{table_name}/_{load_id}.{ext}").check_table_own_folder(), Err(LayoutError::MissingFileName { .. })));
         assert!(matches!(
             layout("{table_name}{load_id}").check_table_own_folder(),
             Err(LayoutError::MissingSeparatorAfterTableName { .. })
@@ -1722,28 +1440,10 @@ mod tests {
 
     #[test]
     fn table_prefix_separators_for_naming_checks() {
-        assert_eq!(
-            layout(DEFAULT_LAYOUT).table_prefix_separators().unwrap(),
-            ["/"]
-        );
-        assert_eq!(
-            layout("{schema_name}.{table_name}.{load_id}.{file_id}.{ext}")
-                .table_prefix_separators()
-                .unwrap(),
-            ["."]
-        );
-        assert_eq!(
-            layout("{schema_name}__{table_name}_{load_id}")
-                .table_prefix_separators()
-                .unwrap(),
-            ["__", "_"]
-        );
-        assert_eq!(
-            layout("{table_name}88{load_id}")
-                .table_prefix_separators()
-                .unwrap(),
-            ["8"]
-        );
+        assert_eq!(layout(DEFAULT_LAYOUT).table_prefix_separators().unwrap(), ["/"]);
+        assert_eq!(layout("{schema_name}.{table_name}.{load_id}.{file_id}.{ext}").table_prefix_separators().unwrap(), ["."]);
+        assert_eq!(layout("{schema_name}__{table_name}_{load_id}").table_prefix_separators().unwrap(), ["__", "_"]);
+        assert_eq!(layout("{table_name}88{load_id}").table_prefix_separators().unwrap(), ["8"]);
     }
 
     #[test]
@@ -1751,20 +1451,14 @@ mod tests {
         let l = layout("{table_name}→{load_id}.{ext}");
         assert_eq!(l.table_prefix_template().unwrap(), "{table_name}→");
         assert_eq!(l.table_prefix("s", "t").unwrap(), "t→");
-        assert_eq!(
-            l.render(&params(frozen())).unwrap(),
-            "mocked-table→mocked-load-id.jsonl"
-        );
+        assert_eq!(l.render(&params(frozen())).unwrap(), "mocked-table→mocked-load-id.jsonl");
     }
 
     #[test]
     fn default_layout() {
         let l = Layout::default();
         assert_eq!(l.template(), DEFAULT_LAYOUT);
-        assert_eq!(
-            l.placeholders(),
-            ["table_name", "load_id", "file_id", "ext"]
-        );
+        assert_eq!(l.placeholders(), ["table_name", "load_id", "file_id", "ext"]);
         assert_eq!(l.table_prefix("s", "events").unwrap(), "events/");
         assert_eq!(l.table_dir("s", "events").unwrap(), "events/");
     }
@@ -1775,9 +1469,7 @@ mod tests {
         let too_long = format!("{{table_name}}/{long}/{{load_id}}");
         type Check = fn(&PathProblem) -> bool;
         let cases: [(&str, Check); 9] = [
-            ("{table_name}/../../../escape/{load_id}.{file_id}.{ext}", |p| {
-                *p == PathProblem::DotSegment("..".into())
-            }),
+            ("{table_name}/../../../escape/{load_id}.{file_id}.{ext}", |p| *p == PathProblem::DotSegment("..".into())),
             ("../{table_name}/{load_id}", |p| *p == PathProblem::DotSegment("..".into())),
             ("{table_name}/./{load_id}", |p| *p == PathProblem::DotSegment(".".into())),
             ("/{table_name}/{load_id}", |p| *p == PathProblem::Absolute),
@@ -1800,9 +1492,7 @@ mod tests {
             assert!(msg.contains(&format!("invalid filesystem layout `{t}`")), "{msg}");
             assert!(err.hint().is_some(), "{t}");
         }
-        let msg = Layout::new("{table_name}/../../../escape/{load_id}.{file_id}.{ext}", BTreeMap::new())
-            .unwrap_err()
-            .to_string();
+        let msg = Layout::new("{table_name}/../../../escape/{load_id}.{file_id}.{ext}", BTreeMap::new()).unwrap_err().to_string();
         assert!(msg.contains("`..`") && msg.contains("outside the dataset folder"), "{msg}");
         let hint = Layout::new(&too_long, BTreeMap::new()).unwrap_err().hint().unwrap();
         assert!(hint.contains("255 bytes"), "{hint}");
@@ -1817,31 +1507,13 @@ mod tests {
             ("a\\b", PathProblem::Backslash),
         ] {
             let err = Layout::new("{table_name}/{up}/{load_id}", extras(&[("up", value.into())])).unwrap_err();
-            assert_eq!(
-                err,
-                LayoutError::UnsafeLayout {
-                    layout: "{table_name}/{up}/{load_id}".into(),
-                    problem
-                },
-                "{value:?}"
-            );
+            assert_eq!(err, LayoutError::UnsafeLayout { layout: "{table_name}/{up}/{load_id}".into(), problem }, "{value:?}");
         }
         // a value with `/` adds folders; names merely containing dots are fine
-        let l = Layout::new(
-            "{table_name}/{up}/..{load_id}/a..b/.{file_id}",
-            extras(&[("up", "eu/west".into())]),
-        )
-        .unwrap();
-        assert_eq!(
-            l.render(&params(frozen())).unwrap(),
-            "mocked-table/eu/west/..mocked-load-id/a..b/.mocked-file-id.jsonl"
-        );
+        let l = Layout::new("{table_name}/{up}/..{load_id}/a..b/.{file_id}", extras(&[("up", "eu/west".into())])).unwrap();
+        assert_eq!(l.render(&params(frozen())).unwrap(), "mocked-table/eu/west/..mocked-load-id/a..b/.mocked-file-id.jsonl");
         // callbacks are known only when rendering
-        Layout::new(
-            "{table_name}/{cb}/{load_id}",
-            extras(&[("cb", ExtraPlaceholder::callback(|_, _, _, _, _| "..".into()))]),
-        )
-        .unwrap();
+        Layout::new("{table_name}/{cb}/{load_id}", extras(&[("cb", ExtraPlaceholder::callback(|_, _, _, _, _| "..".into()))])).unwrap();
     }
 
     #[test]
@@ -1865,11 +1537,7 @@ mod tests {
             let path = format!("mocked-table/{value}/mocked-load-id.mocked-file-id.jsonl");
             assert_eq!(
                 err,
-                LayoutError::UnsafePath {
-                    layout: "{table_name}/{cb}/{load_id}.{file_id}.{ext}".into(),
-                    path: path.clone(),
-                    problem
-                },
+                LayoutError::UnsafePath { layout: "{table_name}/{cb}/{load_id}.{file_id}.{ext}".into(), path: path.clone(), problem },
                 "{value:?}"
             );
             let msg = err.to_string();
@@ -1895,10 +1563,7 @@ mod tests {
         p.table_name = &long;
         let err = l.render(&p).unwrap_err();
         match &err {
-            LayoutError::UnsafePath {
-                problem: PathProblem::TooLong { segment, bytes },
-                ..
-            } => {
+            LayoutError::UnsafePath { problem: PathProblem::TooLong { segment, bytes }, .. } => {
                 assert_eq!(segment, &long);
                 assert_eq!(*bytes, 300);
             }
@@ -1907,20 +1572,20 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("is 300 bytes long") && msg.contains("255 bytes per file or folder name"), "{msg}");
         assert!(err.hint().unwrap().contains("shorten the table name"), "{err:?}");
-        assert_eq!(l.table_prefix("s", &long).unwrap_err(), LayoutError::UnsafePath {
-            layout: DEFAULT_LAYOUT.into(),
-            path: format!("{long}/"),
-            problem: PathProblem::TooLong { segment: long.clone(), bytes: 300 },
-        });
+        assert_eq!(
+            l.table_prefix("s", &long).unwrap_err(),
+            LayoutError::UnsafePath {
+                layout: DEFAULT_LAYOUT.into(),
+                path: format!("{long}/"),
+                problem: PathProblem::TooLong { segment: long.clone(), bytes: 300 },
+            }
+        );
         assert!(l.table_dir("s", &long).is_err());
         assert!(l.check_paths(&p).is_err());
         // bytes count, not characters
         let wide = "é".repeat(128);
         p.table_name = &wide;
-        assert!(matches!(
-            l.render(&p),
-            Err(LayoutError::UnsafePath { problem: PathProblem::TooLong { bytes: 256, .. }, .. })
-        ));
+        assert!(matches!(l.render(&p), Err(LayoutError::UnsafePath { problem: PathProblem::TooLong { bytes: 256, .. }, .. })));
         // several values in one segment: within limits alone, too long together
         let flat = layout("{schema_name}.{table_name}.{load_id}.{file_id}.{ext}");
         let (schema, table) = ("s".repeat(120), "t".repeat(120));
@@ -1939,11 +1604,9 @@ mod tests {
     #[test]
     fn table_prefixes_leaving_the_dataset_folder_are_errors() {
         let l = layout("{schema_name}/{table_name}/{load_id}");
-        for (schema, problem) in [
-            ("..", PathProblem::DotSegment("..".into())),
-            ("", PathProblem::Absolute),
-            ("a\\b", PathProblem::Backslash),
-        ] {
+        for (schema, problem) in
+            [("..", PathProblem::DotSegment("..".into())), ("", PathProblem::Absolute), ("a\\b", PathProblem::Backslash)]
+        {
             let err = l.table_prefix(schema, "events").unwrap_err();
             assert!(
                 matches!(&err, LayoutError::UnsafePath { problem: p, path, .. } if *p == problem && *path == format!("{schema}/events/")),

@@ -199,16 +199,15 @@ impl PostgresBackend {
                 deadpool_postgres::PoolError::Backend(e) => pg_err(&format!("connecting to {}", self.display), e),
                 other => Error::new(ErrorKind::Destination, format!("connecting to {} failed: {other}", self.display)).retryable(true),
             };
-            if err.kind() == ErrorKind::Auth { err } else { err.with_hint("check that the server runs and the host, port and database are right") }
+            if err.kind() == ErrorKind::Auth {
+                err
+            } else {
+                err.with_hint("check that the server runs and the host, port and database are right")
+            }
         })
     }
 
-    async fn feed_copy(
-        &self,
-        tx: &tokio_postgres::Client,
-        stmt: &str,
-        mut rx: tokio::sync::mpsc::Receiver<Bytes>,
-    ) -> Result<u64> {
+    async fn feed_copy(&self, tx: &tokio_postgres::Client, stmt: &str, mut rx: tokio::sync::mpsc::Receiver<Bytes>) -> Result<u64> {
         let sink = tx.copy_in::<_, Bytes>(stmt).await.map_err(|e| pg_err("starting COPY", e))?;
         let mut sink = pin!(sink);
         while let Some(chunk) = rx.recv().await {
@@ -290,9 +289,12 @@ impl PostgresBackend {
         for h in header.trim_end_matches(['\r', '\n']).split(',') {
             let n = h.trim().trim_matches('"').replace("\"\"", "\"");
             let c = cols.iter().find(|c| c.name == n).ok_or_else(|| {
-                Error::new(ErrorKind::InvalidData, format!("csv job file header names column `{n}` that table `{}` does not have", job.table))
-                    .with("table", job.table.clone())
-                    .with("column", n.clone())
+                Error::new(
+                    ErrorKind::InvalidData,
+                    format!("csv job file header names column `{n}` that table `{}` does not have", job.table),
+                )
+                .with("table", job.table.clone())
+                .with("column", n.clone())
             })?;
             if c.data_type == Some(DataType::Binary) {
                 return Err(Error::new(ErrorKind::Unsupported, format!("binary column `{n}` cannot be loaded from csv into postgres"))
@@ -301,7 +303,8 @@ impl PostgresBackend {
             }
             names.push(self.dialect.quote_identifier(&n));
         }
-        let stmt = format!("COPY {qualified} ({}) FROM STDIN WITH (FORMAT csv, DELIMITER ',', NULL '', ENCODING 'utf-8')", names.join(", "));
+        let stmt =
+            format!("COPY {qualified} ({}) FROM STDIN WITH (FORMAT csv, DELIMITER ',', NULL '', ENCODING 'utf-8')", names.join(", "));
         let (txc, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
         let path = job.path.clone();
         let handle = tokio::task::spawn_blocking(move || -> Result<()> {
@@ -335,7 +338,9 @@ impl PostgresBackend {
         let mut lines = text.lines();
         let header = lines.next().unwrap_or_default();
         if !header.starts_with("INSERT INTO {}(") {
-            return Err(Error::invalid_data("insert_values job file does not start with `INSERT INTO {}(`").with("table", job.table.clone()));
+            return Err(
+                Error::invalid_data("insert_values job file does not start with `INSERT INTO {}(`").with("table", job.table.clone())
+            );
         }
         let header = header.replacen("{}", qualified, 1);
         let _values = lines.next();
@@ -366,7 +371,6 @@ impl PostgresBackend {
         }
         Ok(rows)
     }
-
 }
 
 fn sqlstate(e: &Error) -> Option<&str> {
@@ -447,7 +451,8 @@ impl SqlBackend for PostgresBackend {
         if guard.is_some() {
             return Ok(());
         }
-        let (conn, connection) = self.pg.connect(self.tls.clone()).await.map_err(|e| pg_err(&format!("connecting to {}", self.display), e))?;
+        let (conn, connection) =
+            self.pg.connect(self.tls.clone()).await.map_err(|e| pg_err(&format!("connecting to {}", self.display), e))?;
         tokio::spawn(async move {
             let _ = connection.await;
         });
@@ -456,7 +461,8 @@ impl SqlBackend for PostgresBackend {
         keys.sort();
         keys.dedup();
         for (k, root) in &keys {
-            let got: bool = conn.query_one("SELECT pg_try_advisory_lock($1)", &[k]).await.map_err(|e| pg_err("taking the staging lock", e))?.get(0);
+            let got: bool =
+                conn.query_one("SELECT pg_try_advisory_lock($1)", &[k]).await.map_err(|e| pg_err("taking the staging lock", e))?.get(0);
             if !got {
                 tracing::info!(table = %root, staging = %staging, "another load uses this staging table; waiting for it to finish");
                 conn.execute("SELECT pg_advisory_lock($1)", &[k]).await.map_err(|e| pg_err("taking the staging lock", e))?;
@@ -465,7 +471,10 @@ impl SqlBackend for PostgresBackend {
         // a resumed package: were our staging tables reused by another load meanwhile?
         let names = client.names();
         let started = conn
-            .query_opt(&format!("SELECT 1 FROM {} WHERE load_id = $1 AND job_id = $2", names.final_table(JOBS_TABLE)), &[&package.load_id, &PACKAGE_STARTED])
+            .query_opt(
+                &format!("SELECT 1 FROM {} WHERE load_id = $1 AND job_id = $2", names.final_table(JOBS_TABLE)),
+                &[&package.load_id, &PACKAGE_STARTED],
+            )
             .await
             .map(|r| r.is_some())
             .unwrap_or(false);
@@ -475,17 +484,17 @@ impl SqlBackend for PostgresBackend {
                 names.staging_table(STAGING_OWNER_TABLE)
             );
             let tables: Vec<String> = SqlClient::<Self>::chain_tables(&package.schema, roots).iter().map(|t| t.name.clone()).collect();
-            if let Ok(rows) = conn.query(&sql, &[&tables, &package.load_id]).await {
-                if let Some(r) = rows.first() {
-                    let t: String = r.get(0);
-                    let other: String = r.get(1);
-                    return Err(Error::new(
-                        ErrorKind::State,
-                        format!("staging table `{t}` was refilled by load {other} while this load was interrupted; its staged rows are gone"),
-                    )
-                    .with("load_id", package.load_id.clone())
-                    .with_hint("the final tables are unchanged; extract and load the data again"));
-                }
+            if let Ok(rows) = conn.query(&sql, &[&tables, &package.load_id]).await
+                && let Some(r) = rows.first()
+            {
+                let t: String = r.get(0);
+                let other: String = r.get(1);
+                return Err(Error::new(
+                    ErrorKind::State,
+                    format!("staging table `{t}` was refilled by load {other} while this load was interrupted; its staged rows are gone"),
+                )
+                .with("load_id", package.load_id.clone())
+                .with_hint("the final tables are unchanged; extract and load the data again"));
             }
         }
         *guard = Some(conn);

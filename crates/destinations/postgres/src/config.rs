@@ -40,11 +40,23 @@ pub static POSTGRES_SPEC: SectionSpec = SectionSpec {
     path: &["destination", "postgres"],
     alt_paths: &[],
     keys: &[
-        KeySpec::new("staging_dataset_name_layout", ValueKind::String, "staging dataset name: a pattern with %s or a fixed name (default %s_staging)"),
+        KeySpec::new(
+            "staging_dataset_name_layout",
+            ValueKind::String,
+            "staging dataset name: a pattern with %s or a fixed name (default %s_staging)",
+        ),
         KeySpec::new("replace_strategy", ValueKind::String, "truncate-and-insert (default), insert-from-staging or staging-optimized"),
         KeySpec::new("create_indexes", ValueKind::Bool, "create UNIQUE constraints for unique columns (default true)"),
-        KeySpec::new("enable_dataset_name_normalization", ValueKind::Bool, "normalize dataset names with the naming convention (default true)"),
-        KeySpec::new("pool_size", ValueKind::Integer, "connections used for parallel jobs (default: one per core, 2 to 8; [load] workers sets it too, at most 20)"),
+        KeySpec::new(
+            "enable_dataset_name_normalization",
+            ValueKind::Bool,
+            "normalize dataset names with the naming convention (default true)",
+        ),
+        KeySpec::new(
+            "pool_size",
+            ValueKind::Integer,
+            "connections used for parallel jobs (default: one per core, 2 to 8; [load] workers sets it too, at most 20)",
+        ),
         KeySpec::new("csv_format", ValueKind::Any, "accepted for dlt compatibility"),
     ],
     children: &[&CREDENTIALS_SPEC],
@@ -75,8 +87,9 @@ impl SslMode {
             "verify-ca" => SslMode::VerifyCa,
             "verify-full" => SslMode::VerifyFull,
             other => {
-                return Err(Error::config(format!("unknown sslmode `{other}`"))
-                    .with_hint("use disable, prefer, require, verify-ca or verify-full"));
+                return Err(
+                    Error::config(format!("unknown sslmode `{other}`")).with_hint("use disable, prefer, require, verify-ca or verify-full")
+                );
             }
         })
     }
@@ -144,10 +157,7 @@ impl fmt::Display for Credentials {
 }
 
 fn decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
 }
 
 impl Credentials {
@@ -167,10 +177,10 @@ impl Credentials {
             c.username = decode(url.username());
         }
         c.password = url.password().map(|p| Secret::new(decode(p)));
-        if let Some(h) = url.host_str() {
-            if !h.is_empty() {
-                c.host = decode(h.trim_start_matches('[').trim_end_matches(']'));
-            }
+        if let Some(h) = url.host_str()
+            && !h.is_empty()
+        {
+            c.host = decode(h.trim_start_matches('[').trim_end_matches(']'));
         }
         if let Some(p) = url.port() {
             c.port = p;
@@ -188,10 +198,7 @@ impl Credentials {
     fn set_param(&mut self, k: &str, v: &str) -> Result<()> {
         match k {
             "connect_timeout" => {
-                let s: u64 = v
-                    .trim()
-                    .parse()
-                    .map_err(|_| Error::config(format!("connect_timeout `{v}` is not a number of seconds")))?;
+                let s: u64 = v.trim().parse().map_err(|_| Error::config(format!("connect_timeout `{v}` is not a number of seconds")))?;
                 self.connect_timeout = Duration::from_secs(s.max(1));
             }
             "sslmode" => self.sslmode = SslMode::parse(v)?,
@@ -369,7 +376,11 @@ mod tests {
             "[destination.postgres.credentials]\ndatabase = \"dlt_data\"\nusername = \"loader\"\npassword = \"pw\"\nhost = \"localhost\"\nport = 5432\nconnect_timeout = 15\n",
         )
         .unwrap();
-        std::fs::write(dir.path().join(".stevedore/config.toml"), "[destination.postgres]\nstaging_dataset_name_layout = \"_dlt_staging\"\n[load]\ntruncate_staging_dataset = true\n").unwrap();
+        std::fs::write(
+            dir.path().join(".stevedore/config.toml"),
+            "[destination.postgres]\nstaging_dataset_name_layout = \"_dlt_staging\"\n[load]\ntruncate_staging_dataset = true\n",
+        )
+        .unwrap();
         let cfg = Config::load(dir.path(), &HashMap::new()).unwrap();
         let c = PostgresConfig::from_config(&cfg).unwrap();
         assert_eq!(c.staging_dataset_name_layout, "_dlt_staging");

@@ -16,9 +16,7 @@ use arrow_array::builder::{
     TimestampMicrosecondBuilder,
 };
 use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    Date32Type, Float64Type, Int64Type, Time64MicrosecondType, TimestampMicrosecondType,
-};
+use arrow_array::types::{Date32Type, Float64Type, Int64Type, Time64MicrosecondType, TimestampMicrosecondType};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType as ArrowType, Field, Schema as ArrowSchema, TimeUnit};
 use base64::Engine as _;
@@ -150,8 +148,7 @@ fn prepare(a: Option<&ArrayRef>, t: &Target, table: &str) -> Result<Src> {
                     match v {
                         None => b.append_null(),
                         Some(v) => b.append_value(
-                            stevedore_core::time::parse_iso_datetime(v)
-                                .ok_or_else(|| value_err(table, c, v, "is not an ISO timestamp"))?,
+                            stevedore_core::time::parse_iso_datetime(v).ok_or_else(|| value_err(table, c, v, "is not an ISO timestamp"))?,
                         ),
                     }
                 }
@@ -231,11 +228,10 @@ pub(crate) fn encode_numeric(s: &str, out: &mut BytesMut) -> std::result::Result
         digits.insert(0, 0);
     }
     let point = point + lead;
-    while digits.len() % 4 != 0 {
+    while !digits.len().is_multiple_of(4) {
         digits.push(0);
     }
-    let mut groups: Vec<i16> =
-        digits.chunks(4).map(|c| c.iter().fold(0i16, |acc, d| acc * 10 + *d as i16)).collect();
+    let mut groups: Vec<i16> = digits.chunks(4).map(|c| c.iter().fold(0i16, |acc, d| acc * 10 + *d as i16)).collect();
     let mut weight = (point / 4) as i32 - 1;
     while groups.first() == Some(&0) {
         groups.remove(0);
@@ -259,18 +255,8 @@ pub(crate) fn encode_numeric(s: &str, out: &mut BytesMut) -> std::result::Result
 }
 
 /// Encodes the rows of `batch` (columns matched to `targets` by position in `cols`).
-pub(crate) fn encode_batch(
-    batch: &RecordBatch,
-    cols: &[Option<usize>],
-    targets: &[Target],
-    table: &str,
-    out: &mut BytesMut,
-) -> Result<()> {
-    let srcs: Vec<Src> = targets
-        .iter()
-        .zip(cols)
-        .map(|(t, c)| prepare(c.map(|i| batch.column(i)), t, table))
-        .collect::<Result<_>>()?;
+pub(crate) fn encode_batch(batch: &RecordBatch, cols: &[Option<usize>], targets: &[Target], table: &str, out: &mut BytesMut) -> Result<()> {
+    let srcs: Vec<Src> = targets.iter().zip(cols).map(|(t, c)| prepare(c.map(|i| batch.column(i)), t, table)).collect::<Result<_>>()?;
     let n = targets.len() as i16;
     out.reserve(batch.num_rows() * (2 + 12 * targets.len()));
     for row in 0..batch.num_rows() {
@@ -377,9 +363,10 @@ fn encode_cell(src: &Src, t: &Target, row: usize, table: &str, out: &mut BytesMu
 /// Reads a parquet job file as Arrow batches.
 pub(crate) fn read_parquet(path: &Path) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send>> {
     let f = std::fs::File::open(path).map_err(|e| Error::io("open job file", path, e))?;
-    let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
-        .and_then(|b| b.with_batch_size(2_048).build())
-        .map_err(|e| Error::new(ErrorKind::InvalidData, format!("cannot read parquet job file: {e}")).with("file", path.display().to_string()))?;
+    let r =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).and_then(|b| b.with_batch_size(2_048).build()).map_err(
+            |e| Error::new(ErrorKind::InvalidData, format!("cannot read parquet job file: {e}")).with("file", path.display().to_string()),
+        )?;
     let p = path.display().to_string();
     Ok(Box::new(r.map(move |b| b.map_err(|e| Error::invalid_data(format!("cannot read parquet job file: {e}")).with("file", p.clone())))))
 }
@@ -514,8 +501,7 @@ impl Iterator for JsonlBatches {
             return None;
         }
         let mut blds: Vec<Bld> = self.columns.iter().map(Bld::new).collect();
-        let index: std::collections::HashMap<&str, usize> =
-            self.columns.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
+        let index: std::collections::HashMap<&str, usize> = self.columns.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
         let mut rows = 0usize;
         let mut seen = vec![false; self.columns.len()];
         while rows < JSONL_BATCH_ROWS {
@@ -526,7 +512,11 @@ impl Iterator for JsonlBatches {
                     break;
                 }
                 Ok(_) => {}
-                Err(e) => return Some(Err(Error::new(ErrorKind::Io, format!("cannot read jsonl job file: {e}")).with("table", self.table.clone()))),
+                Err(e) => {
+                    return Some(Err(
+                        Error::new(ErrorKind::Io, format!("cannot read jsonl job file: {e}")).with("table", self.table.clone())
+                    ));
+                }
             }
             let text = self.line.trim();
             if text.is_empty() {
@@ -534,7 +524,9 @@ impl Iterator for JsonlBatches {
             }
             let v: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(text) {
                 Ok(v) => v,
-                Err(e) => return Some(Err(Error::invalid_data(format!("malformed jsonl job file: {e}")).with("table", self.table.clone()))),
+                Err(e) => {
+                    return Some(Err(Error::invalid_data(format!("malformed jsonl job file: {e}")).with("table", self.table.clone())));
+                }
             };
             seen.iter_mut().for_each(|s| *s = false);
             for (k, val) in &v {

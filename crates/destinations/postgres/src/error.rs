@@ -39,6 +39,5 @@ pub(crate) fn pg_err(what: &str, e: tokio_postgres::Error) -> Error {
     }
     // io errors, closed connections, timeouts: the server may come back
     let closed = e.is_closed();
-    Error::new(ErrorKind::Destination, format!("{what} failed: {e}{}", if closed { " (connection closed)" } else { "" }))
-        .retryable(true)
+    Error::new(ErrorKind::Destination, format!("{what} failed: {e}{}", if closed { " (connection closed)" } else { "" })).retryable(true)
 }

@@ -155,11 +155,8 @@ impl Postgres {
         let ds = self.dataset_name(dataset_name);
         let layout = &self.config.staging_dataset_name_layout;
         let raw = if layout.contains("%s") { layout.replace("%s", &ds) } else { layout.clone() };
-        let name = if self.config.enable_dataset_name_normalization {
-            SnakeCase::new(Some(63)).normalize_table_identifier(&raw)
-        } else {
-            raw
-        };
+        let name =
+            if self.config.enable_dataset_name_normalization { SnakeCase::new(Some(63)).normalize_table_identifier(&raw) } else { raw };
         if name == ds {
             return Err(Error::config(format!("the staging dataset name `{name}` equals the dataset name"))
                 .with("staging_dataset_name_layout", layout.clone())

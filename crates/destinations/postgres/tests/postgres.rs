@@ -3,11 +3,11 @@
 mod common;
 
 use serde_json::json;
+use stevedore_core::ErrorKind;
 use stevedore_core::config::Config;
 use stevedore_core::schema::{Column, DataType, MergeStrategy, ReplaceStrategy, SortOrder, WriteDisposition};
 use stevedore_core::source::{Resource, Scd2Options};
 use stevedore_core::writers::FileFormat;
-use stevedore_core::ErrorKind;
 
 use common::{Ctx, setup};
 
@@ -175,9 +175,8 @@ async fn merge_key_and_no_keys() {
 async fn merge_upsert_and_insert_only() {
     let Some(ctx) = setup("sd_upsert").await else { return };
     let p = ctx.pipeline("p_upsert");
-    let up = |rows: Vec<serde_json::Value>| {
-        Resource::from_values("u", rows).with_merge_strategy(MergeStrategy::Upsert).with_primary_key(["id"])
-    };
+    let up =
+        |rows: Vec<serde_json::Value>| Resource::from_values("u", rows).with_merge_strategy(MergeStrategy::Upsert).with_primary_key(["id"]);
     p.run(up(vec![json!({"id": 1, "v": "a", "l": [1, 2, 3]}), json!({"id": 2, "v": "b", "l": [1]})])).await.unwrap();
     p.run(up(vec![json!({"id": 1, "v": "a2", "l": [7]}), json!({"id": 3, "v": "c"}), json!({"id": 3, "v": "c2"})])).await.unwrap();
     let rows = ctx.col(&format!("SELECT id || ':' || v FROM \"{}\".u ORDER BY id", ctx.dataset)).await;
@@ -299,10 +298,7 @@ async fn failed_job_leaves_final_tables_unchanged() {
         };
         p.run(res(vec![json!({"id": 1, "small": 1, "l": [1]}), json!({"id": 2, "small": 2, "l": [2]})])).await.unwrap();
         // 100000 does not fit smallint: the job fails, the package aborts
-        let err = p
-            .run(res(vec![json!({"id": 1, "small": 5, "l": [9]}), json!({"id": 3, "small": 100000})]))
-            .await
-            .unwrap_err();
+        let err = p.run(res(vec![json!({"id": 1, "small": 5, "l": [9]}), json!({"id": 3, "small": 100000})])).await.unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("small") && msg.contains("100000") && msg.contains(&table), "{msg}");
         let rows = ctx.col(&format!("SELECT id || ':' || small FROM \"{}\".\"{table}\" ORDER BY id", ctx.dataset)).await;
@@ -320,9 +316,8 @@ async fn killed_connection_in_followup_leaves_final_tables_unchanged() {
     for (wd, strategy) in [(WriteDisposition::Merge, None), (WriteDisposition::Replace, Some(ReplaceStrategy::StagingOptimized))] {
         let name = format!("p_kill_{wd}");
         let table = format!("k_{wd}");
-        let res = |ids: &[i64], tag: &str| {
-            Resource::from_values(&table, items(ids, tag)).with_write_disposition(wd).with_primary_key(["id"])
-        };
+        let res =
+            |ids: &[i64], tag: &str| Resource::from_values(&table, items(ids, tag)).with_write_disposition(wd).with_primary_key(["id"]);
         let mut b = ctx.builder();
         if let Some(s) = strategy {
             b = b.replace_strategy(s);
@@ -356,8 +351,7 @@ async fn concurrent_pipelines_on_one_dataset() {
             let p = ctx.pipeline(&format!("p_conc_{w}"));
             for round in 0..4i64 {
                 let ids: Vec<i64> = (0..50).map(|i| w * 1000 + i).collect();
-                let rows: Vec<serde_json::Value> =
-                    ids.iter().map(|i| json!({"id": i, "round": round, "w": w, "l": [round, w]})).collect();
+                let rows: Vec<serde_json::Value> = ids.iter().map(|i| json!({"id": i, "round": round, "w": w, "l": [round, w]})).collect();
                 p.run(Resource::from_values("shared", rows).with_write_disposition(WriteDisposition::Merge).with_primary_key(["id"]))
                     .await
                     .unwrap();
@@ -386,9 +380,12 @@ async fn staging_dataset_names_and_truncation() {
     let Some(mut ctx) = setup("sd_stg").await else { return };
     // default layout: <dataset>_staging, holding the last load's rows of the merged tables
     let p = ctx.pipeline("p_stg");
-    p.run(vec![merge_res(&[1, 2], "a"), Resource::from_values("other", vec![json!({"id": 1})]).with_write_disposition(WriteDisposition::Merge).with_primary_key(["id"])])
-        .await
-        .unwrap();
+    p.run(vec![
+        merge_res(&[1, 2], "a"),
+        Resource::from_values("other", vec![json!({"id": 1})]).with_write_disposition(WriteDisposition::Merge).with_primary_key(["id"]),
+    ])
+    .await
+    .unwrap();
     let stg = ctx.staging();
     assert_eq!(ctx.count_in(&stg, "items").await, 2);
     assert_eq!(ctx.count_in(&stg, "other").await, 1);
@@ -495,9 +492,7 @@ async fn hostile_identifiers_are_quoted() {
     p.run(Resource::from_values("table", rows.clone()).with_write_disposition(WriteDisposition::Merge).with_primary_key(["select"]))
         .await
         .unwrap();
-    p.run(Resource::from_values("table", rows).with_write_disposition(WriteDisposition::Merge).with_primary_key(["select"]))
-        .await
-        .unwrap();
+    p.run(Resource::from_values("table", rows).with_write_disposition(WriteDisposition::Merge).with_primary_key(["select"])).await.unwrap();
     assert_eq!(ctx.count("table").await, 1);
     let got = ctx.rows(&format!("SELECT \"select\", \"from\", \"user\" FROM \"{}\".\"table\"", ctx.dataset)).await;
     assert_eq!(got, vec![vec!["1", "x", "me"]]);
@@ -560,7 +555,18 @@ async fn all_types_in_every_file_format() {
             .await;
         assert_eq!(
             rows[0],
-            vec!["héllo, \"q\"", "-5", "1.5", "t", "2024-04-14 08:32:01.123456", "2024-04-14", "08:32:01", "12.345", "{\"a\": [1, null]}", ""],
+            vec![
+                "héllo, \"q\"",
+                "-5",
+                "1.5",
+                "t",
+                "2024-04-14 08:32:01.123456",
+                "2024-04-14",
+                "08:32:01",
+                "12.345",
+                "{\"a\": [1, null]}",
+                ""
+            ],
             "{fmt}"
         );
         assert_eq!(rows[1][..4], ["NULL", "9007199254740993", "-0.25", "f"], "{fmt}");

@@ -46,12 +46,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use deltalake::datafusion::prelude::{Expr, SessionContext};
-use deltalake::kernel::transaction::CommitProperties;
-use deltalake::kernel::Transaction;
-use deltalake::protocol::SaveMode;
-use deltalake::operations::write::SchemaMode;
 use deltalake::DeltaTableError;
+use deltalake::datafusion::prelude::{Expr, SessionContext};
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::operations::write::SchemaMode;
+use deltalake::protocol::SaveMode;
 use stevedore_core::schema::{MergeStrategy, TableFormat};
 use stevedore_core::table_format::{TableCommit, TableFormatWriter, TableWrite, TableWriteMode};
 use stevedore_core::{Error, ErrorKind, Result};
@@ -109,12 +109,9 @@ fn strategy_error(table: &str, strategy: MergeStrategy) -> Error {
         }
         _ => "it is not implemented for Delta tables",
     };
-    Error::new(
-        ErrorKind::Unsupported,
-        format!("merge strategy `{strategy}` is not supported for Delta table `{table}`: {why}"),
-    )
-    .with("table", table.to_string())
-    .with_hint(format!("use one of: {} (upsert is the default for Delta tables)", supported.join(", ")))
+    Error::new(ErrorKind::Unsupported, format!("merge strategy `{strategy}` is not supported for Delta table `{table}`: {why}"))
+        .with("table", table.to_string())
+        .with_hint(format!("use one of: {} (upsert is the default for Delta tables)", supported.join(", ")))
 }
 
 #[async_trait]
@@ -129,16 +126,15 @@ impl TableFormatWriter for DeltaWriter {
 
     async fn check(&self, write: &TableWrite, file: &std::path::Path) -> Result<()> {
         let name = write.table.name.clone();
-        if let TableWriteMode::Merge { strategy, .. } = &write.mode {
-            if !MERGE_STRATEGIES.contains(strategy) {
-                return Err(strategy_error(&name, *strategy));
-            }
+        if let TableWriteMode::Merge { strategy, .. } = &write.mode
+            && !MERGE_STRATEGIES.contains(strategy)
+        {
+            return Err(strategy_error(&name, *strategy));
         }
         let file_schema = source::file_schema(file).map_err(|e| e.with("table", name.clone()))?;
         let target = schema::delta_schema(&file_schema);
         schema::check_partition_columns(&write.table, &target)?;
-        let Some(table) = store::load_table(&write.location).await.map_err(|e| store::error(&name, "open", e, &write.location))?
-        else {
+        let Some(table) = store::load_table(&write.location).await.map_err(|e| store::error(&name, "open", e, &write.location))? else {
             return Ok(());
         };
         schema::check_compatible(&name, &table, &target, &write.table)
@@ -161,7 +157,7 @@ impl TableFormatWriter for DeltaWriter {
                 .map_err(|e| err("read", e))?;
             if done.is_some_and(|v| v >= version) {
                 tracing::info!(table = %name, load_id = %write.load_id, "load already committed to the Delta table");
-                return Ok(TableCommit { version: t.version().map(|v| v as u64), rows: 0, already_committed: true });
+                return Ok(TableCommit { version: t.version(), rows: 0, already_committed: true });
             }
         }
         if existing.is_none() && write.files.is_empty() {
@@ -182,15 +178,12 @@ impl TableFormatWriter for DeltaWriter {
         let (df, rows) = source::frame(&ctx, &write.files, &native, &target).await.map_err(|e| e.with("table", name.clone()))?;
 
         let commit_props = || {
-            CommitProperties::default()
-                .with_application_transaction(Transaction::new(&app, version))
-                .with_metadata([
-                    ("stevedore_load_id".to_string(), serde_json::Value::String(write.load_id.clone())),
-                    ("stevedore_pipeline".to_string(), serde_json::Value::String(write.pipeline_name.clone())),
-                ])
+            CommitProperties::default().with_application_transaction(Transaction::new(&app, version)).with_metadata([
+                ("stevedore_load_id".to_string(), serde_json::Value::String(write.load_id.clone())),
+                ("stevedore_pipeline".to_string(), serde_json::Value::String(write.pipeline_name.clone())),
+            ])
         };
-        let partitions: Vec<String> =
-            write.table.columns_with_hint("partition").into_iter().map(|c| c.name.clone()).collect();
+        let partitions: Vec<String> = write.table.columns_with_hint("partition").into_iter().map(|c| c.name.clone()).collect();
 
         let table = match existing {
             Some(t) => t,
@@ -264,7 +257,7 @@ impl TableFormatWriter for DeltaWriter {
                     .with("table", name.clone()));
             }
         };
-        Ok(TableCommit { version: result.version().map(|v| v as u64), rows, already_committed: false })
+        Ok(TableCommit { version: result.version(), rows, already_committed: false })
     }
 }
 

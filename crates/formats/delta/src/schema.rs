@@ -33,11 +33,7 @@ pub(crate) fn delta_type(t: &DataType) -> DataType {
 /// `schema` with Delta types.
 pub(crate) fn delta_schema(schema: &ArrowSchema) -> SchemaRef {
     Arc::new(ArrowSchema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| Field::new(f.name(), delta_type(f.data_type()), f.is_nullable()))
-            .collect::<Vec<_>>(),
+        schema.fields().iter().map(|f| Field::new(f.name(), delta_type(f.data_type()), f.is_nullable())).collect::<Vec<_>>(),
     ))
 }
 
@@ -64,9 +60,9 @@ fn same_type(a: &DataType, b: &DataType) -> bool {
         other => other,
     };
     match (norm(a), norm(b)) {
-        (DataType::List(x), DataType::List(y)) | (DataType::LargeList(x), DataType::List(y)) | (DataType::List(x), DataType::LargeList(y)) => {
-            same_type(x.data_type(), y.data_type())
-        }
+        (DataType::List(x), DataType::List(y))
+        | (DataType::LargeList(x), DataType::List(y))
+        | (DataType::List(x), DataType::LargeList(y)) => same_type(x.data_type(), y.data_type()),
         (DataType::Struct(x), DataType::Struct(y)) => {
             x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| p.name() == q.name() && same_type(p.data_type(), q.data_type()))
         }
@@ -139,7 +135,10 @@ mod tests {
             &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             &DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into()))
         ));
-        assert!(!same_type(&DataType::Timestamp(TimeUnit::Microsecond, None), &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))));
+        assert!(!same_type(
+            &DataType::Timestamp(TimeUnit::Microsecond, None),
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        ));
         assert!(!same_type(&DataType::Int32, &DataType::Int64));
     }
 }

@@ -45,9 +45,10 @@ pub(crate) async fn frame(ctx: &SessionContext, files: &[PathBuf], native: &Sche
     let rows = row_count(files)?;
     let paths: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     let opts = ParquetReadOptions::default().schema(native.as_ref()).file_extension(".parquet");
-    let df = ctx.read_parquet(paths, opts).await.map_err(|e| {
-        Error::new(ErrorKind::InvalidData, format!("cannot read the load's parquet files: {e}"))
-    })?;
+    let df = ctx
+        .read_parquet(paths, opts)
+        .await
+        .map_err(|e| Error::new(ErrorKind::InvalidData, format!("cannot read the load's parquet files: {e}")))?;
     let exprs: Vec<Expr> = target
         .fields()
         .iter()
@@ -63,11 +64,5 @@ pub(crate) async fn frame(ctx: &SessionContext, files: &[PathBuf], native: &Sche
 
 /// A schema without field metadata (DataFusion compares it with the files' schemas).
 pub(crate) fn plain(schema: &ArrowSchema) -> SchemaRef {
-    Arc::new(ArrowSchema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone().with_metadata(Default::default()))
-            .collect::<Vec<_>>(),
-    ))
+    Arc::new(ArrowSchema::new(schema.fields().iter().map(|f| f.as_ref().clone().with_metadata(Default::default())).collect::<Vec<_>>()))
 }

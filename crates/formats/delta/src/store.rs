@@ -61,10 +61,10 @@ fn parse_url(loc: &TableLocation) -> DeltaResult<Url> {
 fn builder(loc: &TableLocation) -> DeltaResult<DeltaTableBuilder> {
     register_schemes();
     let url = parse_url(loc)?;
-    if url.scheme() == "file" {
-        if let Ok(p) = url.to_file_path() {
-            std::fs::create_dir_all(&p).map_err(|e| DeltaTableError::Generic(format!("cannot create {}: {e}", p.display())))?;
-        }
+    if url.scheme() == "file"
+        && let Ok(p) = url.to_file_path()
+    {
+        std::fs::create_dir_all(&p).map_err(|e| DeltaTableError::Generic(format!("cannot create {}: {e}", p.display())))?;
     }
     let mut b = DeltaTableBuilder::from_url(url.clone())?.with_storage_options(crate::storage_options(loc));
     if let Some(store) = &loc.store {
@@ -97,9 +97,9 @@ pub(crate) fn error(table: &str, what: &str, e: DeltaTableError, loc: &TableLoca
     let retryable = match &e {
         DeltaTableError::ObjectStore { source } => is_transient(source),
         DeltaTableError::Transaction { source } => match source {
-            TransactionError::VersionAlreadyExists(_)
-            | TransactionError::MaxCommitAttempts(_)
-            | TransactionError::CommitConflict(_) => true,
+            TransactionError::VersionAlreadyExists(_) | TransactionError::MaxCommitAttempts(_) | TransactionError::CommitConflict(_) => {
+                true
+            }
             TransactionError::ObjectStore { source } => is_transient(source),
             _ => false,
         },

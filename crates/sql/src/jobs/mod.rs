@@ -6,9 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use stevedore_core::naming::shorten_identifier;
-use stevedore_core::schema::{
-    C_DLT_ID, Column, DataType, MergeStrategy, ReplaceStrategy, Schema, SortOrder, Table,
-};
+use stevedore_core::schema::{C_DLT_ID, Column, DataType, MergeStrategy, ReplaceStrategy, Schema, SortOrder, Table};
 use stevedore_core::{Error, ErrorKind, Result};
 
 use crate::ddl::complete_columns;
@@ -125,11 +123,11 @@ pub fn replace_sql(names: &Names<'_>, chain: &TableChain<'_>, strategy: ReplaceS
     for t in &chain.tables {
         let f = names.final_table(&t.name);
         let s = names.staging_table(&t.name);
-        if strategy == ReplaceStrategy::StagingOptimized {
-            if let Some(stmts) = d.staging_optimized_replace(&f, &s, &names.final_schema(), &names.ident(&t.name)) {
-                out.extend(stmts);
-                continue;
-            }
+        if strategy == ReplaceStrategy::StagingOptimized
+            && let Some(stmts) = d.staging_optimized_replace(&f, &s, &names.final_schema(), &names.ident(&t.name))
+        {
+            out.extend(stmts);
+            continue;
         }
         let cols = complete_columns(t);
         let list = names.cols(&cols, "");
@@ -164,7 +162,7 @@ fn single_hint<'t>(t: &'t Table, hint: &str) -> Result<Option<&'t Column>> {
     Ok(cols.into_iter().next())
 }
 
-fn row_key<'t>(t: &'t Table) -> Result<&'t Column> {
+fn row_key(t: &Table) -> Result<&Column> {
     let pick = t
         .columns_with_hint("row_key")
         .into_iter()
@@ -182,16 +180,13 @@ fn root_key<'t>(root: &Table, nested: &'t Table) -> Result<&'t Column> {
     if let Some(c) = nested.columns_with_hint("root_key").into_iter().next() {
         return Ok(c);
     }
-    if nested.parent.as_deref() == Some(root.name.as_str()) {
-        if let Some(c) = nested.columns_with_hint("parent_key").into_iter().next() {
-            return Ok(c);
-        }
+    if nested.parent.as_deref() == Some(root.name.as_str())
+        && let Some(c) = nested.columns_with_hint("parent_key").into_iter().next()
+    {
+        return Ok(c);
     }
     Err(schema_err(
-        format!(
-            "nested table `{}` has no root key (`_dlt_root_id`), so merge cannot find its rows of a root row",
-            nested.name
-        ),
+        format!("nested table `{}` has no root key (`_dlt_root_id`), so merge cannot find its rows of a root row", nested.name),
         &nested.name,
     )
     .with_hint("nested tables get `_dlt_root_id` when the root table is merged from its first load; reload the table with replace once"))
@@ -304,11 +299,7 @@ fn delete_insert_sql(names: &Names<'_>, chain: &TableChain<'_>, ctx: &MergeConte
             }
             for n in chain.nested() {
                 let rkey = root_key(root, n)?;
-                out.push(format!(
-                    "DELETE FROM {} WHERE {} IN (SELECT * FROM {temp})",
-                    names.final_table(&n.name),
-                    names.ident(&rkey.name)
-                ));
+                out.push(format!("DELETE FROM {} WHERE {} IN (SELECT * FROM {temp})", names.final_table(&n.name), names.ident(&rkey.name)));
             }
             out.push(format!("DELETE FROM {rf} WHERE {rk_q} IN (SELECT * FROM {temp})"));
         }
@@ -327,11 +318,8 @@ fn delete_insert_sql(names: &Names<'_>, chain: &TableChain<'_>, ctx: &MergeConte
     }
     if dedup || hd.is_some() {
         let temp = temp_name(names, &root.name, "insert", &ctx.uniq);
-        let select = if dedup {
-            dedup_select(names, &rs, &pk, sort, &rcols, &rk_q, &cond)
-        } else {
-            format!("SELECT {rk_q} FROM {rs} WHERE {cond}")
-        };
+        let select =
+            if dedup { dedup_select(names, &rs, &pk, sort, &rcols, &rk_q, &cond) } else { format!("SELECT {rk_q} FROM {rs} WHERE {cond}") };
         out.push(d.create_temp_table_as(&temp, &select));
         out.push(format!("INSERT INTO {rf}({rlist}) SELECT {rlist} FROM {rs} WHERE {rk_q} IN (SELECT * FROM {temp})"));
         for n in chain.nested() {
@@ -350,11 +338,7 @@ fn delete_insert_sql(names: &Names<'_>, chain: &TableChain<'_>, ctx: &MergeConte
         for n in chain.nested() {
             let ncols = complete_columns(n);
             let nlist = names.cols(&ncols, "");
-            out.push(format!(
-                "INSERT INTO {}({nlist}) SELECT {nlist} FROM {}",
-                names.final_table(&n.name),
-                names.staging_table(&n.name)
-            ));
+            out.push(format!("INSERT INTO {}({nlist}) SELECT {nlist} FROM {}", names.final_table(&n.name), names.staging_table(&n.name)));
         }
     }
     Ok(out)
@@ -384,11 +368,8 @@ fn upsert_sql(names: &Names<'_>, chain: &TableChain<'_>, insert_only: bool) -> R
     let values = names.cols(&rcols, "s.");
     let mut out = Vec::new();
     // duplicates of a key in one load would make MERGE fail: keep one row per key
-    let source = if stage_deduplicated(root) {
-        rs.clone()
-    } else {
-        format!("({})", dedup_select(names, &rs, &pk, sort, &rcols, &rlist, "1 = 1"))
-    };
+    let source =
+        if stage_deduplicated(root) { rs.clone() } else { format!("({})", dedup_select(names, &rs, &pk, sort, &rcols, &rlist, "1 = 1")) };
     if insert_only {
         let cond = not_deleted_cond(names, hd, "s.");
         out.push(format!(
@@ -400,10 +381,7 @@ fn upsert_sql(names: &Names<'_>, chain: &TableChain<'_>, insert_only: bool) -> R
             m.push_str(&format!(" WHEN MATCHED AND ({}) THEN DELETE", deleted_cond(names, h, "s.")));
         }
         m.push_str(&format!(" WHEN MATCHED THEN UPDATE SET {sets}"));
-        m.push_str(&format!(
-            " WHEN NOT MATCHED AND ({}) THEN INSERT ({rlist}) VALUES ({values})",
-            not_deleted_cond(names, hd, "s.")
-        ));
+        m.push_str(&format!(" WHEN NOT MATCHED AND ({}) THEN INSERT ({rlist}) VALUES ({values})", not_deleted_cond(names, hd, "s.")));
         out.push(m);
     }
     let rk = row_key(root)?;
@@ -426,14 +404,9 @@ fn upsert_sql(names: &Names<'_>, chain: &TableChain<'_>, insert_only: bool) -> R
         ));
         let rkey = names.ident(&root_key(root, n)?.name);
         let rk_q = names.ident(&rk.name);
-        out.push(format!(
-            "DELETE FROM {nf} WHERE {rkey} IN (SELECT {rk_q} FROM {rs}) AND {nrk_q} NOT IN (SELECT {nrk_q} FROM {ns})"
-        ));
+        out.push(format!("DELETE FROM {nf} WHERE {rkey} IN (SELECT {rk_q} FROM {rs}) AND {nrk_q} NOT IN (SELECT {nrk_q} FROM {ns})"));
         if let Some(h) = hd {
-            out.push(format!(
-                "DELETE FROM {nf} WHERE {rkey} IN (SELECT {rk_q} FROM {rs} WHERE {})",
-                deleted_cond(names, h, "")
-            ));
+            out.push(format!("DELETE FROM {nf} WHERE {rkey} IN (SELECT {rk_q} FROM {rs} WHERE {})", deleted_cond(names, h, "")));
         }
     }
     Ok(out)
@@ -447,9 +420,8 @@ fn parse_ts(v: &serde_json::Value, what: &str, table: &str) -> Result<Option<Dat
     match v {
         serde_json::Value::Null => Ok(None),
         serde_json::Value::String(s) => {
-            let us = stevedore_core::time::parse_iso_datetime(s).ok_or_else(|| {
-                schema_err(format!("{what} `{s}` of table `{table}` is not an ISO timestamp"), table)
-            })?;
+            let us = stevedore_core::time::parse_iso_datetime(s)
+                .ok_or_else(|| schema_err(format!("{what} `{s}` of table `{table}` is not an ISO timestamp"), table))?;
             Ok(DateTime::from_timestamp_micros(us))
         }
         other => Err(schema_err(format!("{what} of table `{table}` must be an ISO timestamp string, not {other}"), table)),
@@ -500,7 +472,8 @@ fn scd2_sql(names: &Names<'_>, chain: &TableChain<'_>, ctx: &MergeContext) -> Re
     );
     let mk: Vec<&Column> = root.columns_with_hint("merge_key").into_iter().filter(|c| c.is_complete()).collect();
     if !mk.is_empty() {
-        let key = if mk.len() == 1 { names.ident(&mk[0].name) } else { d.concat(&mk.iter().map(|c| names.ident(&c.name)).collect::<Vec<_>>()) };
+        let key =
+            if mk.len() == 1 { names.ident(&mk[0].name) } else { d.concat(&mk.iter().map(|c| names.ident(&c.name)).collect::<Vec<_>>()) };
         retire.push_str(&format!(" AND {key} IN (SELECT {key} FROM {rs})"));
     }
     out.push(retire);

@@ -75,7 +75,9 @@ fn delete_insert_no_keys_appends() {
     let sql = merge_sql(&names(), &chain, MergeStrategy::DeleteInsert, &ctx()).unwrap();
     assert_eq!(
         sql,
-        vec![r#"INSERT INTO "ds"."items"("id", "name", "_dlt_load_id", "_dlt_id") SELECT "id", "name", "_dlt_load_id", "_dlt_id" FROM "ds_staging"."items" WHERE 1 = 1"#]
+        vec![
+            r#"INSERT INTO "ds"."items"("id", "name", "_dlt_load_id", "_dlt_id") SELECT "id", "name", "_dlt_load_id", "_dlt_id" FROM "ds_staging"."items" WHERE 1 = 1"#
+        ]
     );
 }
 
@@ -111,7 +113,12 @@ fn upsert_and_insert_only() {
     let chain = TableChain::from_schema(&s, "items").unwrap();
     let sql = merge_sql(&names(), &chain, MergeStrategy::Upsert, &ctx()).unwrap();
     assert_eq!(sql.len(), 3);
-    assert!(sql[0].starts_with(r#"MERGE INTO "ds"."items" AS d USING (SELECT "id", "name", "_dlt_load_id", "_dlt_id" FROM (SELECT ROW_NUMBER()"#), "{}", sql[0]);
+    assert!(
+        sql[0]
+            .starts_with(r#"MERGE INTO "ds"."items" AS d USING (SELECT "id", "name", "_dlt_load_id", "_dlt_id" FROM (SELECT ROW_NUMBER()"#),
+        "{}",
+        sql[0]
+    );
     assert!(sql[0].ends_with(r#" AS s ON d."id" = s."id" WHEN MATCHED THEN UPDATE SET "id" = s."id", "name" = s."name", "_dlt_load_id" = s."_dlt_load_id", "_dlt_id" = s."_dlt_id" WHEN NOT MATCHED AND (1 = 1) THEN INSERT ("id", "name", "_dlt_load_id", "_dlt_id") VALUES (s."id", s."name", s."_dlt_load_id", s."_dlt_id")"#), "{}", sql[0]);
     assert_eq!(
         sql[1],

@@ -89,7 +89,10 @@ pub(crate) fn open(url: &BucketUrl, options: &StoreOptions) -> Result<Bucket> {
         return Err(Error::config(format!("bucket `{bucket}`: {missing} is missing; S3 keys come in pairs"))
             .with("given", given.unwrap_or_default())
             .with("bucket_url", url.display())
-            .with_hint(format!("set {missing} in [destination.filesystem.credentials] (or secrets.toml, or DESTINATION__FILESYSTEM__CREDENTIALS__{})", missing.to_uppercase())));
+            .with_hint(format!(
+                "set {missing} in [destination.filesystem.credentials] (or secrets.toml, or DESTINATION__FILESYSTEM__CREDENTIALS__{})",
+                missing.to_uppercase()
+            )));
     } else if let Some(p) = &c.profile_name {
         let prof = Profile::load(&p.value)
             .map_err(|why| {
@@ -173,15 +176,12 @@ pub(crate) fn open(url: &BucketUrl, options: &StoreOptions) -> Result<Bucket> {
                 Some("the EC2 instance metadata service")
             };
             let Some(chain) = chain else {
-                return Err(Error::new(
-                    stevedore_core::ErrorKind::Auth,
-                    format!("no AWS credentials found for bucket `{bucket}`"),
-                )
-                .with("bucket_url", url.display())
-                .with_hint(format!(
-                    "set {KEYS_HINT}, or profile_name, or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY \
+                return Err(Error::new(stevedore_core::ErrorKind::Auth, format!("no AWS credentials found for bucket `{bucket}`"))
+                    .with("bucket_url", url.display())
+                    .with_hint(format!(
+                        "set {KEYS_HINT}, or profile_name, or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY \
                      (the instance metadata service is disabled by AWS_EC2_METADATA_DISABLED)"
-                )));
+                    )));
             };
             builder = AmazonS3Builder::from_env();
             format!("default credential chain: {chain} (no aws_access_key_id / aws_secret_access_key configured)")
@@ -204,9 +204,9 @@ pub(crate) fn open(url: &BucketUrl, options: &StoreOptions) -> Result<Bucket> {
     }
     let endpoint_desc = match &endpoint {
         Some(e) => {
-            builder = builder.with_endpoint(e).with_virtual_hosted_style_request(
-                options.kwarg_bool("virtual_hosted_style_request").unwrap_or(false),
-            );
+            builder = builder
+                .with_endpoint(e)
+                .with_virtual_hosted_style_request(options.kwarg_bool("virtual_hosted_style_request").unwrap_or(false));
             if e.starts_with("http://") {
                 builder = builder.with_allow_http(true);
             }

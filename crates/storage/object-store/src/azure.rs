@@ -124,7 +124,8 @@ pub(crate) fn open(url: &BucketUrl, options: &StoreOptions) -> Result<Bucket> {
     for (k, v) in options.store_overrides.expose() {
         match k.to_ascii_lowercase().parse::<AzureConfigKey>() {
             Ok(key) => {
-                if matches!(key, AzureConfigKey::AccessKey | AzureConfigKey::SasKey | AzureConfigKey::ClientSecret | AzureConfigKey::Token) {
+                if matches!(key, AzureConfigKey::AccessKey | AzureConfigKey::SasKey | AzureConfigKey::ClientSecret | AzureConfigKey::Token)
+                {
                     secrets.push(v.clone());
                 }
                 builder = builder.with_config(key, v);

@@ -142,16 +142,13 @@ pub fn redact(text: &str, secrets: &[String]) -> String {
 }
 
 fn redact_query_params(text: &str) -> String {
-    const PARAMS: &[&str] =
-        &["sig=", "x-amz-signature=", "x-amz-credential=", "x-amz-security-token=", "token=", "skoid=", "sktid="];
+    const PARAMS: &[&str] = &["sig=", "x-amz-signature=", "x-amz-credential=", "x-amz-security-token=", "token=", "skoid=", "sktid="];
     let lower = text.to_ascii_lowercase();
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < text.len() {
-        let hit = PARAMS.iter().find(|p| {
-            lower[i..].starts_with(**p) && i > 0 && matches!(bytes[i - 1], b'?' | b'&' | b';')
-        });
+        let hit = PARAMS.iter().find(|p| lower[i..].starts_with(**p) && i > 0 && matches!(bytes[i - 1], b'?' | b'&' | b';'));
         if let Some(p) = hit {
             out.push_str(&text[i..i + p.len()]);
             out.push_str("***");

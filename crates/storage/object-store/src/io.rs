@@ -172,7 +172,8 @@ impl Bucket {
     pub async fn list(&self, dir_rel: &str) -> Result<Vec<String>> {
         let key = self.key(dir_rel.trim_end_matches('/'));
         let base = if self.prefix.is_empty() { String::new() } else { format!("{}/", self.prefix) };
-        let items: Vec<object_store::ObjectMeta> = self.store.list(Some(&key)).try_collect().await.map_err(|e| self.error("list", dir_rel, e))?;
+        let items: Vec<object_store::ObjectMeta> =
+            self.store.list(Some(&key)).try_collect().await.map_err(|e| self.error("list", dir_rel, e))?;
         Ok(items
             .into_iter()
             .map(|m| m.location.as_ref().strip_prefix(base.as_str()).unwrap_or(m.location.as_ref()).to_string())

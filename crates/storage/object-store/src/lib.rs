@@ -88,8 +88,7 @@ fn scheme_prefix_len(url: &str) -> Option<usize> {
     let scheme = &url[..colon];
     let mut chars = scheme.chars();
     let first = chars.next()?;
-    (first.is_ascii_alphabetic() && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-        .then_some(colon + 1)
+    (first.is_ascii_alphabetic() && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))).then_some(colon + 1)
 }
 
 /// The right form of a URL of `scheme`, for hints.
@@ -119,14 +118,9 @@ fn refuse_malformed_url(url: &str) -> Result<()> {
     let hint = if KNOWN_SCHEMES.contains(&scheme.as_str()) {
         format!("write a URL as {}, or `{local}` for a local folder of that name", url_form(&scheme))
     } else {
-        format!(
-            "known schemes: {}; write a URL as {URL_FORMS}; for a local folder of that name write `{local}`",
-            KNOWN_SCHEMES.join(", ")
-        )
+        format!("known schemes: {}; write a URL as {URL_FORMS}; for a local folder of that name write `{local}`", KNOWN_SCHEMES.join(", "))
     };
-    Err(Error::config(format!("bucket URL `{redacted}` is malformed: {what}"))
-        .with("bucket_url", redacted.clone())
-        .with_hint(hint))
+    Err(Error::config(format!("bucket URL `{redacted}` is malformed: {what}")).with("bucket_url", redacted.clone()).with_hint(hint))
 }
 
 impl BucketUrl {
@@ -139,9 +133,8 @@ impl BucketUrl {
     pub fn parse(url: &str, cwd: &Path) -> Result<BucketUrl> {
         let url = url.trim();
         if url.is_empty() {
-            return Err(Error::config("bucket_url is empty").with_hint(
-                "set [destination.filesystem] bucket_url, e.g. \"file:///data/lake\", \"./data\" or \"s3://bucket/path\"",
-            ));
+            return Err(Error::config("bucket_url is empty")
+                .with_hint("set [destination.filesystem] bucket_url, e.g. \"file:///data/lake\", \"./data\" or \"s3://bucket/path\""));
         }
         if let Some(rest) = url.strip_prefix("file://") {
             // file:///abs/path, or file://localhost/abs/path
@@ -155,11 +148,8 @@ impl BucketUrl {
         }
         if let Some((scheme, rest)) = url.split_once("://") {
             if scheme_prefix_len(url) != Some(scheme.len() + 1) {
-                return Err(Error::config(format!(
-                    "bucket URL `{}` is malformed: `{scheme}` is not a URL scheme",
-                    redact_userinfo(url)
-                ))
-                .with_hint(format!("write a URL as {URL_FORMS}")));
+                return Err(Error::config(format!("bucket URL `{}` is malformed: `{scheme}` is not a URL scheme", redact_userinfo(url)))
+                    .with_hint(format!("write a URL as {URL_FORMS}")));
             }
             let scheme = scheme.to_ascii_lowercase();
             let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -182,12 +172,7 @@ impl BucketUrl {
                     .with("bucket_url", redact_userinfo(url))
                     .with_hint(format!("write {}", url_form(&scheme))));
             }
-            return Ok(BucketUrl::Remote {
-                scheme,
-                bucket: bucket.to_string(),
-                prefix: prefix.trim_matches('/').to_string(),
-                host,
-            });
+            return Ok(BucketUrl::Remote { scheme, bucket: bucket.to_string(), prefix: prefix.trim_matches('/').to_string(), host });
         }
         refuse_malformed_url(url)?;
         let p = PathBuf::from(url);
@@ -469,10 +454,7 @@ impl Bucket {
         let r = tokio::time::timeout(PREFLIGHT_TIMEOUT, first).await;
         tracing::debug!(bucket = %self.url.display(), elapsed_ms = started.elapsed().as_millis() as u64, "bucket preflight");
         match r {
-            Err(_) => Err(self.preflight_failure(
-                Failure::Connect,
-                format!("no answer within {} s", PREFLIGHT_TIMEOUT.as_secs()),
-            )),
+            Err(_) => Err(self.preflight_failure(Failure::Connect, format!("no answer within {} s", PREFLIGHT_TIMEOUT.as_secs()))),
             Ok(None) | Ok(Some(Ok(_))) => Ok(()),
             Ok(Some(Err(e))) => {
                 let failure = self.classify(&e);
@@ -490,7 +472,9 @@ impl Bucket {
                 ErrorKind::NotFound,
                 format!("bucket `{bucket}` does not exist (or is not visible with these credentials): {detail}"),
             )
-            .with_hint("create the bucket first (stevedore, like dlt, does not create buckets), or fix bucket_url in [destination.filesystem]"),
+            .with_hint(
+                "create the bucket first (stevedore, like dlt, does not create buckets), or fix bucket_url in [destination.filesystem]",
+            ),
             Failure::Auth => {
                 let e = Error::new(
                     ErrorKind::Auth,
@@ -499,24 +483,20 @@ impl Bucket {
                 .with("credentials", ctx.auth.clone());
                 if ctx.auth_settings.is_empty() { e } else { e.with_hint(format!("check {}", ctx.auth_settings)) }
             }
-            Failure::Connect => Error::new(
-                ErrorKind::Destination,
-                format!("cannot reach the storage endpoint of bucket `{bucket}`: {detail}"),
-            )
-            .with("endpoint", ctx.endpoint.clone())
-            .with_hint("check endpoint_url in [destination.filesystem.credentials] and that the service is reachable")
-            .retryable(true),
-            Failure::Config => Error::new(ErrorKind::Config, format!("bucket `{bucket}` cannot be used: {detail}")),
-            Failure::Transient => Error::new(
-                ErrorKind::Destination,
-                format!("checking bucket `{bucket}` failed with a transient error: {detail}"),
-            )
-            .with("endpoint", ctx.endpoint.clone())
-            .retryable(true),
-            Failure::Permanent => {
-                Error::new(ErrorKind::Destination, format!("checking bucket `{bucket}` failed: {detail}"))
+            Failure::Connect => {
+                Error::new(ErrorKind::Destination, format!("cannot reach the storage endpoint of bucket `{bucket}`: {detail}"))
                     .with("endpoint", ctx.endpoint.clone())
+                    .with_hint("check endpoint_url in [destination.filesystem.credentials] and that the service is reachable")
+                    .retryable(true)
             }
+            Failure::Config => Error::new(ErrorKind::Config, format!("bucket `{bucket}` cannot be used: {detail}")),
+            Failure::Transient => {
+                Error::new(ErrorKind::Destination, format!("checking bucket `{bucket}` failed with a transient error: {detail}"))
+                    .with("endpoint", ctx.endpoint.clone())
+                    .retryable(true)
+            }
+            Failure::Permanent => Error::new(ErrorKind::Destination, format!("checking bucket `{bucket}` failed: {detail}"))
+                .with("endpoint", ctx.endpoint.clone()),
         };
         e.with("bucket_url", url)
     }
@@ -588,16 +568,10 @@ pub fn unsupported_scheme(scheme: &str, url: &BucketUrl, available: &[&str]) -> 
     match feature {
         Some(f) => Error::new(ErrorKind::Unsupported, format!("bucket scheme `{scheme}://` is not available in this build"))
             .with("bucket_url", url.display())
-            .with_hint(format!(
-                "available schemes: {}; build stevedore with feature `{f}` for {scheme}://",
-                available.join(", ")
-            )),
+            .with_hint(format!("available schemes: {}; build stevedore with feature `{f}` for {scheme}://", available.join(", "))),
         None => Error::config(format!("unknown bucket URL scheme `{scheme}://` in `{}`", url.display()))
             .with("bucket_url", url.display())
-            .with_hint(format!(
-                "schemes of this build: {}; write a URL as {URL_FORMS}",
-                available.join(", ")
-            )),
+            .with_hint(format!("schemes of this build: {}; write a URL as {URL_FORMS}", available.join(", "))),
     }
 }
 
@@ -607,11 +581,7 @@ pub fn unsupported_scheme(scheme: &str, url: &BucketUrl, available: &[&str]) -> 
 #[cfg(any(feature = "aws", feature = "azure"))]
 pub(crate) fn retry_config() -> object_store::RetryConfig {
     object_store::RetryConfig {
-        backoff: object_store::BackoffConfig {
-            init_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(2),
-            base: 2.0,
-        },
+        backoff: object_store::BackoffConfig { init_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(2), base: 2.0 },
         max_retries: 3,
         retry_timeout: Duration::from_secs(20),
     }
@@ -621,9 +591,7 @@ pub(crate) fn retry_config() -> object_store::RetryConfig {
 /// and `use_ssl` from dlt's kwargs.
 #[cfg(any(feature = "aws", feature = "azure"))]
 pub(crate) fn client_options(options: &StoreOptions, endpoint: Option<&str>) -> Result<object_store::ClientOptions> {
-    let mut co = object_store::ClientOptions::new()
-        .with_connect_timeout(Duration::from_secs(5))
-        .with_timeout(Duration::from_secs(120));
+    let mut co = object_store::ClientOptions::new().with_connect_timeout(Duration::from_secs(5)).with_timeout(Duration::from_secs(120));
     let http_endpoint = endpoint.is_some_and(|e| e.starts_with("http://"));
     if http_endpoint || options.kwarg_bool("use_ssl") == Some(false) {
         co = co.with_allow_http(true);
@@ -633,12 +601,10 @@ pub(crate) fn client_options(options: &StoreOptions, endpoint: Option<&str>) -> 
         options::Verify::Off => co = co.with_allow_invalid_certificates(true),
         options::Verify::CaBundle(path) => {
             let pem = std::fs::read(&path).map_err(|e| {
-                Error::io("read the CA bundle given in client_kwargs.verify", Path::new(&path), e)
-                    .with("setting", "client_kwargs.verify")
+                Error::io("read the CA bundle given in client_kwargs.verify", Path::new(&path), e).with("setting", "client_kwargs.verify")
             })?;
-            let cert = object_store::Certificate::from_pem(&pem).map_err(|e| {
-                Error::config(format!("client_kwargs.verify: `{path}` is not a PEM certificate: {e}"))
-            })?;
+            let cert = object_store::Certificate::from_pem(&pem)
+                .map_err(|e| Error::config(format!("client_kwargs.verify: `{path}` is not a PEM certificate: {e}")))?;
             co = co.with_root_certificate(cert);
         }
     }
@@ -670,10 +636,7 @@ mod tests {
     #[test]
     fn parses_remote_forms() {
         let u = BucketUrl::parse("s3://bucket/a/b/", Path::new("/")).unwrap();
-        assert_eq!(
-            u,
-            BucketUrl::Remote { scheme: "s3".into(), bucket: "bucket".into(), prefix: "a/b".into(), host: None }
-        );
+        assert_eq!(u, BucketUrl::Remote { scheme: "s3".into(), bucket: "bucket".into(), prefix: "a/b".into(), host: None });
         assert_eq!(u.display(), "s3://bucket/a/b");
         assert_eq!(u.bucket(), "bucket");
         let u = BucketUrl::parse("abfss://cont@acct.dfs.core.windows.net/p", Path::new("/")).unwrap();

@@ -411,9 +411,7 @@ impl StoreOptions {
 
     /// A string kwarg, from `kwargs` first then `client_kwargs`.
     pub(crate) fn kwarg_str(&self, key: &str) -> Option<String> {
-        [&self.kwargs, &self.client_kwargs]
-            .into_iter()
-            .find_map(|m| m.get(key).and_then(|v| v.as_str()).map(str::to_string))
+        [&self.kwargs, &self.client_kwargs].into_iter().find_map(|m| m.get(key).and_then(|v| v.as_str()).map(str::to_string))
     }
 
     /// Warns once about kwargs this scheme does not understand.
@@ -436,9 +434,7 @@ impl StoreOptions {
         match self.client_kwargs.get("verify").or_else(|| self.kwargs.get("verify")) {
             Some(serde_json::Value::Bool(false)) => Verify::Off,
             Some(serde_json::Value::String(s)) if s.eq_ignore_ascii_case("false") => Verify::Off,
-            Some(serde_json::Value::String(s)) if !s.is_empty() && !s.eq_ignore_ascii_case("true") => {
-                Verify::CaBundle(s.clone())
-            }
+            Some(serde_json::Value::String(s)) if !s.is_empty() && !s.eq_ignore_ascii_case("true") => Verify::CaBundle(s.clone()),
             _ => Verify::Default,
         }
     }
@@ -478,7 +474,15 @@ mod tests {
             .with_gcp_service_account("proj", "sa@proj.iam", "-----BEGIN PRIVATE KEY-----abc");
         let opts = StoreOptions::new(c.clone());
         let dbg = format!("{opts:?} {c:?}");
-        for s in ["AKIAEXAMPLEKEYID", "wJalrXUtnFEMI", "sessiontokenvalue", "a2V5a2V5a2V5", "c2lnbmF0dXJlc2ln", "clientsecretvalue", "BEGIN PRIVATE"] {
+        for s in [
+            "AKIAEXAMPLEKEYID",
+            "wJalrXUtnFEMI",
+            "sessiontokenvalue",
+            "a2V5a2V5a2V5",
+            "c2lnbmF0dXJlc2ln",
+            "clientsecretvalue",
+            "BEGIN PRIVATE",
+        ] {
             assert!(!dbg.contains(s), "{s} leaked in {dbg}");
         }
         assert!(dbg.contains("acct") && dbg.contains("sa@proj.iam"));
@@ -488,8 +492,8 @@ mod tests {
 
     #[test]
     fn kwargs_parse_from_json_string_or_table() {
-        let m = StoreOptions::parse_kwargs("kwargs", &toml::Value::String(r#"{"use_ssl": false, "auto_mkdir": true}"#.into()), "x")
-            .unwrap();
+        let m =
+            StoreOptions::parse_kwargs("kwargs", &toml::Value::String(r#"{"use_ssl": false, "auto_mkdir": true}"#.into()), "x").unwrap();
         assert_eq!(m["use_ssl"], serde_json::json!(false));
         let t: toml::Table = toml::from_str("verify = false").unwrap();
         let m = StoreOptions::parse_kwargs("client_kwargs", &toml::Value::Table(t), "x").unwrap();
@@ -497,8 +501,7 @@ mod tests {
         assert_eq!(o.verify(), Verify::Off);
         let e = StoreOptions::parse_kwargs("kwargs", &toml::Value::String("[1]".into()), "env X").unwrap_err();
         assert!(e.to_string().contains("kwargs") && e.to_string().contains("env X"), "{e}");
-        let o = StoreOptions::default()
-            .with_client_kwargs(serde_json::from_str(r#"{"verify": "/etc/ca.pem"}"#).unwrap());
+        let o = StoreOptions::default().with_client_kwargs(serde_json::from_str(r#"{"verify": "/etc/ca.pem"}"#).unwrap());
         assert_eq!(o.verify(), Verify::CaBundle("/etc/ca.pem".into()));
     }
 }

@@ -112,9 +112,7 @@ pub fn classify(e: &object_store::Error) -> Option<Failure> {
         K::PermissionDenied => Failure::Auth,
         K::ConfigInvalid => Failure::Config,
         K::RateLimited => Failure::Transient,
-        K::Unsupported | K::IsADirectory | K::NotADirectory | K::AlreadyExists | K::ConditionNotMatch | K::IsSameFile => {
-            Failure::Permanent
-        }
+        K::Unsupported | K::IsADirectory | K::NotADirectory | K::AlreadyExists | K::ConditionNotMatch | K::IsSameFile => Failure::Permanent,
         // `Unexpected` and the rest: the HTTP status (401 is `Unexpected` in opendal's GCS
         // service) or the transport error decides
         _ => match stevedore_object_store::classify_chain(oe) {
@@ -136,18 +134,12 @@ mod tests {
         let c = |e| classify(&wrap(e));
         assert_eq!(c(opendal::Error::new(opendal::ErrorKind::PermissionDenied, "403")), Some(Failure::Auth));
         assert_eq!(c(opendal::Error::new(opendal::ErrorKind::NotFound, "404")), Some(Failure::NotFound));
-        assert_eq!(
-            c(opendal::Error::new(opendal::ErrorKind::Unexpected, "503").set_temporary()),
-            Some(Failure::Transient)
-        );
+        assert_eq!(c(opendal::Error::new(opendal::ErrorKind::Unexpected, "503").set_temporary()), Some(Failure::Transient));
         let refused = opendal::Error::new(opendal::ErrorKind::Unexpected, "send http request")
             .set_temporary()
             .set_source(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused"));
         assert_eq!(c(refused), Some(Failure::Connect));
-        assert_eq!(
-            c(opendal::Error::new(opendal::ErrorKind::Unexpected, "status code: 400 bad request")),
-            Some(Failure::Permanent)
-        );
+        assert_eq!(c(opendal::Error::new(opendal::ErrorKind::Unexpected, "status code: 400 bad request")), Some(Failure::Permanent));
         assert_eq!(
             c(opendal::Error::new(opendal::ErrorKind::Unexpected, "response: Parts { status: 401, version: HTTP/1.1 }")),
             Some(Failure::Auth)

@@ -61,8 +61,8 @@ pub(crate) fn open(url: &BucketUrl, options: &StoreOptions) -> Result<Bucket> {
     if let Some(s) = options.kwargs.get("known_hosts_strategy").and_then(|v| v.as_str()) {
         b = b.known_hosts_strategy(s);
     }
-    let op = opendal::Operator::new(b)
-        .map_err(|e| Error::config(format!("cannot configure sftp: {e}")).with("bucket_url", url.display()))?;
+    let op =
+        opendal::Operator::new(b).map_err(|e| Error::config(format!("cannot configure sftp: {e}")).with("bucket_url", url.display()))?;
     let op = crate::layers(op);
     let auth = [
         c.sftp_username.as_ref().map(|u| format!("sftp_username = {} ({})", u.value, u.origin)),

@@ -60,9 +60,7 @@ impl Ctx {
         let msgs = self.db.simple_query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
         msgs.into_iter()
             .filter_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => {
-                    Some((0..r.len()).map(|i| r.get(i).unwrap_or("NULL").to_string()).collect())
-                }
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).unwrap_or("NULL").to_string()).collect()),
                 _ => None,
             })
             .collect()
