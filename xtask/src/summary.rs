@@ -21,11 +21,7 @@ impl AddAssign for Counts {
 
 impl std::fmt::Display for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} passed, {} failed, {} skipped",
-            self.passed, self.failed, self.skipped
-        )
+        write!(f, "{} passed, {} failed, {} skipped", self.passed, self.failed, self.skipped)
     }
 }
 
@@ -36,6 +32,8 @@ pub enum Format {
     Nextest,
     /// `test result: ok. 3 passed; 0 failed; 1 ignored; ...`: one per test binary, summed.
     Libtest,
+    /// A check that runs no tests (formatting, lints): its exit status is its result.
+    Check,
 }
 
 impl Format {
@@ -45,6 +43,7 @@ impl Format {
         match self {
             Format::Nextest => line.starts_with("Summary [") && line.contains(" run:"),
             Format::Libtest => line.starts_with("test result:"),
+            Format::Check => false,
         }
     }
 
@@ -60,6 +59,7 @@ impl Format {
                     acc
                 }))
             }
+            Format::Check => Some(Counts::default()),
         }
     }
 }
@@ -74,10 +74,7 @@ fn parse_nextest(line: &str) -> Option<Counts> {
 }
 
 fn parse_libtest(line: &str) -> Option<Counts> {
-    let (_, tail) = line
-        .trim_start()
-        .strip_prefix("test result:")?
-        .split_once('.')?;
+    let (_, tail) = line.trim_start().strip_prefix("test result:")?.split_once('.')?;
     Some(count_items(tail, ';'))
 }
 
@@ -144,42 +141,19 @@ mod tests {
     use super::*;
 
     fn counts(format: Format, lines: &[&str]) -> Option<Counts> {
-        let lines: Vec<String> = lines
-            .iter()
-            .map(|l| strip_ansi(l))
-            .filter(|l| format.is_result_line(l))
-            .collect();
+        let lines: Vec<String> = lines.iter().map(|l| strip_ansi(l)).filter(|l| format.is_result_line(l)).collect();
         format.counts(&lines)
     }
 
     #[test]
     fn nextest_summary() {
+        let c = counts(Format::Nextest, &["     Summary [   0.258s] 2 tests run: 1 passed, 1 failed, 1 skipped"]);
+        assert_eq!(c, Some(Counts { passed: 1, failed: 1, skipped: 1 }));
         let c = counts(
             Format::Nextest,
-            &["     Summary [   0.258s] 2 tests run: 1 passed, 1 failed, 1 skipped"],
+            &["\u{1b}[32;1m     Summary\u{1b}[0m [  12.000s] 9/12 tests run: 5 passed (1 slow, 2 flaky), 2 failed, 1 timed out, 3 skipped"],
         );
-        assert_eq!(
-            c,
-            Some(Counts {
-                passed: 1,
-                failed: 1,
-                skipped: 1
-            })
-        );
-        let c = counts(
-            Format::Nextest,
-            &[
-                "\u{1b}[32;1m     Summary\u{1b}[0m [  12.000s] 9/12 tests run: 5 passed (1 slow, 2 flaky), 2 failed, 1 timed out, 3 skipped",
-            ],
-        );
-        assert_eq!(
-            c,
-            Some(Counts {
-                passed: 5,
-                failed: 3,
-                skipped: 3
-            })
-        );
+        assert_eq!(c, Some(Counts { passed: 5, failed: 3, skipped: 3 }));
         assert_eq!(counts(Format::Nextest, &["error: test run failed"]), None);
     }
 
@@ -193,14 +167,7 @@ mod tests {
                 "test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.00s",
             ],
         );
-        assert_eq!(
-            c,
-            Some(Counts {
-                passed: 4,
-                failed: 1,
-                skipped: 1
-            })
-        );
+        assert_eq!(c, Some(Counts { passed: 4, failed: 1, skipped: 1 }));
         assert_eq!(counts(Format::Libtest, &["   Compiling foo"]), None);
     }
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: the whole test suite with the environment the tests expect.
 //!
-//! Steps: ensure the readers' venv and bring the test services up (both at once), then run the
+//! Steps: ensure the readers' venv and bring the test services up (both at once), then check
+//! formatting and lints (`cargo fmt --check`, clippy with warnings as errors), then run the
 //! tests with nextest (or `cargo test` when cargo-nextest is missing), then the doctests
 //! (nextest cannot run them), then stop the services this run started (also when tests fail,
 //! on an error, and, through the services' watchdog, when xtask is interrupted). Every test
@@ -24,7 +25,7 @@ use crate::{Error, Result, bail};
 /// instead of skipping.
 const REQUIRE_VAR: &str = "STEVEDORE_TEST_REQUIRE";
 
-const USAGE: &str = "usage: cargo xtask test [--skip-doc] [--no-services] [NEXTEST_ARGS...]";
+const USAGE: &str = "usage: cargo xtask test [--skip-doc] [--skip-lint] [--no-services] [NEXTEST_ARGS...]";
 
 /// What the test processes are told about their environment: variables to set and the
 /// capabilities that must be there (`STEVEDORE_TEST_REQUIRE`, comma separated).
@@ -37,13 +38,8 @@ pub struct TestEnv {
 
 impl TestEnv {
     /// Record that `capability` is present and set up by `vars`.
-    pub fn provide(
-        &mut self,
-        capability: &str,
-        vars: impl IntoIterator<Item = (&'static str, OsString)>,
-    ) {
-        self.vars
-            .extend(vars.into_iter().map(|(k, v)| (k.to_string(), v)));
+    pub fn provide(&mut self, capability: &str, vars: impl IntoIterator<Item = (&'static str, OsString)>) {
+        self.vars.extend(vars.into_iter().map(|(k, v)| (k.to_string(), v)));
         if !self.require.iter().any(|r| r == capability) {
             self.require.push(capability.to_string());
         }
@@ -53,11 +49,7 @@ impl TestEnv {
     /// asked for in `inherited`.
     fn vars(&self, inherited: Option<&str>) -> Vec<(String, OsString)> {
         let mut require: Vec<String> = Vec::new();
-        let asked = inherited
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
+        let asked = inherited.unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty());
         for name in asked.chain(self.require.iter().map(String::as_str)) {
             if !require.iter().any(|r| r == name) {
                 require.push(name.to_string());
@@ -81,21 +73,27 @@ struct Outcome {
     name: &'static str,
     status: ExitStatus,
     counts: Option<Counts>,
+    /// A check step (no tests): its status is printed without counts.
+    checks_only: bool,
     took: Duration,
 }
 
 pub fn main(args: &[String]) -> Result<ExitCode> {
     let mut skip_doc = false;
+    let mut skip_lint = false;
     let mut no_services = false;
     let mut rest = args;
     while let Some(first) = rest.first() {
         match first.as_str() {
             "--skip-doc" => skip_doc = true,
+            "--skip-lint" => skip_lint = true,
             "--no-services" => no_services = true,
             "-h" | "--help" => {
                 println!(
                     "{USAGE}\n\nensure the venv and start every test service (`cargo xtask services up`;\n\
-                     not with --no-services), then run `cargo nextest run --workspace --no-fail-fast NEXTEST_ARGS`\n\
+                     not with --no-services), check formatting and lints (`cargo fmt --all --check`,\n\
+                     `cargo clippy --workspace --all-targets -- -D warnings`; skipped with --skip-lint),\n\
+                     then run `cargo nextest run --workspace --no-fail-fast NEXTEST_ARGS`\n\
                      (`cargo test --workspace --no-fail-fast --lib --bins --tests NEXTEST_ARGS` without\n\
                      cargo-nextest) and \
                      `cargo test --workspace --doc` (skipped with --skip-doc), with\n\
@@ -117,12 +115,9 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         let session = if no_services {
             Ok(None)
         } else {
-            services::Session::start(services::SERVICES.iter().collect::<Vec<_>>().as_slice())
-                .map(Some)
+            services::Session::start(services::SERVICES.iter().collect::<Vec<_>>().as_slice()).map(Some)
         };
-        let python = venv
-            .join()
-            .unwrap_or_else(|_| Err(Error("the venv thread panicked".into())));
+        let python = venv.join().unwrap_or_else(|_| Err(Error("the venv thread panicked".into())));
         (python, session)
     });
     // On an error below, dropping the session stops the services it started.
@@ -132,16 +127,10 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     env.provide("python", [("STEVEDORE_PYTHON", python.into_os_string())]);
     if let Some(session) = &session {
         for r in &session.running {
-            env.provide(
-                r.service.name,
-                r.env.iter().map(|(k, v)| (*k, OsString::from(v))),
-            );
+            env.provide(r.service.name, r.env.iter().map(|(k, v)| (*k, OsString::from(v))));
         }
     }
-    println!(
-        "test environment ready in {:.1}s (venv and services)",
-        start.elapsed().as_secs_f64()
-    );
+    println!("test environment ready in {:.1}s (venv and services)", start.elapsed().as_secs_f64());
 
     let vars = env.vars(std::env::var(REQUIRE_VAR).ok().as_deref());
     for (k, v) in &vars {
@@ -149,48 +138,36 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     }
 
     let mut steps = Vec::new();
+    if !skip_lint {
+        // Checks first: a formatting slip or a lint shows in the summary next to the tests.
+        let mut fmt = cargo();
+        fmt.args(["fmt", "--all", "--check"]);
+        steps.push(Step { name: "format (cargo fmt --check)", cmd: fmt, format: Format::Check });
+        let mut clippy = cargo();
+        clippy.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+        steps.push(Step { name: "lints (cargo clippy -D warnings)", cmd: clippy, format: Format::Check });
+    }
     let mut tests = cargo();
     if has_nextest(&root) {
-        tests
-            .args(["nextest", "run", "--workspace", "--no-fail-fast"])
-            .args(rest);
-        steps.push(Step {
-            name: "tests (nextest)",
-            cmd: tests,
-            format: Format::Nextest,
-        });
+        tests.args(["nextest", "run", "--workspace", "--no-fail-fast"]).args(rest);
+        steps.push(Step { name: "tests (nextest)", cmd: tests, format: Format::Nextest });
     } else {
-        println!(
-            "cargo-nextest is not installed: running `cargo test` (install it: cargo install cargo-nextest --locked)"
-        );
+        println!("cargo-nextest is not installed: running `cargo test` (install it: cargo install cargo-nextest --locked)");
         // the targets nextest runs; doctests are a step of their own
         let targets = ["--lib", "--bins", "--tests"];
-        tests
-            .args(["test", "--workspace", "--no-fail-fast"])
-            .args(targets)
-            .args(rest);
-        steps.push(Step {
-            name: "tests (cargo test)",
-            cmd: tests,
-            format: Format::Libtest,
-        });
+        tests.args(["test", "--workspace", "--no-fail-fast"]).args(targets).args(rest);
+        steps.push(Step { name: "tests (cargo test)", cmd: tests, format: Format::Libtest });
     }
     if !skip_doc {
         let mut doc = cargo();
         doc.args(["test", "--workspace", "--doc"]);
-        steps.push(Step {
-            name: "doctests",
-            cmd: doc,
-            format: Format::Libtest,
-        });
+        steps.push(Step { name: "doctests", cmd: doc, format: Format::Libtest });
     }
 
     let color = io::stderr().is_terminal() && std::env::var_os("CARGO_TERM_COLOR").is_none();
     let mut outcomes = Vec::new();
     for mut step in steps {
-        step.cmd
-            .current_dir(&root)
-            .envs(vars.iter().map(|(k, v)| (k, v)));
+        step.cmd.current_dir(&root).envs(vars.iter().map(|(k, v)| (k, v)));
         if color {
             step.cmd.env("CARGO_TERM_COLOR", "always");
         }
@@ -221,22 +198,13 @@ fn run_step(mut step: Step) -> Result<Outcome> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| proc::spawn_error(&step.cmd, e, "cargo is needed to run the tests"))?;
-    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        bail!("{}: no pipes to the child", step.name)
-    };
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else { bail!("{}: no pipes to the child", step.name) };
     let format = step.format;
     let from_stderr = thread::spawn(move || forward(stderr, io::stderr(), format));
     let mut lines = forward(stdout, io::stdout(), format);
     lines.extend(from_stderr.join().unwrap_or_default());
-    let status = child
-        .wait()
-        .map_err(|e| Error(format!("{}: waiting for cargo: {e}", step.name)))?;
-    Ok(Outcome {
-        name: step.name,
-        status,
-        counts: format.counts(&lines),
-        took: start.elapsed(),
-    })
+    let status = child.wait().map_err(|e| Error(format!("{}: waiting for cargo: {e}", step.name)))?;
+    Ok(Outcome { name: step.name, status, counts: format.counts(&lines), checks_only: format == Format::Check, took: start.elapsed() })
 }
 
 /// Copy `from` to `to` line by line as it comes and return the lines `format` reads.
@@ -266,12 +234,9 @@ fn report(outcomes: &[Outcome]) -> ExitCode {
     let mut total = Counts::default();
     let mut all_counted = true;
     for o in outcomes {
-        let state = if o.status.success() {
-            "ok".to_string()
-        } else {
-            format!("FAILED ({})", proc::describe_status(o.status))
-        };
+        let state = if o.status.success() { "ok".to_string() } else { format!("FAILED ({})", proc::describe_status(o.status)) };
         let counts = match o.counts {
+            Some(_) if o.checks_only => String::new(),
             Some(c) => {
                 total += c;
                 c.to_string()
@@ -281,17 +246,10 @@ fn report(outcomes: &[Outcome]) -> ExitCode {
                 "no test results reported".to_string()
             }
         };
-        println!(
-            "{}: {state}: {counts} in {:.1}s",
-            o.name,
-            o.took.as_secs_f64()
-        );
+        let counts = if counts.is_empty() { String::new() } else { format!(": {counts}") };
+        println!("{}: {state}{counts} in {:.1}s", o.name, o.took.as_secs_f64());
     }
-    let failed: Vec<&str> = outcomes
-        .iter()
-        .filter(|o| !o.status.success())
-        .map(|o| o.name)
-        .collect();
+    let failed: Vec<&str> = outcomes.iter().filter(|o| !o.status.success()).map(|o| o.name).collect();
     if failed.is_empty() {
         if all_counted {
             println!("summary: {total}");
@@ -316,22 +274,10 @@ mod tests {
     #[test]
     fn require_merges_with_what_the_caller_asked_for() {
         let mut env = TestEnv::default();
-        env.provide(
-            "python",
-            [("STEVEDORE_PYTHON", OsString::from("/v/bin/python"))],
-        );
+        env.provide("python", [("STEVEDORE_PYTHON", OsString::from("/v/bin/python"))]);
         let vars = env.vars(Some("postgres, python"));
-        assert_eq!(
-            vars[0],
-            (
-                "STEVEDORE_PYTHON".to_string(),
-                OsString::from("/v/bin/python")
-            )
-        );
-        assert_eq!(
-            vars[1],
-            (REQUIRE_VAR.to_string(), OsString::from("postgres,python"))
-        );
+        assert_eq!(vars[0], ("STEVEDORE_PYTHON".to_string(), OsString::from("/v/bin/python")));
+        assert_eq!(vars[1], (REQUIRE_VAR.to_string(), OsString::from("postgres,python")));
         assert_eq!(env.vars(None)[1].1, OsString::from("python"));
     }
 
@@ -341,13 +287,6 @@ mod tests {
         let mut out = Vec::new();
         let kept = forward(input.as_bytes(), &mut out, Format::Libtest);
         assert_eq!(out, input.as_bytes());
-        assert_eq!(
-            Format::Libtest.counts(&kept),
-            Some(Counts {
-                passed: 1,
-                failed: 0,
-                skipped: 0
-            })
-        );
+        assert_eq!(Format::Libtest.counts(&kept), Some(Counts { passed: 1, failed: 0, skipped: 0 }));
     }
 }
