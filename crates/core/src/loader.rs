@@ -59,6 +59,40 @@ impl Default for LoaderOptions {
     }
 }
 
+/// Where a job ended in a run of the loader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobState {
+    /// Done: its rows are in the destination (or it was found done there).
+    Completed,
+    /// Failed for good: the package is aborted.
+    Failed,
+    /// Failed with a retryable error: the package stays pending, the next run retries it.
+    Retry,
+}
+
+impl JobState {
+    /// `completed`, `failed` or `retry` (dlt's names).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Completed => "completed",
+            JobState::Failed => "failed",
+            JobState::Retry => "retry",
+        }
+    }
+}
+
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for JobState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// What happened to one job.
 #[derive(Debug, Clone)]
 pub struct JobMetrics {
@@ -66,8 +100,8 @@ pub struct JobMetrics {
     pub job_id: String,
     /// Table.
     pub table: String,
-    /// Final state: `completed`, `failed` or `retry`.
-    pub state: String,
+    /// Where it ended.
+    pub state: JobState,
     /// Attempts made in this run.
     pub attempts: u32,
     /// Size of the job file.
@@ -232,7 +266,7 @@ pub async fn load_package(
                     return Ok(None);
                 }
                 let m = run_one(pkg, target, info, job, opts).await?;
-                if m.state == "failed" && opts.raise_on_failed_jobs {
+                if m.state == JobState::Failed && opts.raise_on_failed_jobs {
                     aborted.store(true, Ordering::SeqCst);
                 }
                 progress(&m);
@@ -246,7 +280,7 @@ pub async fn load_package(
         for r in results {
             metrics.push(r?);
         }
-        if let Some(m) = metrics.iter().find(|m| m.state == "retry") {
+        if let Some(m) = metrics.iter().find(|m| m.state == JobState::Retry) {
             return Err(Error::new(
                 ErrorKind::Destination,
                 format!("job {} did not succeed after {} attempts: {}", m.job_id, m.attempts, m.failed_message.as_deref().unwrap_or("")),
@@ -260,7 +294,7 @@ pub async fn load_package(
     if aborted.load(Ordering::SeqCst) {
         let failed: Vec<String> = metrics
             .iter()
-            .filter(|m| m.state == "failed")
+            .filter(|m| m.state == JobState::Failed)
             .map(|m| format!("{}: {}", m.job_id, m.failed_message.as_deref().unwrap_or("")))
             .collect();
         pkg.write_marker(ABORTING_MARKER, &serde_json::to_vec(&failed)?)?;
@@ -349,7 +383,7 @@ async fn run_one(pkg: &Package, target: Target<'_>, info: &PackageInfo, job: Job
                 return Ok(JobMetrics {
                     job_id: job.job_id(),
                     table: job.table.clone(),
-                    state: "completed".into(),
+                    state: JobState::Completed,
                     attempts,
                     file_size,
                     elapsed: started.elapsed(),
@@ -368,7 +402,7 @@ async fn run_one(pkg: &Package, target: Target<'_>, info: &PackageInfo, job: Job
                 return Ok(JobMetrics {
                     job_id: job.job_id(),
                     table: job.table.clone(),
-                    state: "retry".into(),
+                    state: JobState::Retry,
                     attempts,
                     file_size,
                     elapsed: started.elapsed(),
@@ -388,7 +422,7 @@ async fn run_one(pkg: &Package, target: Target<'_>, info: &PackageInfo, job: Job
                 return Ok(JobMetrics {
                     job_id: job.job_id(),
                     table: job.table.clone(),
-                    state: "failed".into(),
+                    state: JobState::Failed,
                     attempts,
                     file_size,
                     elapsed: started.elapsed(),

@@ -17,6 +17,9 @@
 //!   aborting.json                                            a job failed for good: the files
 //!                                                            the package wrote are being removed
 //! ```
+//! `package.json` carries `format_version` ([`PACKAGE_FORMAT_VERSION`]); the whole format is
+//! described in `docs/package-format.md`.
+//!
 //! Job files are named like dlt's: `<table>.<file_id>.<retry_count>.<ext>[.gz]`: data files
 //! (`jsonl`, `parquet`, `csv`, `insert_values`), reference jobs of the staging chain
 //! (`reference`, holding the staged file's URL, see [`crate::staging`]) and the destination's
@@ -66,9 +69,23 @@ pub struct ManifestTable {
     pub rows: u64,
 }
 
+/// The on-disk package format this build writes (`package.json`'s `format_version`).
+/// 1: packages written before the field existed (data and followup jobs). 2: reference jobs of
+/// the staging chain and `staging_truncated.json` may appear. A build loads packages of any
+/// version up to its own and refuses newer ones (see `docs/package-format.md`).
+pub const PACKAGE_FORMAT_VERSION: u32 = 2;
+
+fn format_version_1() -> u32 {
+    1
+}
+
 /// `package.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
+    /// Package format version ([`PACKAGE_FORMAT_VERSION`] when written by this build; 1 when
+    /// absent, as in packages written before versions existed).
+    #[serde(default = "format_version_1")]
+    pub format_version: u32,
     /// Load id.
     pub load_id: String,
     /// Pipeline that made it.
@@ -239,8 +256,24 @@ impl Package {
     pub fn manifest(&self) -> Result<Manifest> {
         let p = self.dir.join("package.json");
         let text = fs::read(&p).map_err(|e| Error::io("read package manifest", &p, e))?;
-        serde_json::from_slice(&text)
-            .map_err(|e| Error::new(ErrorKind::State, format!("package manifest is corrupted: {e}")).with("path", p.display().to_string()))
+        let m: Manifest = serde_json::from_slice(&text).map_err(|e| {
+            Error::new(ErrorKind::State, format!("package manifest is corrupted: {e}")).with("path", p.display().to_string())
+        })?;
+        if m.format_version > PACKAGE_FORMAT_VERSION {
+            return Err(Error::new(
+                ErrorKind::State,
+                format!(
+                    "load package {} was written by a newer stevedore (package format {}; this build reads formats up to {PACKAGE_FORMAT_VERSION})",
+                    m.load_id, m.format_version
+                ),
+            )
+            .with("path", p.display().to_string())
+            .with_hint(format!(
+                "finish it with the stevedore version that wrote it, or drop it with `stevedore pipeline {} drop-pending-packages`",
+                m.pipeline_name
+            )));
+        }
+        Ok(m)
     }
     /// Reads the schema.
     pub fn schema(&self) -> Result<Schema> {
@@ -344,5 +377,69 @@ impl Package {
         let text = fs::read(self.dir.join("package_completed.json")).ok()?;
         let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
         serde_json::from_value(v.get("status")?.clone()).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest_json(version: Option<u32>) -> serde_json::Value {
+        let m = Manifest {
+            format_version: PACKAGE_FORMAT_VERSION,
+            load_id: "1733400000.5".into(),
+            pipeline_name: "events_pipe".into(),
+            schema_name: "events_pipe".into(),
+            created_at: chrono::Utc::now(),
+            tables: vec![ManifestTable { name: "events".into(), write_disposition: WriteDisposition::Append, rows: 3 }],
+            replace_tables: vec![],
+            state: None,
+            inputs: None,
+            records: 3,
+        };
+        let mut v = serde_json::to_value(&m).unwrap();
+        match version {
+            Some(n) => v["format_version"] = n.into(),
+            None => {
+                v.as_object_mut().unwrap().remove("format_version");
+            }
+        }
+        v
+    }
+
+    fn package_with(manifest: &serde_json::Value) -> (tempfile::TempDir, Package) {
+        let dir = tempfile::tempdir().unwrap();
+        let pkg = Package { dir: dir.path().join("1733400000.5"), load_id: "1733400000.5".into() };
+        fs::create_dir_all(&pkg.dir).unwrap();
+        fs::write(pkg.dir.join("package.json"), serde_json::to_vec(manifest).unwrap()).unwrap();
+        (dir, pkg)
+    }
+
+    #[test]
+    fn a_manifest_without_a_version_is_format_1_and_loads() {
+        let (_dir, pkg) = package_with(&manifest_json(None));
+        let m = pkg.manifest().unwrap();
+        assert_eq!(m.format_version, 1);
+        assert_eq!(m.tables[0].rows, 3);
+    }
+
+    #[test]
+    fn this_builds_format_round_trips() {
+        let (_dir, pkg) = package_with(&manifest_json(Some(PACKAGE_FORMAT_VERSION)));
+        assert_eq!(pkg.manifest().unwrap().format_version, PACKAGE_FORMAT_VERSION);
+    }
+
+    #[test]
+    fn a_newer_format_is_refused_with_what_to_do() {
+        let (_dir, pkg) = package_with(&manifest_json(Some(PACKAGE_FORMAT_VERSION + 1)));
+        let e = pkg.manifest().unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("written by a newer stevedore") && msg.contains(&format!("package format {}", PACKAGE_FORMAT_VERSION + 1)),
+            "{msg}"
+        );
+        assert!(msg.contains("package.json"), "the error names the file: {msg}");
+        let hint = e.hint().expect("a hint");
+        assert!(hint.contains("stevedore pipeline events_pipe drop-pending-packages"), "{hint}");
     }
 }

@@ -383,7 +383,7 @@ impl fmt::Display for LoadInfo {
             writeln!(f, "  warning: {w}")?;
         }
         for p in &self.packages {
-            let failed = p.jobs.iter().filter(|j| j.state == "failed").count();
+            let failed = p.jobs.iter().filter(|j| j.state == crate::loader::JobState::Failed).count();
             writeln!(f, "  load {}: {} jobs, {} failed, {:?}", p.load_id, p.jobs.len(), failed, p.status)?;
         }
         for (t, m) in &self.tables {
@@ -851,6 +851,7 @@ impl Pipeline {
             }
         }
         let manifest = Manifest {
+            format_version: crate::package::PACKAGE_FORMAT_VERSION,
             load_id: load_id.to_string(),
             pipeline_name: self.name.clone(),
             schema_name: schema.name.clone(),
