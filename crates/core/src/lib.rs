@@ -5,23 +5,25 @@
 
 #![warn(missing_docs)]
 
+// Grouped by stage: source (inputs, fingerprints) → normalize (JSON to Arrow, parallel
+// workers, coercion) → package (load packages on disk, job-file writers) → load (destination
+// traits, loader, staging chain, table formats); schema (types, hints, naming) and config
+// serve them all; pipeline ties the stages together (builder, state, lock).
 pub mod config;
-pub mod destination;
 pub mod error;
-pub mod fingerprint;
-pub mod loader;
-pub mod lock;
-pub mod naming;
+pub mod load;
 pub mod normalize;
 pub mod package;
-pub mod parallel;
 pub mod pipeline;
 pub mod schema;
 pub mod source;
-pub mod staging;
-pub mod state;
-pub mod table_format;
-pub mod time;
-pub mod writers;
+
+// The modules' paths from before the grouping stay valid.
+pub use load::{destination, loader, staging, table_format};
+pub use normalize::{parallel, time};
+pub use package::writers;
+pub use pipeline::{lock, state};
+pub use schema::naming;
+pub use source::fingerprint;
 
 pub use error::{Error, ErrorKind, Result};

@@ -6,6 +6,9 @@
 //! builders per table: no per-row dictionaries. Column names are resolved once per distinct
 //! key path through a path trie, so the hot loop does a hash lookup per key and an append.
 
+pub mod parallel;
+pub mod time;
+
 pub mod buffer;
 mod coerce;
 pub mod jsondoc;

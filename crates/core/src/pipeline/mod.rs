@@ -13,6 +13,9 @@
 //! # Ok(()) }
 //! ```
 
+pub mod lock;
+pub mod state;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::BufRead;

@@ -2,6 +2,8 @@
 //! versioning with a content hash, and dlt's stored-schema format (engine version 11) in YAML
 //! or JSON.
 
+pub mod naming;
+
 mod stored;
 mod types;
 

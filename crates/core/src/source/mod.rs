@@ -11,6 +11,8 @@
 //! a string, a nested array) is loaded as `{"value": record}`. A leading UTF-8 byte order
 //! mark is skipped in JSON and CSV input.
 
+pub mod fingerprint;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

@@ -25,6 +25,8 @@
 //! (`reference`, holding the staged file's URL, see [`crate::staging`]) and the destination's
 //! followups (`sql`, `replace_cleanup`...).
 
+pub mod writers;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
