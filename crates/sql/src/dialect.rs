@@ -10,6 +10,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use stevedore_core::schema::{Column, DataType};
+use stevedore_core::writers::SqlLiterals;
 use stevedore_core::{Error, ErrorKind, Result};
 
 /// A SQL dialect. Object safe; every method has the generic (ANSI-ish) default where one exists.
@@ -54,6 +55,12 @@ pub trait Dialect: Send + Sync + fmt::Debug {
     /// Inline column hints rendered after the type (e.g. `UNIQUE`).
     fn column_hints(&self, _col: &Column) -> Vec<&'static str> {
         Vec::new()
+    }
+
+    /// How `insert_values` job files write literals for this dialect (a destination copies it
+    /// into its `Capabilities::insert_values_literals`).
+    fn insert_values_literals(&self) -> SqlLiterals {
+        SqlLiterals::Postgres
     }
 
     /// Whether one `ALTER TABLE` may add several columns.

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::schema::{MergeStrategy, ReplaceStrategy, Schema, WriteDisposition};
-use crate::writers::FileFormat;
+use crate::writers::{FileFormat, SqlLiterals};
 
 /// What a destination can do.
 #[derive(Debug, Clone)]
@@ -54,6 +54,9 @@ pub struct Capabilities {
     /// (dlt's `truncate_tables_on_staging_destination_before_load`, default true; a
     /// destination reads it from its config section).
     pub truncate_tables_on_staging_destination_before_load: bool,
+    /// How `insert_values` job files for this destination write literals (dlt's
+    /// `escape_literal`). Default PostgreSQL's.
+    pub insert_values_literals: SqlLiterals,
 }
 
 impl Capabilities {
@@ -72,6 +75,7 @@ impl Capabilities {
             preferred_staging_file_format: None,
             supported_staging_file_formats: Vec::new(),
             truncate_tables_on_staging_destination_before_load: true,
+            insert_values_literals: SqlLiterals::Postgres,
         }
     }
 }

@@ -358,6 +358,7 @@ impl Pipeline {
         cfg.compression = self.compression;
         cfg.file_max_items = self.file_max_items;
         cfg.file_max_bytes = self.file_max_bytes.or(caps.recommended_file_size);
+        cfg.sql_literals = caps.insert_values_literals;
         cfg
     }
 

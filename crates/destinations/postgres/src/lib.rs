@@ -207,6 +207,7 @@ impl Destination for Postgres {
             vec![ReplaceStrategy::TruncateAndInsert, ReplaceStrategy::InsertFromStaging, ReplaceStrategy::StagingOptimized];
         c.max_parallel_load_jobs = Some(self.config.pool_size);
         c.state_as_table = true;
+        c.insert_values_literals = stevedore_sql::Dialect::insert_values_literals(&stevedore_sql::PostgresDialect::default());
         c
     }
 

@@ -200,6 +200,22 @@ pub struct WriterConfig {
     pub csv_include_header: bool,
     /// Csv quoting style. Default [`CsvQuoting::Needed`].
     pub csv_quoting: CsvQuoting,
+    /// How `insert_values` files write literals (the destination's dialect). Default
+    /// [`SqlLiterals::Postgres`].
+    pub sql_literals: SqlLiterals,
+}
+
+/// How `insert_values` job files write SQL literals: the destination's dialect, as dlt's
+/// `escape_literal` capability chooses per destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqlLiterals {
+    /// PostgreSQL: strings as `E'..'` with backslash escapes, binary as `E'\\x..'`, JSON as
+    /// a string.
+    #[default]
+    Postgres,
+    /// Redshift: strings as `'..'` with backslash escapes (Redshift keeps them in plain
+    /// strings), binary as `from_hex('..')`, JSON as `json_parse('..')`.
+    Redshift,
 }
 
 impl WriterConfig {
@@ -218,6 +234,7 @@ impl WriterConfig {
             csv_delimiter: b',',
             csv_include_header: true,
             csv_quoting: CsvQuoting::Needed,
+            sql_literals: SqlLiterals::Postgres,
         }
     }
 

@@ -396,7 +396,7 @@ impl OpenFile {
             }
             FileKind::InsertValues { sink } => {
                 let cols = build_nodes(batch, table, path, FileFormat::InsertValues)?;
-                write_insert_values_rows(&cols, batch.num_rows(), self.rows, buf, scratch, sink).map_err(io_err)?;
+                write_insert_values_rows(&cols, batch.num_rows(), self.rows, buf, scratch, sink, config.sql_literals).map_err(io_err)?;
                 sink.write_all(buf).map_err(io_err)?;
                 buf.clear();
             }

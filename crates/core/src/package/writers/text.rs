@@ -458,8 +458,14 @@ pub(super) fn write_jsonl_rows(cols: &[Column<'_>], rows: usize, buf: &mut Vec<u
 }
 
 /// `E'..'` SQL string literal: `\\`, `'`, line breaks and tabs escaped (one row per line).
-pub(super) fn write_sql_str(buf: &mut Vec<u8>, text: &[u8]) {
-    buf.extend_from_slice(b"E'");
+/// A string literal: `E'..'` (PostgreSQL) or `'..'` (Redshift, which keeps backslash escapes in
+/// plain strings), quotes doubled, backslash and control characters escaped, as dlt's
+/// `escape_postgres_literal` and `escape_redshift_literal` do.
+pub(super) fn write_sql_str(buf: &mut Vec<u8>, text: &[u8], literals: SqlLiterals) {
+    buf.extend_from_slice(match literals {
+        SqlLiterals::Postgres => b"E'".as_slice(),
+        SqlLiterals::Redshift => b"'".as_slice(),
+    });
     for &b in text {
         match b {
             b'\\' => buf.extend_from_slice(b"\\\\"),
@@ -473,7 +479,7 @@ pub(super) fn write_sql_str(buf: &mut Vec<u8>, text: &[u8]) {
     buf.push(b'\'');
 }
 
-pub(super) fn write_sql_value(node: &Node<'_>, i: usize, buf: &mut Vec<u8>, scratch: &mut Vec<u8>) {
+pub(super) fn write_sql_value(node: &Node<'_>, i: usize, buf: &mut Vec<u8>, scratch: &mut Vec<u8>, literals: SqlLiterals) {
     if node.is_null(i) {
         buf.extend_from_slice(b"NULL");
         return;
@@ -495,16 +501,29 @@ pub(super) fn write_sql_value(node: &Node<'_>, i: usize, buf: &mut Vec<u8>, scra
             }
         }
         Enc::Bin(b) => {
-            buf.extend_from_slice(b"E'\\\\x");
+            buf.extend_from_slice(match literals {
+                SqlLiterals::Postgres => b"E'\\\\x".as_slice(),
+                SqlLiterals::Redshift => b"from_hex('".as_slice(),
+            });
             for byte in b.value(i) {
                 buf.extend_from_slice(format!("{byte:02x}").as_bytes());
             }
-            buf.push(b'\'');
+            buf.extend_from_slice(match literals {
+                SqlLiterals::Postgres => b"'".as_slice(),
+                SqlLiterals::Redshift => b"')".as_slice(),
+            });
+        }
+        Enc::Json(_) if literals == SqlLiterals::Redshift => {
+            scratch.clear();
+            node.write_text(i, scratch);
+            buf.extend_from_slice(b"json_parse(");
+            write_sql_str(buf, scratch, literals);
+            buf.push(b')');
         }
         _ => {
             scratch.clear();
             node.write_text(i, scratch);
-            write_sql_str(buf, scratch);
+            write_sql_str(buf, scratch, literals);
         }
     }
 }
@@ -516,6 +535,7 @@ pub(super) fn write_insert_values_rows(
     buf: &mut Vec<u8>,
     scratch: &mut Vec<u8>,
     sink: &mut TextSink,
+    literals: SqlLiterals,
 ) -> io::Result<()> {
     for i in 0..rows {
         if rows_before > 0 || i > 0 {
@@ -526,7 +546,7 @@ pub(super) fn write_insert_values_rows(
             if n > 0 {
                 buf.push(b',');
             }
-            write_sql_value(&c.node, i, buf, scratch);
+            write_sql_value(&c.node, i, buf, scratch, literals);
         }
         buf.push(b')');
         if buf.len() >= IO_BUFFER_BYTES {
