@@ -20,21 +20,20 @@ use std::pin::pin;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::Pool;
 use futures::SinkExt;
 use sha3::{Digest, Sha3_256};
 use stevedore_core::destination::{JobInfo, PackageInfo};
 use stevedore_core::schema::{Column, DataType, ReplaceStrategy, Table};
 use stevedore_core::{Error, ErrorKind, Result};
-use stevedore_sql::client::{PACKAGE_STARTED, Param, SqlBackend, SqlClient, SqlClientSettings, SqlRow, SqlTransaction};
+use stevedore_sql::client::{PACKAGE_STARTED, Param, SqlBackend, SqlClient, SqlClientSettings, SqlTransaction};
 use stevedore_sql::ddl::{INFORMATION_SCHEMA_COLUMNS, complete_columns};
 use stevedore_sql::{Dialect, Names, PostgresDialect};
 use tokio::sync::Mutex;
-use tokio_postgres::types::ToSql;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::copy::{self, Target, pg_kind};
-use crate::error::pg_err;
+use stevedore_pgwire::{PgTx, pg_err};
 
 pub use stevedore_sql::client::{JOBS_TABLE, SQL_JOB_FORMAT};
 
@@ -82,11 +81,7 @@ fn lock_key(parts: &[&str]) -> i64 {
 /// Connects: a pool, and one connection checked at once, so that a wrong password or an
 /// unreachable server is reported once, before any job.
 pub(crate) async fn connect(s: ClientSettings) -> Result<PostgresClient> {
-    let mgr = Manager::from_config(s.pg.clone(), s.tls.clone(), ManagerConfig { recycling_method: RecyclingMethod::Fast });
-    let pool = Pool::builder(mgr)
-        .max_size(s.pool_size.max(1))
-        .build()
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot build the connection pool: {e}")))?;
+    let pool = stevedore_pgwire::pool(s.pg.clone(), s.tls.clone(), s.pool_size)?;
     let backend = PostgresBackend {
         pool,
         pg: s.pg,
@@ -109,102 +104,9 @@ pub(crate) async fn connect(s: ClientSettings) -> Result<PostgresClient> {
     ))
 }
 
-/// A transaction on a pooled connection. Dropped without a commit, it is rolled back (by a
-/// task when a runtime is there, else by closing the connection); the connection goes back
-/// to the pool only after that.
-pub struct PgTx {
-    conn: Option<deadpool_postgres::Object>,
-}
-
-impl Drop for PgTx {
-    fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else { return };
-        match tokio::runtime::Handle::try_current() {
-            Ok(h) => {
-                h.spawn(async move {
-                    if conn.batch_execute("ROLLBACK").await.is_err() {
-                        drop(deadpool_postgres::Object::take(conn));
-                    }
-                });
-            }
-            Err(_) => drop(deadpool_postgres::Object::take(conn)),
-        }
-    }
-}
-
-impl PgTx {
-    fn client(&self) -> &tokio_postgres::Client {
-        self.conn.as_ref().expect("transaction in use")
-    }
-}
-
-fn bind(params: &[Param]) -> Vec<Box<dyn ToSql + Sync + Send>> {
-    params
-        .iter()
-        .map(|p| -> Box<dyn ToSql + Sync + Send> {
-            match p {
-                Param::Text(s) => Box::new(s.clone()),
-                Param::Int(i) => Box::new(*i),
-                Param::TextList(v) => Box::new(v.clone()),
-            }
-        })
-        .collect()
-}
-
-fn text_row(r: &tokio_postgres::Row) -> SqlRow {
-    (0..r.len())
-        .map(|i| {
-            r.try_get::<_, Option<String>>(i)
-                .ok()
-                .flatten()
-                .or_else(|| r.try_get::<_, Option<i64>>(i).ok().flatten().map(|v| v.to_string()))
-                .or_else(|| r.try_get::<_, Option<i32>>(i).ok().flatten().map(|v| v.to_string()))
-                .or_else(|| r.try_get::<_, Option<bool>>(i).ok().flatten().map(|v| v.to_string()))
-        })
-        .collect()
-}
-
-#[async_trait]
-impl SqlTransaction for PgTx {
-    async fn batch(&mut self, sql: &str) -> Result<()> {
-        self.client().batch_execute(sql).await.map_err(|e| pg_err("SQL", e))
-    }
-    async fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64> {
-        let b = bind(params);
-        let refs: Vec<&(dyn ToSql + Sync)> = b.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-        self.client().execute(sql, &refs).await.map_err(|e| pg_err("SQL", e))
-    }
-    async fn query(&mut self, sql: &str, params: &[Param]) -> Result<Vec<SqlRow>> {
-        let b = bind(params);
-        let refs: Vec<&(dyn ToSql + Sync)> = b.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-        let rows = self.client().query(sql, &refs).await.map_err(|e| pg_err("SQL", e))?;
-        Ok(rows.iter().map(text_row).collect())
-    }
-    async fn commit(mut self) -> Result<()> {
-        let conn = self.conn.take().expect("transaction in use");
-        match conn.batch_execute("COMMIT").await {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                drop(deadpool_postgres::Object::take(conn));
-                Err(pg_err("COMMIT", e))
-            }
-        }
-    }
-}
-
 impl PostgresBackend {
     async fn conn(&self) -> Result<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(|e| {
-            let err = match e {
-                deadpool_postgres::PoolError::Backend(e) => pg_err(&format!("connecting to {}", self.display), e),
-                other => Error::new(ErrorKind::Destination, format!("connecting to {} failed: {other}", self.display)).retryable(true),
-            };
-            if err.kind() == ErrorKind::Auth {
-                err
-            } else {
-                err.with_hint("check that the server runs and the host, port and database are right")
-            }
-        })
+        stevedore_pgwire::connection(&self.pool, &self.display).await
     }
 
     async fn feed_copy(&self, tx: &tokio_postgres::Client, stmt: &str, mut rx: tokio::sync::mpsc::Receiver<Bytes>) -> Result<u64> {
@@ -394,9 +296,7 @@ impl SqlBackend for PostgresBackend {
     }
 
     async fn begin(&self) -> Result<PgTx> {
-        let conn = self.conn().await?;
-        conn.batch_execute("BEGIN").await.map_err(|e| pg_err("starting a transaction", e))?;
-        Ok(PgTx { conn: Some(conn) })
+        PgTx::begin(self.conn().await?).await
     }
 
     async fn load_file(&self, tx: &mut PgTx, _package: &PackageInfo, job: &JobInfo, table: &Table, qualified: &str) -> Result<u64> {

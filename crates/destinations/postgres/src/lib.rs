@@ -28,10 +28,8 @@
 mod client;
 pub mod config;
 mod copy;
-mod error;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use stevedore_core::config::Config;
@@ -39,7 +37,7 @@ use stevedore_core::destination::{Capabilities, Destination, DestinationClient};
 use stevedore_core::naming::{NamingConvention, SnakeCase};
 use stevedore_core::schema::{MergeStrategy, ReplaceStrategy};
 use stevedore_core::writers::FileFormat;
-use stevedore_core::{Error, ErrorKind, Result};
+use stevedore_core::{Error, Result};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub use client::{JOBS_TABLE, PostgresBackend, PostgresClient, SQL_JOB_FORMAT, STAGING_OWNER_TABLE};
@@ -129,7 +127,7 @@ impl PostgresBuilder {
         if self.config.staging_dataset_name_layout.trim().is_empty() {
             return Err(Error::config("staging_dataset_name_layout is empty").with_hint("use e.g. %s_staging"));
         }
-        let tls = tls_connector(&credentials)?;
+        let tls = stevedore_pgwire::tls_connector(&credentials)?;
         Ok(Postgres { config: self.config, credentials, tls, fault_after_statements: self.fault_after_statements })
     }
 }
@@ -164,30 +162,6 @@ impl Postgres {
         }
         Ok(name)
     }
-
-    fn pg_config(&self) -> tokio_postgres::Config {
-        let c = &self.credentials;
-        let mut p = tokio_postgres::Config::new();
-        p.user(&c.username).dbname(&c.database).port(c.port).connect_timeout(c.connect_timeout);
-        if c.host.starts_with('/') {
-            p.host_path(&c.host);
-        } else {
-            p.host(&c.host);
-        }
-        if let Some(pw) = &c.password {
-            p.password(pw.expose().as_bytes());
-        }
-        if let Some(a) = &c.application_name {
-            p.application_name(a);
-        }
-        p.ssl_mode(match c.sslmode {
-            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
-            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
-            _ => tokio_postgres::config::SslMode::Require,
-        });
-        p.keepalives(true).keepalives_idle(Duration::from_secs(60));
-        p
-    }
 }
 
 #[async_trait]
@@ -218,7 +192,7 @@ impl Destination for Postgres {
         }
         let staging = self.staging_dataset_name(dataset_name)?;
         let client = client::connect(client::ClientSettings {
-            pg: self.pg_config(),
+            pg: self.credentials.pg_config(),
             tls: self.tls.clone(),
             display: self.credentials.to_string(),
             dataset,
@@ -241,77 +215,4 @@ impl Destination for Postgres {
 /// The destination built from layered config, as the facade's registry does it.
 pub fn from_config(config: &Config) -> Result<Arc<dyn Destination>> {
     Ok(Arc::new(PostgresBuilder::from_config(config)?.build()?))
-}
-
-mod tls {
-    use std::sync::Arc;
-
-    use rustls::DigitallySignedStruct;
-    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-    use rustls::crypto::CryptoProvider;
-    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-
-    /// `sslmode=prefer|require`: encrypt, do not check the certificate (libpq's semantics).
-    #[derive(Debug)]
-    pub(super) struct NoVerify(pub Arc<CryptoProvider>);
-
-    impl ServerCertVerifier for NoVerify {
-        fn verify_server_cert(
-            &self,
-            _end_entity: &CertificateDer<'_>,
-            _intermediates: &[CertificateDer<'_>],
-            _server_name: &ServerName<'_>,
-            _ocsp: &[u8],
-            _now: UnixTime,
-        ) -> Result<ServerCertVerified, rustls::Error> {
-            Ok(ServerCertVerified::assertion())
-        }
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-        }
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-        }
-        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
-        }
-    }
-}
-
-fn tls_connector(c: &Credentials) -> Result<MakeRustlsConnect> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::new(ErrorKind::Config, format!("TLS setup failed: {e}")))?;
-    let config = match c.sslmode {
-        SslMode::Disable | SslMode::Prefer | SslMode::Require => {
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(tls::NoVerify(provider))).with_no_client_auth()
-        }
-        SslMode::VerifyCa | SslMode::VerifyFull => {
-            let mut roots = rustls::RootCertStore::empty();
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            if let Some(path) = &c.sslrootcert {
-                let certs = CertificateDer::pem_file_iter(path)
-                    .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
-                    .map_err(|e| Error::config(format!("cannot read sslrootcert {}: {e}", path.display())))?;
-                for cert in certs {
-                    roots.add(cert).map_err(|e| Error::config(format!("bad certificate in {}: {e}", path.display())))?;
-                }
-            }
-            builder.with_root_certificates(roots).with_no_client_auth()
-        }
-    };
-    Ok(MakeRustlsConnect::new(config))
 }

@@ -1,9 +1,9 @@
-//! PostgreSQL errors → stevedore errors: a kind, retryable only where retrying can help.
+//! PostgreSQL-wire errors → stevedore errors: a kind, retryable only where retrying can help.
 
 use stevedore_core::{Error, ErrorKind};
 
 /// Converts a driver error; `what` says what was being done.
-pub(crate) fn pg_err(what: &str, e: tokio_postgres::Error) -> Error {
+pub fn pg_err(what: &str, e: tokio_postgres::Error) -> Error {
     if let Some(db) = e.as_db_error() {
         let code = db.code().code();
         let class = &code[..2];
@@ -33,7 +33,7 @@ pub(crate) fn pg_err(what: &str, e: tokio_postgres::Error) -> Error {
             err = err.with("column", c.to_string());
         }
         if kind == ErrorKind::Auth {
-            err = err.with_hint("check the user name and password in [destination.postgres.credentials]");
+            err = err.with_hint("check the user name and password in the destination's credentials ([destination.<name>.credentials], e.g. [destination.postgres.credentials])");
         }
         return err;
     }
