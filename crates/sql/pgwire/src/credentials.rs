@@ -31,33 +31,6 @@ pub static CREDENTIALS_SPEC: SectionSpec = SectionSpec {
     children: &[],
 };
 
-/// `[destination.postgres]` keys.
-pub static POSTGRES_SPEC: SectionSpec = SectionSpec {
-    path: &["destination", "postgres"],
-    alt_paths: &[],
-    keys: &[
-        KeySpec::new(
-            "staging_dataset_name_layout",
-            ValueKind::String,
-            "staging dataset name: a pattern with %s or a fixed name (default %s_staging)",
-        ),
-        KeySpec::new("replace_strategy", ValueKind::String, "truncate-and-insert (default), insert-from-staging or staging-optimized"),
-        KeySpec::new("create_indexes", ValueKind::Bool, "create UNIQUE constraints for unique columns (default true)"),
-        KeySpec::new(
-            "enable_dataset_name_normalization",
-            ValueKind::Bool,
-            "normalize dataset names with the naming convention (default true)",
-        ),
-        KeySpec::new(
-            "pool_size",
-            ValueKind::Integer,
-            "connections used for parallel jobs (default: one per core, 2 to 8; [load] workers sets it too, at most 20)",
-        ),
-        KeySpec::new("csv_format", ValueKind::Any, "accepted for dlt compatibility"),
-    ],
-    children: &[&CREDENTIALS_SPEC],
-};
-
 /// TLS mode, libpq's names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SslMode {
