@@ -7,10 +7,12 @@
 //!   that tests check stevedore's output with;
 //! - `services` ([`services`]): the test services (PostgreSQL, S3/Azure/GCS emulators), one
 //!   row each in `services/table.rs`;
+//! - `docs` ([`docs`]): regenerate the key tables of `docs/config.md`;
 //! - `test` ([`test`]): the whole test suite, with the environment the tests expect (the
 //!   venv, and every service up, through [`test::TestEnv`]).
 
 mod bench;
+mod docs;
 mod proc;
 mod services;
 mod summary;
@@ -65,8 +67,8 @@ const TASKS: &[Task] = &[
     },
     Task {
         name: "test",
-        args: "[--skip-doc] [--no-services] [NEXTEST_ARGS...]",
-        about: "ensure the venv, start the test services, run `cargo nextest run --workspace --no-fail-fast\n\
+        args: "[--skip-doc] [--skip-lint] [--no-services] [NEXTEST_ARGS...]",
+        about: "ensure the venv, start the test services, check `cargo fmt` and clippy, run `cargo nextest run --workspace --no-fail-fast\n\
                 NEXTEST_ARGS` (`cargo test` when cargo-nextest is missing) and `cargo test --workspace --doc`,\n\
                 then stop the services it started",
         run: test::main,
@@ -77,6 +79,12 @@ const TASKS: &[Task] = &[
         about: "stevedore vs dlt and vs the parse floor on the same generated input, medians;\n\
                 writes docs/benchmarks.md (not part of the test suite)",
         run: bench::main,
+    },
+    Task {
+        name: "docs",
+        args: "",
+        about: "rewrite the key tables of docs/config.md from the config sections the code declares",
+        run: docs::main,
     },
     Task { name: "help", args: "", about: "print this help", run: help },
 ];

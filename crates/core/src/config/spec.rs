@@ -50,19 +50,28 @@ pub struct KeySpec {
     pub kind: ValueKind,
     /// Whether the value is a secret: wrapped in [`Secret`], refused from `config.toml`.
     pub secret: bool,
-    /// One-line description for docs and `config` listings.
+    /// What the key does, for the configuration reference (`docs/config.md` is generated
+    /// from it) and listings; Markdown.
     pub doc: &'static str,
+    /// The default as the reference shows it (Markdown; empty: none).
+    pub default: &'static str,
 }
 
 impl KeySpec {
     /// A non-secret key.
     pub const fn new(name: &'static str, kind: ValueKind, doc: &'static str) -> Self {
-        KeySpec { name, kind, secret: false, doc }
+        KeySpec { name, kind, secret: false, doc, default: "" }
     }
 
     /// A secret key.
     pub const fn secret(name: &'static str, kind: ValueKind, doc: &'static str) -> Self {
-        KeySpec { name, kind, secret: true, doc }
+        KeySpec { name, kind, secret: true, doc, default: "" }
+    }
+
+    /// The same key with the default the reference shows.
+    pub const fn with_default(mut self, default: &'static str) -> Self {
+        self.default = default;
+        self
     }
 }
 
@@ -102,5 +111,38 @@ impl SectionSpec {
             depth < MAX_SPEC_DEPTH && (spec.keys.iter().any(|k| k.secret) || spec.children.iter().any(|c| inner(c, depth + 1)))
         }
         inner(self, 0)
+    }
+
+    /// The section's table in the configuration reference: one row per key (default,
+    /// meaning, secrets marked), then one row per child section listing its keys with their
+    /// defaults. `docs/config.md` holds these tables between `<!-- keys: PATH -->` and
+    /// `<!-- /keys -->` markers; a test regenerates and compares them.
+    pub fn reference_table(&self) -> String {
+        let mut out = String::from("| key | default | meaning |\n|---|---|---|\n");
+        for k in self.keys {
+            let default = if k.default.is_empty() { "none" } else { k.default };
+            let secret = if k.secret { " (secret)" } else { "" };
+            out.push_str(&format!("| `{}` | {default} | {}{secret} |\n", k.name, k.doc));
+        }
+        for child in self.children {
+            let path: Vec<&str> = self.path.iter().chain(child.path.iter()).copied().collect();
+            let keys: Vec<String> = child
+                .keys
+                .iter()
+                .map(|k| {
+                    let mut s = format!("`{}`", k.name);
+                    if k.secret {
+                        s.push('*');
+                    }
+                    if !k.default.is_empty() {
+                        s.push_str(&format!(" ({})", k.default));
+                    }
+                    s
+                })
+                .collect();
+            let secrets = if child.keys.iter().any(|k| k.secret) { " (* = secret)" } else { "" };
+            out.push_str(&format!("| `[{}]` | | {}{secrets} |\n", path.join("."), keys.join(", ")));
+        }
+        out
     }
 }

@@ -48,24 +48,38 @@ pub static FILESYSTEM_SPEC: SectionSpec = SectionSpec {
     path: &["destination", "filesystem"],
     alt_paths: &[],
     keys: &[
-        KeySpec::new("bucket_url", ValueKind::String, "where files go: file:///abs/path, a native path, s3://, gs://, az://"),
-        KeySpec::new("layout", ValueKind::String, "file path template under <bucket>/<dataset>/"),
-        KeySpec::new("extra_placeholders", ValueKind::Table, "static values for custom layout placeholders"),
-        KeySpec::new("current_datetime", ValueKind::String, "fixed ISO datetime for date/time placeholders"),
-        KeySpec::new("max_state_files", ValueKind::Integer, "state files kept per pipeline (<=0 keeps all)"),
+        KeySpec::new(
+            "bucket_url",
+            ValueKind::String,
+            "`file:///abs/path`, native absolute or relative path, `s3://bucket/path`, `az://container/path`, `abfss://container@account.dfs.core.windows.net/path`, `gs://bucket/path`; a malformed URL (`s3:/bucket`, `gs:bucket`, `s3//bucket`) or an unknown scheme is refused, never taken as a folder (write `./s3:x` for such a folder)",
+        )
+        .with_default("`./stevedore_data`"),
+        KeySpec::new(
+            "layout",
+            ValueKind::String,
+            "relative to the dataset folder: no `..`, `.` or empty segments, no leading `/`, `\\` or NUL, at most 255 bytes per file or folder name; see the filesystem page",
+        )
+        .with_default("`{table_name}/{load_id}.{file_id}.{ext}`"),
+        KeySpec::new("extra_placeholders", ValueKind::Table, "table of static values for custom placeholders"),
+        KeySpec::new("current_datetime", ValueKind::String, "RFC 3339 datetime used by date/time placeholders").with_default("load package time"),
+        KeySpec::new("max_state_files", ValueKind::Integer, "state files kept per pipeline; ≤ 0 keeps all").with_default("100"),
         KeySpec::new(
             "kwargs",
             ValueKind::Any,
-            "extra filesystem options (JSON object or table): use_ssl, anon, account_host; auto_mkdir is always on for local folders",
+            "JSON string or table of filesystem options: `use_ssl`, `anon`, `account_host` are mapped to the bucket clients (see the filesystem page); local folders are always created",
         ),
-        KeySpec::new("client_kwargs", ValueKind::Any, "extra client options (JSON object or table): verify, endpoint_url, region_name"),
+        KeySpec::new(
+            "client_kwargs",
+            ValueKind::Any,
+            "JSON string or table of client options: `verify`, `endpoint_url`, `region_name` are mapped to the bucket clients",
+        ),
         KeySpec::new("always_refresh_views", ValueKind::Bool, "dlt SQL-client option; accepted and ignored"),
         KeySpec::new(
             "deltalake_storage_options",
             ValueKind::Any,
             "options for Delta tables (JSON object or table), merged over the credentials: object_store keys (aws_conditional_put, aws_endpoint...) and delta-rs keys (AWS_S3_ALLOW_UNSAFE_RENAME...)",
         ),
-        KeySpec::new("replace_strategy", ValueKind::String, "only truncate-and-insert applies to plain files"),
+        KeySpec::new("replace_strategy", ValueKind::String, "only `truncate-and-insert` applies to plain files").with_default("`truncate-and-insert`"),
     ],
     children: &[&CREDENTIALS_SPEC],
 };

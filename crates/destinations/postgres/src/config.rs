@@ -17,23 +17,14 @@ pub static POSTGRES_SPEC: SectionSpec = SectionSpec {
     path: &["destination", "postgres"],
     alt_paths: &[],
     keys: &[
-        KeySpec::new(
-            "staging_dataset_name_layout",
-            ValueKind::String,
-            "staging dataset name: a pattern with %s or a fixed name (default %s_staging)",
-        ),
-        KeySpec::new("replace_strategy", ValueKind::String, "truncate-and-insert (default), insert-from-staging or staging-optimized"),
-        KeySpec::new("create_indexes", ValueKind::Bool, "create UNIQUE constraints for unique columns (default true)"),
-        KeySpec::new(
-            "enable_dataset_name_normalization",
-            ValueKind::Bool,
-            "normalize dataset names with the naming convention (default true)",
-        ),
-        KeySpec::new(
-            "pool_size",
-            ValueKind::Integer,
-            "connections used for parallel jobs (default: one per core, 2 to 8; [load] workers sets it too, at most 20)",
-        ),
+        KeySpec::new("staging_dataset_name_layout", ValueKind::String, "staging dataset: a pattern with `%s` or a fixed name")
+            .with_default("`%s_staging`"),
+        KeySpec::new("replace_strategy", ValueKind::String, "or `insert-from-staging`, `staging-optimized`")
+            .with_default("`truncate-and-insert`"),
+        KeySpec::new("create_indexes", ValueKind::Bool, "`UNIQUE` constraints for unique columns").with_default("true"),
+        KeySpec::new("enable_dataset_name_normalization", ValueKind::Bool, "snake_case dataset names").with_default("true"),
+        KeySpec::new("pool_size", ValueKind::Integer, "connections for parallel jobs; more parallel COPYs than cores only add memory")
+            .with_default("one per core, 2 to 8 (`[load] workers` sets it too, at most 20)"),
         KeySpec::new("csv_format", ValueKind::Any, "accepted for dlt compatibility"),
     ],
     children: &[&CREDENTIALS_SPEC],
