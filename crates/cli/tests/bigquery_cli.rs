@@ -153,3 +153,46 @@ fn cli_reports_a_failing_load_job() {
     assert!(err.contains("invalid"), "BigQuery's reason: {err}");
     assert_eq!(e.py(&["counts", &ds, "events"])["events"], 0);
 }
+
+/// `kill -9` while the chained load's jobs run, then the same command: every table holds the
+/// input's rows exactly once (no staged file was loaded twice: a load job that ran before the
+/// kill is found by its id and not run again) and `_dlt_loads` has one row.
+#[test]
+fn kill_9_during_a_chained_load_then_the_same_command_is_exact() {
+    let Some(e) = env("bqkill") else { return };
+    let proj = CliProject::new(env!("CARGO_BIN_EXE_stevedore"));
+    let input = proj.path().join("events.jsonl");
+    stevedore_testkit::gen_events(3000, &input);
+    let expected = stevedore_testkit::expected_row_counts(&input, "events");
+    proj.write(".stevedore/config.toml", "[data_writer]\nfile_max_items = 200\n\n[load]\nworkers = 1\n");
+    let ds = dataset("bqkill");
+    let command = || {
+        let staging = e.bucket.url("stage");
+        let mut c = proj.cmd(&["load", input.to_str().unwrap(), "--table", "events", "--pipeline", "bq_kill", "--dataset", &ds]);
+        c.args(["--destination", "bigquery", "--staging", "filesystem", "--staging-bucket-url", &staging, "--format", "jsonl"]);
+        c.arg("--pipelines-dir").arg(proj.pipelines_dir());
+        for (k, v) in e.vars() {
+            c.env(k, v);
+        }
+        c
+    };
+    let mut child = command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let normalized = proj.working_dir("bq_kill").join("load").join("normalized");
+    let landed =
+        stevedore_testkit::kill_9_when(&mut child, std::time::Duration::from_secs(180), std::time::Duration::from_millis(1), || {
+            let pending = stevedore_testkit::list_dirs(&normalized);
+            let done = pending.first().map_or(0, |l| stevedore_testkit::list_files(&normalized.join(l).join("completed_jobs")).len());
+            (done >= 3).then(|| format!("killed with {done} jobs done"))
+        });
+    println!("{landed}");
+    assert!(landed.starts_with("killed"), "{landed}");
+    assert_success(&command().output().unwrap(), "same command after kill -9");
+    let mut args = vec!["counts", ds.as_str()];
+    args.extend(expected.keys().map(String::as_str));
+    let counts = e.py(&args);
+    for (t, n) in &expected {
+        assert_eq!(counts[t].as_u64(), Some(*n), "rows of {t} after kill -9 and rerun: {counts}");
+    }
+    assert_eq!(e.py(&["dupes", &ds, "events", "_dlt_id"]), 0);
+    assert_eq!(e.py(&["counts", &ds, "_dlt_loads"])["_dlt_loads"], 1);
+}

@@ -283,3 +283,60 @@ async fn partition_and_cluster_hints_and_migration() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["id"], json!(5));
 }
+
+/// The window a crash can leave: a load job ran, but its row in `_stevedore_jobs` was never
+/// written. Run again, the job is found by its BigQuery job id (`jobs.get`) and not run a
+/// second time. The same file under a new retry count is a new job, and loads again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_job_that_ran_before_a_crash_is_not_run_again() {
+    use stevedore::destination::{JobInfo, PackageInfo};
+    use stevedore::schema::{Schema, Table, WriteDisposition};
+    let Some(b) = bq() else { return };
+    let Some(bucket) = TestBucket::create(Service::Gcs, "bqonce") else { return };
+    let reader = RestReader::new(&b);
+    // a staged file, uploaded with GCS's JSON API
+    let object = "stage/items/1.jsonl";
+    let body = "{\"id\": 1, \"_dlt_load_id\": \"l1\", \"_dlt_id\": \"a\"}\n{\"id\": 2, \"_dlt_load_id\": \"l1\", \"_dlt_id\": \"b\"}\n";
+    let up = format!(
+        "{}/upload/storage/v1/b/{}/o?uploadType=media&name={}",
+        bucket.var("STEVEDORE_GCS_ENDPOINT"),
+        bucket.name,
+        object.replace('/', "%2F")
+    );
+    let r = reader.http.post(&up).body(body).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
+    let mut schema = Schema::new("once");
+    let mut t = Table::new("items");
+    t.add_column(Column::new("id", DataType::Bigint));
+    t.add_column(Column::new("_dlt_load_id", DataType::Text).not_null());
+    t.add_column(Column::new("_dlt_id", DataType::Text).not_null());
+    schema.tables.insert("items".into(), t);
+    let package = PackageInfo {
+        load_id: "1796000000.000001".into(),
+        pipeline_name: "once".into(),
+        schema,
+        created_at: chrono::Utc::now(),
+        tables: vec![("items".into(), WriteDisposition::Append)],
+        replace_tables: Vec::new(),
+        state: None,
+        staging: None,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("items.0a1b2c3d4e.0.reference");
+    std::fs::write(&path, format!("gs://{}/{object}\n", bucket.name)).unwrap();
+    let job = JobInfo::parse(path).unwrap();
+    let dataset = unique("bqonce");
+    let dest = destination(&b);
+    let client = stevedore::Destination::client(&dest, &dataset, "once").await.unwrap();
+    client.migrate_schema(&package).await.unwrap();
+    client.run_job(&package, &job).await.unwrap();
+    assert_eq!(reader.count(&dataset, "items").await, 2);
+    let forget = json!({"query": format!("DELETE FROM `{dataset}`.`_stevedore_jobs` WHERE true"), "useLegacySql": false});
+    assert_eq!(reader.post("queries", &forget).await.unwrap().0, 200);
+    client.run_job(&package, &job).await.unwrap();
+    assert_eq!(reader.count(&dataset, "items").await, 2, "the load job ran again");
+    let retried = JobInfo { retry_count: 1, ..job.clone() };
+    assert_eq!(reader.post("queries", &forget).await.unwrap().0, 200);
+    client.run_job(&package, &retried).await.unwrap();
+    assert_eq!(reader.count(&dataset, "items").await, 4, "a new retry is a new load job");
+}
