@@ -101,6 +101,9 @@ impl RestReader {
         if v["jobComplete"] == Value::Bool(false) {
             return Err(format!("query `{sql}` did not finish in 30 s"));
         }
+        if v["errors"].as_array().is_some_and(|e| !e.is_empty()) {
+            return Err(format!("query `{sql}` failed: {}", v["errors"]));
+        }
         let fields: Vec<(String, String)> = v["schema"]["fields"]
             .as_array()
             .map(|f| {
@@ -339,4 +342,62 @@ async fn a_load_job_that_ran_before_a_crash_is_not_run_again() {
     assert_eq!(reader.post("queries", &forget).await.unwrap().0, 200);
     client.run_job(&package, &retried).await.unwrap();
     assert_eq!(reader.count(&dataset, "items").await, 4, "a new retry is a new load job");
+}
+
+/// dlt's BigQuery types on real columns, loaded from jsonl and from parquet uploads: the
+/// table's column types (tables.get) and the values read back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn column_types_and_values_from_jsonl_and_parquet() {
+    let Some(b) = bq() else { return };
+    let reader = RestReader::new(&b);
+    for format in [stevedore::FileFormat::Jsonl, stevedore::FileFormat::Parquet] {
+        let dataset = unique("bqtypes");
+        let dir = tempfile::tempdir().unwrap();
+        let p = Pipeline::builder("bqtypes")
+            .destination(Arc::new(destination(&b)))
+            .dataset_name(&dataset)
+            .pipelines_dir(dir.path().join("pipelines"))
+            .config(Config::load(&dir.path().join("project"), &HashMap::new()).unwrap())
+            .loader_file_format(format)
+            .build()
+            .unwrap();
+        let row = json!({"id": 1, "price": "12.50", "day": "2024-03-01", "ts": "2024-03-01T10:11:12.5Z", "t": "10:11:12", "ok": true, "f": 1.25, "doc": {"a": [1, 2]}});
+        let r = Resource::from_values("typed", [row])
+            .with_column(Column::new("price", DataType::Decimal))
+            .with_column(Column::new("day", DataType::Date))
+            .with_column(Column::new("ts", DataType::Timestamp))
+            .with_column(Column::new("t", DataType::Time))
+            .with_column(Column::new("doc", DataType::Json));
+        p.run(r).await.unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        let types: HashMap<String, String> = reader.schema(&dataset, "typed").await.unwrap().unwrap().into_iter().collect();
+        for (c, t) in [
+            ("id", "INTEGER"),
+            ("price", "NUMERIC"),
+            ("day", "DATE"),
+            ("ts", "TIMESTAMP"),
+            ("t", "TIME"),
+            ("ok", "BOOLEAN"),
+            ("f", "FLOAT"),
+        ] {
+            assert_eq!(types.get(c).map(String::as_str), Some(t), "{format:?} {c}: {types:?}");
+        }
+        let rows = reader
+            .query(&format!(
+                "SELECT id, CAST(price AS STRING) AS price, CAST(day AS STRING) AS day, UNIX_MICROS(ts) AS ts_us, CAST(t AS STRING) AS t, ok, f, doc FROM `{dataset}`.`typed`"
+            ))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "{format:?}");
+        let r = &rows[0];
+        assert_eq!(r["id"], json!(1), "{format:?}");
+        assert!(r["price"].as_str().is_some_and(|s| s.starts_with("12.5")), "{format:?}: {r:?}");
+        assert_eq!(r["day"], json!("2024-03-01"), "{format:?}");
+        assert_eq!(r["ts_us"], json!(1709287872500000i64), "{format:?}: {r:?}");
+        assert_eq!(r["t"], json!("10:11:12"), "{format:?}");
+        assert_eq!(r["ok"], json!(true), "{format:?}");
+        assert_eq!(r["f"], json!(1.25), "{format:?}");
+        let doc: Value = serde_json::from_str(r["doc"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
+        let doc = if let Value::String(s) = &doc { serde_json::from_str(s).unwrap_or(doc.clone()) } else { doc };
+        assert_eq!(doc, json!({"a": [1, 2]}), "{format:?}: {r:?}");
+    }
 }
