@@ -653,6 +653,115 @@ mod tests {
         assert_eq!(rows, vec![vec![Some("1".into()), None], vec![Some("x".into()), Some("2".into())]]);
     }
 
+    /// A throwaway RSA key made for this test (`openssl genpkey -algorithm RSA`); it grants
+    /// nothing anywhere.
+    const TEST_ONLY_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQC+a9tE3VeZ/WGX\ng3tD86lFq01jyviqJDMWWejzTMWVYYINpjSge5xPPe/LRxPEiKvX7KVIzQFAHxy0\n7a0ANlELsvXME5dSoq9mNp57HUxy9q7VAK6fPVbPspRzi3r1RziIHeJ80yfk5Rp+\nHXLJYpCJw8p/j6AlaC2QXG6EeTUTQrbVkkwRrkqlB3H3Wxf3eNEdJfQjX3rhmGje\nrViWJ0bvqjaH8tCqnh72H65+YjFUZGCXg8P9lL3YvUyxgm9CXp3WXtJE57pizQbe\n8S5fdsD0u+OGB0nwBduAWRXfGdPY8LxcbhGZZN+W6/43zMujTAg6RMblRXt066oC\ncnlGrKzTAgMBAAECggEARWRTpwBMPKMgDdFNucERJgDbdmrQfFwtu87u+7614A6F\nEMlJM1RobV4iRP81XnD5wnmL8AA5HO9ZjDtyyHmCxlMkjIZ1Jhl/9q0fyriuE9T+\neEPD3ubA/HZU79hb6gdWvA+76gYe6yRsJ5o+qtG+311YrWyfDRKuTAXLBn6PD2Gm\njLv5/9MyPSwhjMpvF8psZ9TR3b9pblyUux4mALykWTsMugcbo027eGroWgTIj0Zp\ng0/i3jPXWQNQIIbXo0i5HFLXjDtTquU7dywx78bcHvKpnoRHiR1tuCZiOyTLmwia\nhxFmf4UYAJtd8HvSD2hFI5CXMyzvY2YEJKujdJuWPQKBgQDumze/jLx0mvGvHFvy\nQslFSuJPhLVqGKdjDSjVPlOITLXMo0BOc7h7g93Z+0g2+nX7ZYLPwk/B/RztsXA1\n0G9kBlOUNh4USi3rWTPTLISOwqsEsFFTqy6Zw20WzWrvrT7QS6dUR2FnetA8O1c/\nUb1KxWlIVaBPZyEZExVCfpY25QKBgQDMTW2a4/UDfW9ka62y+JSjlpwZxiJ0qxlp\nVpS+9BbbOHNNT1anjjdxrPu5WcA8hRu2dyosLdzpPYXOu6a1qDvaT1hR3w6Cerwk\nTWtoPpg4fWGFROFQpKYh+e8jatr/dqV5/vN/IlQVEA+/F/Yy5wLWsOzO7i/GeyTH\nLWBwaRKhVwKBgQC0T12ohfzgDTr4PnEJOQkKMRWmS74gJ/NOOeKSit/rDzUPKIru\n/in6RONA19Bxo4HG8aYRxGArU1AqGz2VnSagKtu8E81VPd1HjYhJW8nsbBV6nJdI\nqAK2NeVZJvBZoMzn8VPIr4xe+4MjESDUe7uVJmtyOyrC9kcfwLj/H9P6NQKBgHYS\nuamu3UerEtnCsZyhtaXlwUnUDM3IpOMQOt8xSpRfx6OCmt4zfy+ffcvdZxCTDTUj\nIahuySGzgMW+Bdcu54iAGtcWRth5/ooshEq3AlqDe/z9lgp5Xdp9DAw4EWFbPL+I\n7UkomdeidLdILe21PRq/Hd1qIwpe2R6TxwywbSf5AoGBAM3SIvfzRHQRwkCVtNZg\nM2q3fCvpORD/C1aqX2Sreyz67y8PNOcjSWTbl1EbT/ftO07CDVz3L/2HDC0hthz5\ndnfWYlZk98s8t5Bw+VwcOegJGbxNxOcGBmKH5Y9mrhSUdcqrTCzcy8Ig2FvDNkWH\n4msbOdppqwQF/zKJEa7oZbZn\n-----END PRIVATE KEY-----\n";
+
+    #[test]
+    fn assertions_are_rs256_signed_jwts_for_the_service_account() {
+        let sa = ServiceAccount::new("loader@p.iam", &Secret::new(TEST_ONLY_KEY.into()), "https://token.example/t").unwrap();
+        let jwt = sa.assertion(1_700_000_000).unwrap();
+        let parts: Vec<&str> = jwt.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let dec = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap();
+        let header: Value = serde_json::from_slice(&dec(parts[0])).unwrap();
+        assert_eq!(header, json!({"alg": "RS256", "typ": "JWT"}));
+        let claims: Value = serde_json::from_slice(&dec(parts[1])).unwrap();
+        assert_eq!(claims["iss"], "loader@p.iam");
+        assert_eq!(claims["aud"], "https://token.example/t");
+        assert_eq!(claims["exp"].as_i64(), Some(1_700_003_600));
+        assert!(claims["scope"].as_str().unwrap().contains("auth/bigquery"));
+        let public =
+            ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, sa.key.public().as_ref().to_vec());
+        let signed = format!("{}.{}", parts[0], parts[1]);
+        public.verify(signed.as_bytes(), &dec(parts[2])).expect("the signature verifies with the key's public half");
+        assert!(public.verify(b"something else", &dec(parts[2])).is_err());
+    }
+
+    /// A one-connection-per-request HTTP stub on 127.0.0.1: answers each request with the
+    /// next (status, body) and records the requests.
+    fn stub(answers: Vec<(u16, String)>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        use std::io::{BufRead, BufReader, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let h = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for (status, body) in answers {
+                let (mut conn, _) = l.accept().unwrap();
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                let mut head = String::new();
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    r.read_line(&mut line).unwrap();
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap();
+                    }
+                    head.push_str(&line);
+                    if line == "\r\n" || line.is_empty() {
+                        break;
+                    }
+                }
+                let mut body_in = vec![0u8; len];
+                std::io::Read::read_exact(&mut r, &mut body_in).unwrap();
+                seen.push(format!("{head}{}", String::from_utf8_lossy(&body_in)));
+                let resp = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                conn.write_all(resp.as_bytes()).unwrap();
+            }
+            seen
+        });
+        (url, h)
+    }
+
+    #[tokio::test]
+    async fn a_service_account_gets_a_token_and_sends_it() {
+        let (token_url, token_srv) = stub(vec![(200, r#"{"access_token":"tok-123","expires_in":3600}"#.into())]);
+        let (api_url, api_srv) = stub(vec![
+            (200, r#"{"jobComplete":true,"jobReference":{"jobId":"j"},"rows":[{"f":[{"v":"1"}]}]}"#.into()),
+            (200, r#"{"jobComplete":true,"jobReference":{"jobId":"j"},"rows":[]}"#.into()),
+        ]);
+        let mut cfg = BigQueryConfig::default();
+        cfg.credentials.project_id = "p".into();
+        cfg.credentials.client_email = Some("loader@p.iam".into());
+        cfg.credentials.private_key = Some(Secret::new(TEST_ONLY_KEY.into()));
+        cfg.credentials.token_uri = Some(format!("{token_url}/token"));
+        cfg.credentials.endpoint_url = Some(api_url);
+        let rest = Rest::new(&cfg).unwrap();
+        assert_eq!(rest.query("SELECT 1", &[]).await.unwrap(), vec![vec![Some("1".to_string())]]);
+        // the token is cached: one token request for two queries
+        rest.query("SELECT 2", &[]).await.unwrap();
+        let token_reqs = token_srv.join().unwrap();
+        assert!(token_reqs[0].starts_with("POST /token"), "{}", token_reqs[0]);
+        assert!(token_reqs[0].contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion="), "{}", token_reqs[0]);
+        for req in api_srv.join().unwrap() {
+            assert!(req.starts_with("POST /bigquery/v2/projects/p/queries"), "{req}");
+            assert!(req.to_ascii_lowercase().contains("authorization: bearer tok-123"), "{req}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_service_account_is_an_auth_error_without_the_key() {
+        let (token_url, token_srv) = stub(vec![(400, r#"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#.into())]);
+        let mut cfg = BigQueryConfig::default();
+        cfg.credentials.project_id = "p".into();
+        cfg.credentials.client_email = Some("loader@p.iam".into());
+        cfg.credentials.private_key = Some(Secret::new(TEST_ONLY_KEY.into()));
+        cfg.credentials.token_uri = Some(format!("{token_url}/token"));
+        cfg.credentials.endpoint_url = Some("http://127.0.0.1:9".into());
+        let rest = Rest::new(&cfg).unwrap();
+        let e = rest.query("SELECT 1", &[]).await.unwrap_err();
+        token_srv.join().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Auth);
+        assert!(!e.is_retryable());
+        let shown = format!("{e} {e:?}");
+        assert!(shown.contains("loader@p.iam") && shown.contains("Invalid JWT Signature"), "{shown}");
+        let key_line = TEST_ONLY_KEY.lines().nth(1).unwrap();
+        assert!(!shown.contains(key_line), "{shown}");
+    }
+
     #[test]
     fn service_account_assertions_are_signed_and_keys_stay_secret() {
         // a bad key is an auth error that does not echo the key
