@@ -1,5 +1,5 @@
 //! `cargo xtask services up|down|env|status [NAME...]`: the servers tests talk to, PostgreSQL and
-//! the S3, Azure Blob and GCS emulators, on 127.0.0.1.
+//! the S3, Azure Blob, GCS and BigQuery emulators, on 127.0.0.1.
 //!
 //! Each service is one row of [`SERVICES`] (in `table.rs`): what to install, how to start it in
 //! the foreground, how to tell it is ready, how to stop it and the variables tests read.

@@ -124,8 +124,7 @@ pub const SERVICES: &[Service] = &[
         // it takes 3-5 s to exit on SIGTERM
         stop_signal: "TERM",
         env: |c| Ok(vec![("STEVEDORE_BQ_ENDPOINT", c.url()), ("STEVEDORE_BQ_PROJECT", bigquery::PROJECT.into())]),
-        // not yet in STEVEDORE_TEST_REQUIRE: the BigQuery destination's tests are new
-        required: false,
+        required: true,
     },
 ];
 
