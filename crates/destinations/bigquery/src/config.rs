@@ -218,7 +218,9 @@ impl BigQueryConfig {
         if let Some(v) = config.get_str(cred_paths, "token_uri")? {
             c.credentials.token_uri = Some(v);
         }
-        if let Some(v) = config.get_str(cred_paths, "endpoint_url")? {
+        // the endpoint is BigQuery's own: the shared [destination.credentials] endpoint_url
+        // belongs to the GCS bucket of the staging chain
+        if let Some(v) = config.get_str(&[&["destination", "bigquery", "credentials"]], "endpoint_url")? {
             c.credentials.endpoint_url = Some(v);
         }
         if let Some(l) = config.get_str(paths, "location")? {
@@ -282,12 +284,15 @@ mod tests {
         std::fs::create_dir_all(dir.path().join(".stevedore")).unwrap();
         std::fs::write(
             dir.path().join(".stevedore/secrets.toml"),
-            format!("[destination.credentials]\nproject_id = \"p1\"\nprivate_key = \"\"\"{KEY}\"\"\"\nclient_email = \"sa@p1.iam\"\n"),
+            format!(
+                "[destination.credentials]\nproject_id = \"p1\"\nprivate_key = \"\"\"{KEY}\"\"\"\nclient_email = \"sa@p1.iam\"\nendpoint_url = \"http://127.0.0.1:9024\"\n"
+            ),
         )
         .unwrap();
         let c = BigQueryConfig::from_config(&Config::load(dir.path(), &HashMap::new()).unwrap()).unwrap();
         assert_eq!(c.credentials.project_id, "p1");
         assert_eq!(c.credentials.private_key.as_ref().unwrap().expose(), KEY);
+        assert_eq!(c.credentials.endpoint_url, None, "the shared section's endpoint is the bucket's");
         c.credentials.validate().unwrap();
         let shown = format!("{c:?} {} {:?}", c.credentials, c.credentials);
         assert!(!shown.contains("secretsecret"), "{shown}");
@@ -303,7 +308,9 @@ mod tests {
         let json = serde_json::json!({"type": "service_account", "project_id": "p2", "private_key": KEY, "client_email": "x@p2"});
         let env: HashMap<String, String> = [("DESTINATION__BIGQUERY__CREDENTIALS".to_string(), json.to_string())].into();
         let dir = tempfile::tempdir().unwrap();
-        let c = BigQueryConfig::from_config(&Config::load(dir.path(), &env).unwrap()).unwrap();
+        let cfg = Config::load(dir.path(), &env).unwrap();
+        cfg.validate(&[&BIGQUERY_SPEC]).unwrap();
+        let c = BigQueryConfig::from_config(&cfg).unwrap();
         assert_eq!(c.credentials.project_id, "p2");
         assert_eq!(c.credentials.client_email.as_deref(), Some("x@p2"));
         assert!(c.credentials.private_key.is_some());
