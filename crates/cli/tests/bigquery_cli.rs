@@ -33,6 +33,9 @@ elif op == "dupes":
     t, col = sys.argv[5:7]
     rows = list(c.query(f"SELECT count(*) AS n FROM (SELECT `{col}` FROM `{dataset}`.`{t}` GROUP BY `{col}` HAVING count(*) > 1)").result())
     out = rows[0]["n"]
+elif op == "columns":
+    for r in c.query(f"SELECT table_name, column_name, data_type, is_nullable FROM `{dataset}`.INFORMATION_SCHEMA.COLUMNS ORDER BY table_name, ordinal_position").result():
+        out.setdefault(r["table_name"], []).append([r["column_name"], r["data_type"], r["is_nullable"] == "YES"])
 elif op == "tables":
     out = sorted(t.table_id for t in c.list_tables(dataset))
 print(json.dumps(out))
@@ -79,6 +82,36 @@ impl Env {
     }
 }
 
+/// The tables, ordered columns, BigQuery types and nullability dlt 1.31 gives for the
+/// 6000-event input, and its row counts (`tests/data/compat/events_6000.bigquery.json`, made
+/// by `scripts/dlt_bigquery_expected.py` with dlt's BigQuery type mapper), against what
+/// `INFORMATION_SCHEMA.COLUMNS` reports. bqemulator drops the length of `STRING(n)`
+/// (`_dlt_loads.load_id` is `STRING(64)` in dlt), so types are compared without it.
+fn check_dlt_bigquery_schema(columns: &serde_json::Value, counts: &serde_json::Value) {
+    let expected = stevedore_testkit::read_json(&stevedore_testkit::test_data("compat/events_6000.bigquery.json"));
+    assert_eq!(expected["dlt_version"].as_str().map(|v| v.starts_with("1.31.")), Some(true));
+    let base = |t: &str| t.split('(').next().unwrap_or(t).to_string();
+    for t in expected["tables"].as_array().unwrap() {
+        let name = t["name"].as_str().unwrap();
+        let want: Vec<(String, String, bool)> = t["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap().to_string(), base(c["type"].as_str().unwrap()), c["nullable"].as_bool().unwrap()))
+            .collect();
+        let got: Vec<(String, String, bool)> = columns[name]
+            .as_array()
+            .unwrap_or_else(|| panic!("table {name} is missing: {columns}"))
+            .iter()
+            .map(|c| (c[0].as_str().unwrap().to_string(), base(c[1].as_str().unwrap()), c[2].as_bool().unwrap()))
+            .collect();
+        assert_eq!(got, want, "columns of {name}");
+        if !name.starts_with("_dlt") {
+            assert_eq!(counts[name], t["row_count"], "rows of {name}");
+        }
+    }
+}
+
 fn dataset(tag: &str) -> String {
     stevedore_testkit::remote::unique_name(tag).replace('-', "_")
 }
@@ -112,6 +145,7 @@ fn cli_loads_6000_events_through_the_gcs_chain() {
     }
     let loads = e.py(&["counts", &ds, "_dlt_loads"]);
     assert_eq!(loads["_dlt_loads"], 1);
+    check_dlt_bigquery_schema(&e.py(&["columns", &ds]), &counts);
     let keys = e.bucket.keys("stage/");
     assert!(keys.iter().any(|k| k.contains("/events/") && k.contains(".jsonl")), "{keys:?}");
 
