@@ -159,7 +159,8 @@ impl Dialect for BigQueryDialect {
     }
 
     fn staging_optimized_replace(&self, final_q: &str, staging_q: &str, _final_schema: &str, _table: &str) -> Option<Vec<String>> {
-        Some(vec![format!("CREATE OR REPLACE TABLE {final_q} CLONE {staging_q}")])
+        // dlt's statements (the emulator refuses CREATE OR REPLACE ... CLONE of an existing table)
+        Some(vec![format!("DROP TABLE IF EXISTS {final_q}"), format!("CREATE TABLE {final_q} CLONE {staging_q}")])
     }
 }
 

@@ -401,3 +401,20 @@ async fn column_types_and_values_from_jsonl_and_parquet() {
         assert_eq!(doc, json!({"a": [1, 2]}), "{format:?}: {r:?}");
     }
 }
+
+/// The kit's replace scenario (three replaces, nested rows, an empty replace) with the other
+/// two replace strategies, directly and through the GCS chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replace_strategies_insert_from_staging_and_staging_optimized() {
+    use stevedore::schema::ReplaceStrategy;
+    let Some(b) = bq() else { return };
+    let Some(bucket) = TestBucket::create(Service::Gcs, "bqrepl") else { return };
+    for strategy in [ReplaceStrategy::InsertFromStaging, ReplaceStrategy::StagingOptimized] {
+        let dest =
+            BigQuery::builder().credentials(Credentials::emulator(&b.project, &b.endpoint)).replace_strategy(strategy).build().unwrap();
+        let kit = Kit::new("kitbqr", Arc::new(dest), Arc::new(RestReader::new(&b))).staging(gcs_staging(&bucket));
+        assert_eq!(run_one(&kit, "replace").await, stevedore_testkit::conformance::Outcome::Passed, "{strategy:?}");
+        let kit = kit.through_staging();
+        assert_eq!(run_one(&kit, "replace").await, stevedore_testkit::conformance::Outcome::Passed, "{strategy:?} through the chain");
+    }
+}
