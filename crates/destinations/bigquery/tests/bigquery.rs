@@ -418,3 +418,50 @@ async fn replace_strategies_insert_from_staging_and_staging_optimized() {
         assert_eq!(run_one(&kit, "replace").await, stevedore_testkit::conformance::Outcome::Passed, "{strategy:?} through the chain");
     }
 }
+
+/// delete-insert with `dedup_sort` (the highest sequence of a key wins), `hard_delete` (a
+/// truthy flag removes the key, nested rows through the root key too), and a merge key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_dedup_sort_hard_delete_and_merge_key() {
+    use stevedore::schema::{SortOrder, WriteDisposition};
+    let Some(b) = bq() else { return };
+    let reader = RestReader::new(&b);
+    let dataset = unique("bqmerge");
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline("bqmerge", destination(&b), &dataset, dir.path(), None);
+    let merge =
+        |rows: Vec<Value>| Resource::from_values("items", rows).with_write_disposition(WriteDisposition::Merge).with_primary_key(["id"]);
+    let tagged = |id: i64, name: &str| json!({"id": id, "name": name, "tags": [format!("{name}-x"), format!("{name}-y")]});
+    p.run(merge(vec![tagged(1, "a1"), tagged(2, "a2"), tagged(3, "a3")])).await.unwrap();
+    let mut seq = Column::new("seq", DataType::Bigint);
+    seq.dedup_sort = Some(SortOrder::Desc);
+    let second = merge(vec![
+        json!({"id": 1, "name": "low", "seq": 1, "tags": ["l"]}),
+        json!({"id": 1, "name": "high", "seq": 5, "tags": ["h"]}),
+        json!({"id": 3, "name": "gone", "seq": 1, "deleted": true}),
+        json!({"id": 4, "name": "kept", "seq": 1, "deleted": false}),
+    ])
+    .with_column(seq)
+    .with_column(Column::new("deleted", DataType::Bool).hint("hard_delete"));
+    p.run(second).await.unwrap();
+    let rows = reader.query(&format!("SELECT id, name FROM `{dataset}`.`items` ORDER BY id")).await.unwrap();
+    let got: Vec<(i64, String)> = rows.iter().map(|r| (r["id"].as_i64().unwrap(), r["name"].as_str().unwrap().to_string())).collect();
+    assert_eq!(got, vec![(1, "high".into()), (2, "a2".into()), (4, "kept".into())]);
+    let tags = reader
+        .query(&format!(
+            "SELECT t.value AS value FROM `{dataset}`.`items__tags` AS t JOIN `{dataset}`.`items` AS i ON i._dlt_id = t._dlt_parent_id ORDER BY value"
+        ))
+        .await
+        .unwrap();
+    let tags: Vec<&str> = tags.iter().map(|r| r["value"].as_str().unwrap()).collect();
+    assert_eq!(tags, vec!["a2-x", "a2-y", "h"]);
+    assert_eq!(reader.count(&dataset, "items__tags").await, 3, "no nested rows of replaced or deleted parents");
+
+    // a merge key: the rows of a day are replaced by the new load's rows of that day
+    let day = |rows: Vec<Value>| Resource::from_values("ev", rows).with_write_disposition(WriteDisposition::Merge).with_merge_key(["day"]);
+    p.run(day(vec![json!({"day": 1, "v": 1}), json!({"day": 1, "v": 2}), json!({"day": 2, "v": 3})])).await.unwrap();
+    p.run(day(vec![json!({"day": 1, "v": 9})])).await.unwrap();
+    let rows = reader.query(&format!("SELECT day, v FROM `{dataset}`.`ev` ORDER BY day, v")).await.unwrap();
+    let got: Vec<(i64, i64)> = rows.iter().map(|r| (r["day"].as_i64().unwrap(), r["v"].as_i64().unwrap())).collect();
+    assert_eq!(got, vec![(1, 9), (2, 3)]);
+}
