@@ -45,6 +45,11 @@ impl TestEnv {
         }
     }
 
+    /// Set `vars` without requiring a capability (a service whose tests may still skip).
+    pub fn set(&mut self, vars: impl IntoIterator<Item = (&'static str, OsString)>) {
+        self.vars.extend(vars.into_iter().map(|(k, v)| (k.to_string(), v)));
+    }
+
     /// The variables to set, `STEVEDORE_TEST_REQUIRE` merged with what the caller already
     /// asked for in `inherited`.
     fn vars(&self, inherited: Option<&str>) -> Vec<(String, OsString)> {
@@ -127,7 +132,12 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     env.provide("python", [("STEVEDORE_PYTHON", python.into_os_string())]);
     if let Some(session) = &session {
         for r in &session.running {
-            env.provide(r.service.name, r.env.iter().map(|(k, v)| (*k, OsString::from(v))));
+            let vars = r.env.iter().map(|(k, v)| (*k, OsString::from(v)));
+            if r.service.required {
+                env.provide(r.service.name, vars);
+            } else {
+                env.set(vars);
+            }
         }
     }
     println!("test environment ready in {:.1}s (venv and services)", start.elapsed().as_secs_f64());

@@ -25,7 +25,7 @@ pub struct VenvSpec {
 
 /// The readers tests check stevedore's output with (`STEVEDORE_PYTHON`): files (pyarrow,
 /// duckdb, deltalake) and the test services' own clients (boto3 for S3, azure-storage-blob,
-/// google-cloud-storage, psycopg for PostgreSQL).
+/// google-cloud-storage, google-cloud-bigquery, psycopg for PostgreSQL).
 pub const READERS: VenvSpec = VenvSpec {
     dir: "venv",
     // pyarrow 26 and duckdb 2.0 require Python >= 3.11
@@ -37,6 +37,7 @@ pub const READERS: VenvSpec = VenvSpec {
         "boto3==1.44.5",
         "azure-storage-blob==12.31.1",
         "google-cloud-storage==3.17.1",
+        "google-cloud-bigquery==3.47.0",
         "psycopg[binary]==3.3.9",
     ],
 };

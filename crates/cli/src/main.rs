@@ -59,8 +59,9 @@ struct DestArgs {
     /// Dataset name (default <pipeline>_dataset).
     #[arg(long)]
     dataset: Option<String>,
-    /// Destination (`filesystem` or `postgres`; postgres credentials from config or
-    /// DESTINATION__POSTGRES__CREDENTIALS).
+    /// Destination (`filesystem`, `postgres` or `bigquery`; postgres credentials from config or
+    /// DESTINATION__POSTGRES__CREDENTIALS, bigquery's from [destination.bigquery.credentials] or
+    /// DESTINATION__BIGQUERY__CREDENTIALS__PROJECT_ID, ...).
     #[arg(long)]
     destination: Option<String>,
     /// Bucket URL of the filesystem destination (default ./stevedore_data).

@@ -85,8 +85,9 @@ pub trait SqlBackend: Send + Sync + 'static {
     }
     /// `information_schema.columns` of some tables of a schema: table, column, data type,
     /// nullable (`YES`/`NO`), numeric precision and scale, with parameters the schema name
-    /// ([`Param::Text`]) and the table names ([`Param::TextList`]).
-    fn information_schema_columns_sql(&self) -> String;
+    /// ([`Param::Text`]) and the table names ([`Param::TextList`]). `schema` is the unquoted
+    /// schema name too, for warehouses whose `INFORMATION_SCHEMA` is per dataset (BigQuery).
+    fn information_schema_columns_sql(&self, schema: &str) -> String;
     /// `CREATE SCHEMA IF NOT EXISTS` for a quoted schema name.
     fn create_schema_sql(&self, schema: &str) -> String {
         format!("CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -199,7 +200,7 @@ impl<B: SqlBackend> SqlClient<B> {
     async fn existing_columns(&self, tx: &mut B::Tx, schema: &str, tables: &[&Table]) -> Result<StorageTables> {
         let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
         let rows = tx
-            .query(&self.backend.information_schema_columns_sql(), &[Param::Text(schema.to_string()), Param::TextList(names)])
+            .query(&self.backend.information_schema_columns_sql(schema), &[Param::Text(schema.to_string()), Param::TextList(names)])
             .await
             .map_err(|e| e.with("reading", "information_schema"))?;
         let mut out = StorageTables::new();

@@ -102,7 +102,14 @@ pub fn migration_sql(
         }
         let q = qualify(&t.name);
         match stored {
-            None => out.push(create_table_sql(d, &q, &new_cols, t.is_dlt_table(), hints)?),
+            None => {
+                let mut sql = create_table_sql(d, &q, &new_cols, t.is_dlt_table(), hints)?;
+                for clause in d.create_table_clauses(&new_cols)? {
+                    sql.push('\n');
+                    sql.push_str(&clause);
+                }
+                out.push(sql)
+            }
             Some(_) => out.extend(alter_table_sql(d, &q, &new_cols, hints)?),
         }
     }

@@ -114,6 +114,12 @@ pub trait Dialect: Send + Sync + fmt::Debug {
         true
     }
 
+    /// Clauses appended to `CREATE TABLE` of a new table with these columns (BigQuery's
+    /// `PARTITION BY` / `CLUSTER BY` from the `partition` and `cluster` hints); none by default.
+    fn create_table_clauses(&self, _cols: &[&Column]) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
     /// Statements of the `staging-optimized` replace for one table, or `None` when the
     /// dialect has no optimized form (the generic insert-from-staging SQL is used).
     /// `final_schema` is the quoted final dataset, `table` the quoted unqualified table name.

@@ -74,8 +74,14 @@ pub mod postgres {
     pub use stevedore_postgres::*;
 }
 
+/// The BigQuery destination.
+#[cfg(feature = "bigquery")]
+pub mod bigquery {
+    pub use stevedore_bigquery::*;
+}
+
 /// The SQL machinery shared by warehouse destinations (dialects, DDL, merge SQL).
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "bigquery"))]
 pub mod sql {
     pub use stevedore_sql::*;
 }
@@ -121,6 +127,8 @@ impl Registry {
         r.register_staging(stevedore_filesystem::NAME, filesystem_staging_from_config);
         #[cfg(feature = "postgres")]
         r.register(stevedore_postgres::NAME, &stevedore_postgres::POSTGRES_SPEC, stevedore_postgres::from_config);
+        #[cfg(feature = "bigquery")]
+        r.register(stevedore_bigquery::NAME, &stevedore_bigquery::BIGQUERY_SPEC, stevedore_bigquery::from_config);
         r
     }
 

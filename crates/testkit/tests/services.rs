@@ -74,3 +74,12 @@ fn gcs_answers_http() {
     let status = http_get(&format!("{endpoint}/storage/v1/b?project=stevedore"));
     assert!(status.contains(" 200"), "{status}");
 }
+
+#[test]
+fn bigquery_answers_http() {
+    let Some(v) = stevedore_testkit::service("bigquery", &["STEVEDORE_BQ_ENDPOINT", "STEVEDORE_BQ_PROJECT"]) else {
+        return;
+    };
+    let status = http_get(&format!("{}/bigquery/v2/projects/{}/datasets", v["STEVEDORE_BQ_ENDPOINT"], v["STEVEDORE_BQ_PROJECT"]));
+    assert!(status.contains(" 200"), "{status}");
+}

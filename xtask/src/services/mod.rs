@@ -1,5 +1,5 @@
 //! `cargo xtask services up|down|env|status [NAME...]`: the servers tests talk to, PostgreSQL and
-//! the S3, Azure Blob and GCS emulators, on 127.0.0.1.
+//! the S3, Azure Blob, GCS and BigQuery emulators, on 127.0.0.1.
 //!
 //! Each service is one row of [`SERVICES`] (in `table.rs`): what to install, how to start it in
 //! the foreground, how to tell it is ready, how to stop it and the variables tests read.
@@ -52,6 +52,9 @@ pub struct Service {
     pub stop_signal: &'static str,
     /// The variables tests read, for the server on `ctx.port` (the contract in docs/testing.md).
     pub env: fn(&Ctx) -> Result<EnvVars>,
+    /// Whether `cargo xtask test` names it in `STEVEDORE_TEST_REQUIRE` (its tests fail
+    /// instead of skipping without it). A new service starts with `false` until its tests pass.
+    pub required: bool,
 }
 
 /// `(NAME, value)` pairs for the test processes.
@@ -679,6 +682,9 @@ mod tests {
         assert_eq!(get(&az, "STEVEDORE_AZURE_KEY"), table::AZURITE_KEY);
         let gcs = env("gcs", 9024);
         assert_eq!(get(&gcs, "STEVEDORE_GCS_ENDPOINT"), "http://127.0.0.1:9024");
+        let bq = env("bigquery", 9050);
+        assert_eq!(get(&bq, "STEVEDORE_BQ_ENDPOINT"), "http://127.0.0.1:9050");
+        assert_eq!(get(&bq, "STEVEDORE_BQ_PROJECT"), "stevedore-test");
     }
 
     #[test]

