@@ -44,3 +44,22 @@ pub fn merge_strategy(schema: &Schema, table: &str, supported: &[MergeStrategy])
 pub fn replace_strategy(configured: Option<ReplaceStrategy>, supported: &[ReplaceStrategy]) -> ReplaceStrategy {
     configured.or_else(|| supported.first().copied()).unwrap_or(ReplaceStrategy::TruncateAndInsert)
 }
+
+/// The staging dataset name for the (already normalized) dataset `dataset`: `layout` with `%s`
+/// replaced by it, or `layout` itself, normalized as a table identifier of at most
+/// `max_length` characters when `max_length` is given; an error when it equals the dataset
+/// (loading would empty the final tables).
+pub fn staging_dataset_name(dataset: &str, layout: &str, max_length: Option<usize>) -> stevedore_core::Result<String> {
+    use stevedore_core::naming::{NamingConvention, SnakeCase};
+    let raw = if layout.contains("%s") { layout.replace("%s", dataset) } else { layout.to_string() };
+    let name = match max_length {
+        Some(n) => SnakeCase::new(Some(n)).normalize_table_identifier(&raw),
+        None => raw,
+    };
+    if name == dataset {
+        return Err(stevedore_core::Error::config(format!("the staging dataset name `{name}` equals the dataset name"))
+            .with("staging_dataset_name_layout", layout.to_string())
+            .with_hint("loading would empty the final tables; choose a layout like %s_staging"));
+    }
+    Ok(name)
+}

@@ -115,16 +115,7 @@ impl BigQuery {
     /// The staging dataset name: the layout with `%s` replaced by the dataset name, or the
     /// layout itself; an error when it equals the dataset.
     pub fn staging_dataset_name(&self, dataset_name: &str) -> Result<String> {
-        let ds = self.dataset_name(dataset_name);
-        let layout = &self.config.staging_dataset_name_layout;
-        let raw = if layout.contains("%s") { layout.replace("%s", &ds) } else { layout.clone() };
-        let name = SnakeCase::new(Some(1024)).normalize_table_identifier(&raw);
-        if name == ds {
-            return Err(Error::config(format!("the staging dataset name `{name}` equals the dataset name"))
-                .with("staging_dataset_name_layout", layout.clone())
-                .with_hint("loading would empty the final tables; choose a layout like %s_staging"));
-        }
-        Ok(name)
+        stevedore_sql::staging_dataset_name(&self.dataset_name(dataset_name), &self.config.staging_dataset_name_layout, Some(1024))
     }
 }
 

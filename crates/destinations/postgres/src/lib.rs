@@ -150,17 +150,8 @@ impl Postgres {
     /// The staging dataset name for `dataset_name`: the layout with `%s` replaced by the
     /// (normalized) dataset name, or the layout itself; an error when it equals the dataset.
     pub fn staging_dataset_name(&self, dataset_name: &str) -> Result<String> {
-        let ds = self.dataset_name(dataset_name);
-        let layout = &self.config.staging_dataset_name_layout;
-        let raw = if layout.contains("%s") { layout.replace("%s", &ds) } else { layout.clone() };
-        let name =
-            if self.config.enable_dataset_name_normalization { SnakeCase::new(Some(63)).normalize_table_identifier(&raw) } else { raw };
-        if name == ds {
-            return Err(Error::config(format!("the staging dataset name `{name}` equals the dataset name"))
-                .with("staging_dataset_name_layout", layout.clone())
-                .with_hint("loading would truncate the final tables; choose a layout like %s_staging"));
-        }
-        Ok(name)
+        let normalize = self.config.enable_dataset_name_normalization.then_some(63);
+        stevedore_sql::staging_dataset_name(&self.dataset_name(dataset_name), &self.config.staging_dataset_name_layout, normalize)
     }
 }
 
