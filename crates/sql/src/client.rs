@@ -17,11 +17,11 @@ use async_trait::async_trait;
 use serde_json::json;
 use stevedore_core::destination::{DestinationClient, FollowupJob, JobInfo, JobOutcome, PackageInfo};
 use stevedore_core::schema::{
-    C_DLT_ID, C_DLT_LOAD_ID, C_DLT_PARENT_ID, MergeStrategy, ReplaceStrategy, Schema, Table, VERSION_TABLE, WriteDisposition,
+    C_DLT_ID, C_DLT_LOAD_ID, C_DLT_PARENT_ID, Column, MergeStrategy, ReplaceStrategy, Schema, Table, VERSION_TABLE, WriteDisposition,
 };
 use stevedore_core::{Error, ErrorKind, Result};
 
-use crate::ddl::{StorageColumn, StorageTables, migration_sql};
+use crate::ddl::{StorageColumn, StorageTables, migration_sql, table_diff};
 use crate::{Dialect, MergeContext, Names, TableChain, loads_to_staging, merge_sql, replace_sql, system};
 
 /// Format of followup SQL jobs (content: `{"statements": [...]}`).
@@ -119,6 +119,11 @@ pub trait SqlBackend: Send + Sync + 'static {
     async fn after_create_staging(&self, _tx: &mut Self::Tx, _names: &Names<'_>) -> Result<()> {
         Ok(())
     }
+    /// Called in the migration transaction after `ALTER TABLE` added `columns` to the
+    /// existing `table` (its schema name, not case-folded) of dataset `schema`.
+    async fn after_add_columns(&self, _tx: &mut Self::Tx, _schema: &str, _table: &str, _columns: &[&Column]) -> Result<()> {
+        Ok(())
+    }
     /// Called after a package's staging tables were emptied, in the same transaction
     /// (PostgreSQL records which load owns them).
     async fn claim_staging(&self, _tx: &mut Self::Tx, _names: &Names<'_>, _load_id: &str, _tables: &[String]) -> Result<()> {
@@ -195,6 +200,33 @@ impl<B: SqlBackend> SqlClient<B> {
     /// The tables of the chains of `roots`.
     pub fn chain_tables<'s>(schema: &'s Schema, roots: &BTreeSet<String>) -> Vec<&'s Table> {
         roots.iter().filter_map(|r| TableChain::from_schema(schema, r)).flat_map(|c| c.tables).collect()
+    }
+
+    /// Creates or alters `tables` of dataset `schema` to hold their complete columns, then
+    /// tells the backend which columns it added to existing tables.
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_migration(
+        &self,
+        tx: &mut B::Tx,
+        schema: &str,
+        tables: &[&Table],
+        existing: &StorageTables,
+        qualify: &(dyn Fn(&str) -> String + Sync),
+        hints: bool,
+        during: &'static str,
+    ) -> Result<()> {
+        for s in migration_sql(self.backend.dialect(), tables, existing, qualify, hints)? {
+            tracing::debug!(sql = %s, "migrating");
+            tx.batch(&s).await.map_err(|e| e.with("during", during).with("statement", s.clone()))?;
+        }
+        for t in tables {
+            let Some(stored) = existing.get(&t.name) else { continue };
+            let added = table_diff(t, Some(stored));
+            if !added.is_empty() {
+                self.backend.after_add_columns(tx, schema, &t.name, &added).await.map_err(|e| e.with("during", during))?;
+            }
+        }
+        Ok(())
     }
 
     async fn existing_columns(&self, tx: &mut B::Tx, schema: &str, tables: &[&Table]) -> Result<StorageTables> {
@@ -336,7 +368,6 @@ impl<B: SqlBackend> DestinationClient for SqlClient<B> {
     async fn migrate_schema(&self, package: &PackageInfo) -> Result<()> {
         let schema = &package.schema;
         let names = self.names();
-        let d = self.backend.dialect();
         let mut tx = self.backend.begin().await?;
         let m = |e: Error| e.with("during", "schema migration");
         self.backend.lock_dataset(&mut tx, &self.settings.dataset).await?;
@@ -345,10 +376,7 @@ impl<B: SqlBackend> DestinationClient for SqlClient<B> {
         let tables: Vec<&Table> = schema.tables.values().filter(|t| t.has_complete_columns()).collect();
         let existing = self.existing_columns(&mut tx, &self.settings.dataset, &tables).await?;
         let qualify = |t: &str| names.final_table(t);
-        for s in migration_sql(d, &tables, &existing, &qualify, true)? {
-            tracing::debug!(sql = %s, "migrating");
-            tx.batch(&s).await.map_err(|e| m(e).with("statement", s.clone()))?;
-        }
+        self.apply_migration(&mut tx, &self.settings.dataset, &tables, &existing, &qualify, true, "schema migration").await?;
         self.insert_version(&mut tx, schema, false).await.map_err(m)?;
 
         // the staging dataset: every staging-eligible table (and `_dlt_version`), like dlt
@@ -368,11 +396,9 @@ impl<B: SqlBackend> DestinationClient for SqlClient<B> {
             // `staging-optimized` turns them into the final tables
             let (replace, other): (Vec<&Table>, Vec<&Table>) =
                 staging_tables.iter().partition(|t| schema.write_disposition(&t.name) == WriteDisposition::Replace && !t.is_dlt_table());
-            let mut stmts = migration_sql(d, &replace, &existing, &qualify, true)?;
-            stmts.extend(migration_sql(d, &other, &existing, &qualify, false)?);
-            for s in stmts {
-                tx.batch(&s).await.map_err(|e| e.with("during", "staging schema migration").with("statement", s.clone()))?;
-            }
+            let staging = &self.settings.staging_dataset;
+            self.apply_migration(&mut tx, staging, &replace, &existing, &qualify, true, "staging schema migration").await?;
+            self.apply_migration(&mut tx, staging, &other, &existing, &qualify, false, "staging schema migration").await?;
             self.insert_version(&mut tx, schema, true).await.map_err(m)?;
         }
         // empty this package's staging tables, once per package

@@ -26,7 +26,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use sha3::{Digest, Sha3_256};
 use stevedore_core::destination::{JobInfo, JobKind, PackageInfo};
-use stevedore_core::schema::Table;
+use stevedore_core::schema::{Column, Table};
 use stevedore_core::staging::{file_format_of, read_reference};
 use stevedore_core::writers::FileFormat;
 use stevedore_core::{Error, ErrorKind, Result};
@@ -59,42 +59,6 @@ pub fn is_ddl(sql: &str) -> bool {
         Some("ALTER" | "DROP") => true,
         _ => false,
     }
-}
-
-/// Reads one backtick-quoted identifier at the start of `s`: `(identifier, rest)`.
-fn backtick_ident(s: &str) -> Option<(String, &str)> {
-    let s = s.trim_start();
-    let mut chars = s.char_indices();
-    if chars.next()?.1 != '`' {
-        return None;
-    }
-    let mut out = String::new();
-    let mut escaped = false;
-    for (i, c) in chars {
-        match (escaped, c) {
-            (true, c) => {
-                out.push(c);
-                escaped = false;
-            }
-            (false, '\\') => escaped = true,
-            (false, '`') => return Some((out, &s[i + 1..])),
-            (false, c) => out.push(c),
-        }
-    }
-    None
-}
-
-/// `(dataset, table, column, type)` of the one-column `ALTER TABLE `d`.`t`\nADD COLUMN `c` TYPE`
-/// the shared migration writes for BigQuery (one statement per column).
-pub fn parse_add_column(sql: &str) -> Option<(String, String, String, String)> {
-    let rest = sql.trim_start().strip_prefix("ALTER TABLE ")?;
-    let (dataset, rest) = backtick_ident(rest)?;
-    let rest = rest.strip_prefix('.')?;
-    let (table, rest) = backtick_ident(rest)?;
-    let rest = rest.trim_start().strip_prefix("ADD COLUMN ")?;
-    let (column, rest) = backtick_ident(rest)?;
-    let ty = rest.trim().trim_end_matches("NOT NULL").trim().to_string();
-    (!ty.is_empty() && !ty.to_ascii_uppercase().contains("ADD COLUMN")).then_some((dataset, table, column, ty))
 }
 
 /// A BigQuery string literal.
@@ -143,11 +107,7 @@ pub fn commit_script(statements: &[String]) -> Option<String> {
 impl SqlTransaction for BqTx {
     async fn batch(&mut self, sql: &str) -> Result<()> {
         if is_ddl(sql) {
-            self.rest.query(sql, &[]).await?;
-            if let Some((dataset, table, column, ty)) = parse_add_column(sql) {
-                self.rest.ensure_column_listed(&dataset, &table, &column, &ty).await?;
-            }
-            Ok(())
+            self.rest.query(sql, &[]).await.map(|_| ())
         } else {
             self.script.push(sql.trim().trim_end_matches(';').to_string());
             Ok(())
@@ -337,6 +297,15 @@ impl SqlBackend for BigQueryBackend {
         format!("CREATE SCHEMA IF NOT EXISTS {schema} OPTIONS(location={})", string_literal(&self.rest.location))
     }
 
+    async fn after_add_columns(&self, _tx: &mut BqTx, schema: &str, table: &str, columns: &[&Column]) -> Result<()> {
+        let table = self.dialect.casefold(table);
+        for c in columns {
+            let ty = self.dialect.db_type(c)?;
+            self.rest.ensure_column_listed(schema, &table, &self.dialect.casefold(&c.name), &ty).await?;
+        }
+        Ok(())
+    }
+
     fn jobs_table_ddl(&self, qualified: &str) -> String {
         format!("CREATE TABLE IF NOT EXISTS {qualified} (load_id STRING NOT NULL, job_id STRING NOT NULL)")
     }
@@ -363,20 +332,6 @@ mod tests {
         assert!(!is_ddl("INSERT INTO `d`.`t` SELECT 1"));
         assert!(!is_ddl("DELETE FROM `d`.`t` WHERE true"));
         assert!(!is_ddl("MERGE `d`.`t` USING ..."));
-    }
-
-    #[test]
-    fn added_columns_are_parsed_from_the_migration_sql() {
-        assert_eq!(
-            parse_add_column("ALTER TABLE `ds`.`items`\nADD COLUMN `extra` STRING"),
-            Some(("ds".into(), "items".into(), "extra".into(), "STRING".into()))
-        );
-        assert_eq!(
-            parse_add_column("ALTER TABLE `d\\`s`.`it\\\\ems`\nADD COLUMN `n` NUMERIC(38,9)"),
-            Some(("d`s".into(), "it\\ems".into(), "n".into(), "NUMERIC(38,9)".into()))
-        );
-        assert_eq!(parse_add_column("ALTER TABLE `d`.`t` SET OPTIONS(x=1)"), None);
-        assert_eq!(parse_add_column("CREATE TABLE `d`.`t` (a INT64)"), None);
     }
 
     #[test]
