@@ -45,6 +45,14 @@ pub fn replace_strategy(configured: Option<ReplaceStrategy>, supported: &[Replac
     configured.or_else(|| supported.first().copied()).unwrap_or(ReplaceStrategy::TruncateAndInsert)
 }
 
+/// Refuses an empty `staging_dataset_name_layout` when a destination is built.
+pub fn check_staging_layout(layout: &str) -> stevedore_core::Result<()> {
+    if layout.trim().is_empty() {
+        return Err(stevedore_core::Error::config("staging_dataset_name_layout is empty").with_hint("use e.g. %s_staging"));
+    }
+    Ok(())
+}
+
 /// The staging dataset name for the (already normalized) dataset `dataset`: `layout` with `%s`
 /// replaced by it, or `layout` itself, normalized as a table identifier of at most
 /// `max_length` characters when `max_length` is given; an error when it equals the dataset

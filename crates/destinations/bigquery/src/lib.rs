@@ -89,9 +89,7 @@ impl BigQueryBuilder {
     /// Validates the settings (no request yet: that happens when a load starts).
     pub fn build(self) -> Result<BigQuery> {
         self.config.credentials.validate()?;
-        if self.config.staging_dataset_name_layout.trim().is_empty() {
-            return Err(Error::config("staging_dataset_name_layout is empty").with_hint("use e.g. %s_staging"));
-        }
+        stevedore_sql::check_staging_layout(&self.config.staging_dataset_name_layout)?;
         Ok(BigQuery { config: self.config })
     }
 }

@@ -124,9 +124,7 @@ impl PostgresBuilder {
                 "set DESTINATION__POSTGRES__CREDENTIALS=postgresql://user:password@host:5432/database, or [destination.postgres.credentials] in .stevedore/secrets.toml",
             )
         })?;
-        if self.config.staging_dataset_name_layout.trim().is_empty() {
-            return Err(Error::config("staging_dataset_name_layout is empty").with_hint("use e.g. %s_staging"));
-        }
+        stevedore_sql::check_staging_layout(&self.config.staging_dataset_name_layout)?;
         let tls = stevedore_pgwire::tls_connector(&credentials)?;
         Ok(Postgres { config: self.config, credentials, tls, fault_after_statements: self.fault_after_statements })
     }
