@@ -59,8 +59,9 @@ struct DestArgs {
     /// Dataset name (default <pipeline>_dataset).
     #[arg(long)]
     dataset: Option<String>,
-    /// Destination (`filesystem`, `postgres` or `bigquery`; postgres credentials from config or
-    /// DESTINATION__POSTGRES__CREDENTIALS, bigquery's from [destination.bigquery.credentials] or
+    /// Destination (`filesystem`, `postgres`, `redshift` or `bigquery`; postgres credentials from
+    /// config or DESTINATION__POSTGRES__CREDENTIALS, redshift's from DESTINATION__REDSHIFT__CREDENTIALS,
+    /// bigquery's from [destination.bigquery.credentials] or
     /// DESTINATION__BIGQUERY__CREDENTIALS__PROJECT_ID, ...).
     #[arg(long)]
     destination: Option<String>,

@@ -159,6 +159,17 @@ pub struct SqlClient<B: SqlBackend> {
     pub settings: SqlClientSettings,
 }
 
+/// The schema document stored in `_dlt_version.schema`: JSON, or, when longer than the
+/// dialect's bounded text type, compressed as dlt compresses it (zlib, base64); readers take both.
+fn schema_document(dialect: &dyn Dialect, schema: &Schema) -> Result<String> {
+    let doc = schema.to_value();
+    let text = serde_json::to_string(&doc)?;
+    Ok(match dialect.max_text_data_type_length() {
+        Some(max) if text.len() > max => stevedore_core::state::compress_state(&doc),
+        _ => text,
+    })
+}
+
 fn to_i64(v: &Option<String>) -> Option<i64> {
     v.as_deref().and_then(|s| s.trim().parse().ok())
 }
@@ -182,6 +193,32 @@ impl<B: SqlBackend> SqlClient<B> {
     /// Qualified names in the dataset and the staging dataset.
     pub fn names(&self) -> Names<'_> {
         Names::new(self.backend.dialect(), &self.settings.dataset, &self.settings.staging_dataset)
+    }
+
+    /// Refuses, before anything is loaded (final or staging tables alike), a merge table
+    /// whose strategy hint the destination does not support, naming those it does.
+    pub fn check_merge_strategies(&self, package: &PackageInfo) -> Result<()> {
+        let schema = &package.schema;
+        let supported = &self.settings.merge_strategies;
+        for (t, _) in &package.tables {
+            let Some(root) = schema.root_table(t) else { continue };
+            if schema.write_disposition(&root.name) != WriteDisposition::Merge {
+                continue;
+            }
+            if let Some(s) = schema.merge_strategy(&root.name)
+                && !supported.contains(&s)
+            {
+                let names: Vec<String> = supported.iter().map(|m| m.to_string()).collect();
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!("the {} destination does not support the `{s}` merge strategy", self.backend.dialect().name()),
+                )
+                .with("table", root.name.clone())
+                .with_hint(format!("use one of: {}", names.join(", ")))
+                .retryable(false));
+            }
+        }
+        Ok(())
     }
 
     /// Roots of the merge/replace tables a package loads (through the staging dataset).
@@ -346,7 +383,7 @@ impl<B: SqlBackend> SqlClient<B> {
                 Param::Text(now),
                 Param::Text(schema.name.clone()),
                 Param::Text(schema.version_hash.clone()),
-                Param::Text(serde_json::to_string(&schema.to_value())?),
+                Param::Text(schema_document(self.backend.dialect(), schema)?),
             ],
         )
         .await
@@ -357,6 +394,7 @@ impl<B: SqlBackend> SqlClient<B> {
 #[async_trait]
 impl<B: SqlBackend> DestinationClient for SqlClient<B> {
     async fn begin_package(&self, package: &PackageInfo) -> Result<()> {
+        self.check_merge_strategies(package)?;
         let roots = self.staging_roots(package);
         self.backend.begin_package(self, package, &roots).await
     }

@@ -63,6 +63,13 @@ pub trait Dialect: Send + Sync + fmt::Debug {
         SqlLiterals::Postgres
     }
 
+    /// The longest text a `text` column takes, in bytes, when it is bounded (Redshift's
+    /// `varchar(65535)`): a longer schema document in `_dlt_version` is stored compressed, as
+    /// dlt stores it. `None`: unbounded.
+    fn max_text_data_type_length(&self) -> Option<usize> {
+        None
+    }
+
     /// Whether one `ALTER TABLE` may add several columns.
     fn alter_add_multi_column(&self) -> bool {
         true

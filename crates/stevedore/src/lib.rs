@@ -80,8 +80,14 @@ pub mod bigquery {
     pub use stevedore_bigquery::*;
 }
 
+/// The Redshift destination.
+#[cfg(feature = "redshift")]
+pub mod redshift {
+    pub use stevedore_redshift::*;
+}
+
 /// The SQL machinery shared by warehouse destinations (dialects, DDL, merge SQL).
-#[cfg(any(feature = "postgres", feature = "bigquery"))]
+#[cfg(any(feature = "postgres", feature = "bigquery", feature = "redshift"))]
 pub mod sql {
     pub use stevedore_sql::*;
 }
@@ -129,6 +135,8 @@ impl Registry {
         r.register(stevedore_postgres::NAME, &stevedore_postgres::POSTGRES_SPEC, stevedore_postgres::from_config);
         #[cfg(feature = "bigquery")]
         r.register(stevedore_bigquery::NAME, &stevedore_bigquery::BIGQUERY_SPEC, stevedore_bigquery::from_config);
+        #[cfg(feature = "redshift")]
+        r.register(stevedore_redshift::NAME, &stevedore_redshift::REDSHIFT_SPEC, stevedore_redshift::from_config);
         r
     }
 

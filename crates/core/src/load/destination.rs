@@ -186,6 +186,9 @@ pub struct PackageInfo {
     /// Where the staged files are, when the load goes through a staging storage (set by the
     /// loader; `None` otherwise).
     pub staging: Option<crate::staging::StagingLocation>,
+    /// The formats of each table's data job files (`parquet`, `jsonl`...), so a destination
+    /// can refuse what its loads cannot carry before anything is uploaded.
+    pub data_formats: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
 /// A followup job produced by the destination (merge SQL, replace cleanup...).

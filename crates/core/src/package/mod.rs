@@ -287,6 +287,10 @@ impl Package {
     pub fn info(&self) -> Result<PackageInfo> {
         let m = self.manifest()?;
         let schema = self.schema()?;
+        let mut data_formats: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+        for j in self.all_jobs()?.into_iter().filter(JobInfo::is_data) {
+            data_formats.entry(j.table).or_default().insert(j.format);
+        }
         Ok(PackageInfo {
             load_id: m.load_id,
             pipeline_name: m.pipeline_name,
@@ -296,6 +300,7 @@ impl Package {
             replace_tables: m.replace_tables,
             state: m.state,
             staging: None,
+            data_formats,
         })
     }
     /// Jobs in a folder, sorted by name.

@@ -324,6 +324,7 @@ async fn a_load_job_that_ran_before_a_crash_is_not_run_again() {
         replace_tables: Vec::new(),
         state: None,
         staging: None,
+        data_formats: Default::default(),
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("items.0a1b2c3d4e.0.reference");

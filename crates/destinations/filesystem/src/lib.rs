@@ -326,6 +326,7 @@ mod tests {
             replace_tables: Vec::new(),
             state: None,
             staging: None,
+            data_formats: Default::default(),
         }
     }
 

@@ -16,15 +16,12 @@
 //! state are the shared client's.
 
 use std::collections::BTreeSet;
-use std::pin::pin;
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
 use deadpool_postgres::Pool;
-use futures::SinkExt;
 use sha3::{Digest, Sha3_256};
 use stevedore_core::destination::{JobInfo, PackageInfo};
-use stevedore_core::schema::{Column, DataType, ReplaceStrategy, Table};
+use stevedore_core::schema::{Column, ReplaceStrategy, Table};
 use stevedore_core::{Error, ErrorKind, Result};
 use stevedore_sql::client::{PACKAGE_STARTED, Param, SqlBackend, SqlClient, SqlClientSettings, SqlTransaction};
 use stevedore_sql::ddl::{INFORMATION_SCHEMA_COLUMNS, complete_columns};
@@ -32,14 +29,14 @@ use stevedore_sql::{Dialect, Names, PostgresDialect};
 use tokio::sync::Mutex;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::copy::{self, Target, pg_kind};
-use stevedore_pgwire::{PgTx, pg_err};
+use stevedore_pgwire::{PgTx, load, pg_err};
 
 pub use stevedore_sql::client::{JOBS_TABLE, SQL_JOB_FORMAT};
 
 /// Which load filled each staging table, in the staging dataset.
 pub const STAGING_OWNER_TABLE: &str = "_stevedore_staging_owner";
-const CHUNK: usize = 1 << 20;
+/// `insert_values` rows go in statements of about this many bytes.
+const INSERT_CHUNK: usize = 8 << 20;
 
 /// The PostgreSQL client: the shared SQL client on the PostgreSQL backend.
 pub type PostgresClient = SqlClient<PostgresBackend>;
@@ -108,171 +105,6 @@ impl PostgresBackend {
     async fn conn(&self) -> Result<deadpool_postgres::Object> {
         stevedore_pgwire::connection(&self.pool, &self.display).await
     }
-
-    async fn feed_copy(&self, tx: &tokio_postgres::Client, stmt: &str, mut rx: tokio::sync::mpsc::Receiver<Bytes>) -> Result<u64> {
-        let sink = tx.copy_in::<_, Bytes>(stmt).await.map_err(|e| pg_err("starting COPY", e))?;
-        let mut sink = pin!(sink);
-        while let Some(chunk) = rx.recv().await {
-            sink.send(chunk).await.map_err(|e| pg_err("COPY", e))?;
-        }
-        sink.as_mut().finish().await.map_err(|e| pg_err("COPY", e))
-    }
-
-    #[allow(clippy::type_complexity)]
-    fn binary_producer(
-        &self,
-        job: &JobInfo,
-        cols: &[Column],
-        qualified: &str,
-    ) -> Result<(String, tokio::sync::mpsc::Receiver<Bytes>, tokio::task::JoinHandle<Result<()>>)> {
-        let path = job.path.clone();
-        let table = job.table.clone();
-        let (batches, file_cols): (Box<dyn Iterator<Item = Result<arrow_array::RecordBatch>> + Send>, Vec<String>) =
-            if job.format == "parquet" {
-                let it = copy::read_parquet(&path)?;
-                let mut it = it.peekable();
-                let names = match it.peek() {
-                    Some(Ok(b)) => b.schema().fields().iter().map(|f| f.name().clone()).collect(),
-                    _ => cols.iter().map(|c| c.name.clone()).collect(),
-                };
-                (Box::new(it), names)
-            } else {
-                let reader = copy::open_text(&path)?;
-                (Box::new(copy::JsonlBatches::new(reader, cols.to_vec(), &table)), cols.iter().map(|c| c.name.clone()).collect())
-            };
-        // the COPY column list: file columns the table has, in file order
-        let targets: Vec<Target> = file_cols
-            .iter()
-            .filter_map(|n| cols.iter().find(|c| &c.name == n))
-            .map(|c| Target { name: c.name.clone(), kind: pg_kind(c) })
-            .collect();
-        let list = targets.iter().map(|t| self.dialect.quote_identifier(&t.name)).collect::<Vec<_>>().join(", ");
-        let stmt = format!("COPY {qualified} ({list}) FROM STDIN WITH (FORMAT binary)");
-        // Two chunks in flight and 2,048-row parquet batches keep a job near 4 MiB: at the
-        // hand-over from normalization the loader's first jobs otherwise pushed the peak RSS
-        // from ~120 to ~160 MB (1M records, 2 cores; load ~1 s slower, still above psql \copy).
-        let (txc, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
-        let handle = tokio::task::spawn_blocking(move || -> Result<()> {
-            let mut buf = BytesMut::with_capacity(CHUNK + CHUNK / 4);
-            copy::write_header(&mut buf);
-            for b in batches {
-                let b = b?;
-                let idx: Vec<Option<usize>> = targets.iter().map(|t| b.schema().index_of(&t.name).ok()).collect();
-                // encode in slices so chunks stay small
-                let mut off = 0;
-                while off < b.num_rows() {
-                    let len = 8192.min(b.num_rows() - off);
-                    copy::encode_batch(&b.slice(off, len), &idx, &targets, &table, &mut buf)?;
-                    off += len;
-                    if buf.len() >= CHUNK && txc.blocking_send(buf.split().freeze()).is_err() {
-                        return Ok(()); // the COPY failed; its error is reported
-                    }
-                }
-            }
-            copy::write_trailer(&mut buf);
-            let _ = txc.blocking_send(buf.freeze());
-            Ok(())
-        });
-        Ok((stmt, rx, handle))
-    }
-
-    #[allow(clippy::type_complexity)]
-    fn csv_producer(
-        &self,
-        job: &JobInfo,
-        cols: &[Column],
-        qualified: &str,
-    ) -> Result<(String, tokio::sync::mpsc::Receiver<Bytes>, tokio::task::JoinHandle<Result<()>>)> {
-        use std::io::{BufRead, Read};
-        let mut reader = copy::open_text(&job.path)?;
-        let mut header = String::new();
-        reader.read_line(&mut header).map_err(|e| Error::io("read job file", &job.path, e))?;
-        let mut names = Vec::new();
-        for h in header.trim_end_matches(['\r', '\n']).split(',') {
-            let n = h.trim().trim_matches('"').replace("\"\"", "\"");
-            let c = cols.iter().find(|c| c.name == n).ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidData,
-                    format!("csv job file header names column `{n}` that table `{}` does not have", job.table),
-                )
-                .with("table", job.table.clone())
-                .with("column", n.clone())
-            })?;
-            if c.data_type == Some(DataType::Binary) {
-                return Err(Error::new(ErrorKind::Unsupported, format!("binary column `{n}` cannot be loaded from csv into postgres"))
-                    .with("table", job.table.clone())
-                    .with_hint("use the parquet or jsonl loader file format for tables with binary columns"));
-            }
-            names.push(self.dialect.quote_identifier(&n));
-        }
-        let stmt =
-            format!("COPY {qualified} ({}) FROM STDIN WITH (FORMAT csv, DELIMITER ',', NULL '', ENCODING 'utf-8')", names.join(", "));
-        let (txc, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
-        let path = job.path.clone();
-        let handle = tokio::task::spawn_blocking(move || -> Result<()> {
-            let mut buf = vec![0u8; CHUNK];
-            loop {
-                let n = reader.read(&mut buf).map_err(|e| Error::io("read job file", &path, e))?;
-                if n == 0 {
-                    return Ok(());
-                }
-                if txc.blocking_send(Bytes::copy_from_slice(&buf[..n])).is_err() {
-                    return Ok(());
-                }
-            }
-        });
-        Ok((stmt, rx, handle))
-    }
-
-    /// Runs an `insert_values` job file: the `INSERT INTO {}(..) VALUES` header with the
-    /// qualified table, rows sent in chunks of about 8 MiB (one row per line), all in the
-    /// caller's transaction.
-    async fn exec_insert_values(&self, tx: &tokio_postgres::Client, job: &JobInfo, qualified: &str) -> Result<u64> {
-        let path = job.path.clone();
-        let text = tokio::task::spawn_blocking(move || -> Result<String> {
-            use std::io::Read;
-            let mut s = String::new();
-            copy::open_text(&path)?.read_to_string(&mut s).map_err(|e| Error::io("read job file", &path, e))?;
-            Ok(s)
-        })
-        .await
-        .map_err(|e| Error::internal(format!("job reader panicked: {e}")))??;
-        let mut lines = text.lines();
-        let header = lines.next().unwrap_or_default();
-        if !header.starts_with("INSERT INTO {}(") {
-            return Err(
-                Error::invalid_data("insert_values job file does not start with `INSERT INTO {}(`").with("table", job.table.clone())
-            );
-        }
-        let header = header.replacen("{}", qualified, 1);
-        let _values = lines.next();
-        let mut rows = 0u64;
-        let mut chunk = String::new();
-        for line in lines {
-            let line = line.trim_end();
-            if line.is_empty() {
-                continue;
-            }
-            if chunk.is_empty() {
-                chunk.push_str(&header);
-                chunk.push_str("\nVALUES\n");
-            } else {
-                chunk.push_str(",\n");
-            }
-            chunk.push_str(line.trim_end_matches([',', ';']));
-            rows += 1;
-            if chunk.len() >= 8 << 20 {
-                chunk.push(';');
-                tx.batch_execute(&chunk).await.map_err(|e| pg_err("INSERT", e).with("table", job.table.clone()))?;
-                chunk.clear();
-            }
-        }
-        if !chunk.is_empty() {
-            chunk.push(';');
-            tx.batch_execute(&chunk).await.map_err(|e| pg_err("INSERT", e).with("table", job.table.clone()))?;
-        }
-        Ok(rows)
-    }
 }
 
 fn sqlstate(e: &Error) -> Option<&str> {
@@ -302,23 +134,16 @@ impl SqlBackend for PostgresBackend {
     async fn load_file(&self, tx: &mut PgTx, _package: &PackageInfo, job: &JobInfo, table: &Table, qualified: &str) -> Result<u64> {
         let client = tx.client();
         if job.format == "insert_values" {
-            return self.exec_insert_values(client, job, qualified).await.map_err(|e| e.with("job", job.job_id()));
+            return load::insert_values_file(client, job, qualified, INSERT_CHUNK).await;
         }
         let cols: Vec<Column> = complete_columns(table).into_iter().cloned().collect();
-        let (stmt, rx, producer) = match job.format.as_str() {
-            "parquet" | "jsonl" => self.binary_producer(job, &cols, qualified)?,
-            "csv" => self.csv_producer(job, &cols, qualified)?,
-            other => {
-                return Err(Error::new(ErrorKind::Unsupported, format!("postgres cannot load `{other}` job files"))
-                    .with("job", job.job_id())
-                    .with_hint("use parquet, jsonl or csv"));
-            }
-        };
-        let res = self.feed_copy(client, &stmt, rx).await;
-        let produced = producer.await.map_err(|e| Error::internal(format!("job reader panicked: {e}")))?;
-        // a reader error explains a failed COPY better than the aborted COPY does
-        produced.map_err(|e| e.with("job", job.job_id()))?;
-        res.map_err(|e| e.with("table", job.table.clone()).with("job", job.job_id()))
+        match job.format.as_str() {
+            "parquet" | "jsonl" => load::copy_arrow_file(client, &self.dialect, job, &cols, qualified).await,
+            "csv" => load::copy_csv_file(client, &self.dialect, job, &cols, qualified).await,
+            other => Err(Error::new(ErrorKind::Unsupported, format!("postgres cannot load `{other}` job files"))
+                .with("job", job.job_id())
+                .with_hint("use parquet, jsonl or csv")),
+        }
     }
 
     fn is_missing_relation(&self, e: &Error) -> bool {

@@ -27,7 +27,6 @@
 
 mod client;
 pub mod config;
-mod copy;
 
 use std::sync::Arc;
 

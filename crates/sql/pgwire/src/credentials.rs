@@ -12,24 +12,62 @@ use stevedore_core::Result;
 use stevedore_core::config::{KeySpec, ResolvedSection, Secret, SectionSpec, ValueKind};
 use stevedore_core::error::Error;
 
-/// Credentials keys.
-pub static CREDENTIALS_SPEC: SectionSpec = SectionSpec {
-    path: &["credentials"],
-    alt_paths: &[],
-    keys: &[
+/// The credentials keys, with the port's default as the reference shows it.
+const fn credential_keys(port_default: &'static str, drivername: &'static str) -> [KeySpec; 10] {
+    [
         KeySpec::new("database", ValueKind::String, "database name"),
         KeySpec::new("username", ValueKind::String, "user name"),
         KeySpec::secret("password", ValueKind::String, "password"),
         KeySpec::new("host", ValueKind::String, "host name, IP address, or a unix socket folder (starting with /)"),
-        KeySpec::new("port", ValueKind::Integer, "port").with_default("5432"),
+        KeySpec::new("port", ValueKind::Integer, "port").with_default(port_default),
         KeySpec::new("connect_timeout", ValueKind::Integer, "seconds to wait for a connection").with_default("15"),
         KeySpec::new("sslmode", ValueKind::String, "disable, prefer, require, verify-ca or verify-full").with_default("prefer"),
         KeySpec::new("sslrootcert", ValueKind::String, "PEM file with the CA certificates to trust"),
-        KeySpec::new("drivername", ValueKind::String, "accepted for dlt compatibility (postgresql)"),
+        KeySpec::new("drivername", ValueKind::String, drivername),
         KeySpec::new("query", ValueKind::Any, "extra connection parameters (connect_timeout, sslmode, ...)"),
-    ],
-    children: &[],
-};
+    ]
+}
+
+static PG_KEYS: [KeySpec; 10] = credential_keys("5432", "accepted for dlt compatibility (postgresql)");
+static REDSHIFT_KEYS: [KeySpec; 10] = credential_keys("5439", "accepted for dlt compatibility (redshift)");
+
+/// Credentials keys (PostgreSQL).
+pub static CREDENTIALS_SPEC: SectionSpec = SectionSpec { path: &["credentials"], alt_paths: &[], keys: &PG_KEYS, children: &[] };
+
+/// Credentials keys (Redshift: port 5439 by default).
+pub static REDSHIFT_CREDENTIALS_SPEC: SectionSpec =
+    SectionSpec { path: &["credentials"], alt_paths: &[], keys: &REDSHIFT_KEYS, children: &[] };
+
+/// Which server the credentials are for: the URL schemes accepted, the default port and
+/// the scheme shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Flavor {
+    /// PostgreSQL: `postgres://`, `postgresql://`, port 5432.
+    #[default]
+    Postgres,
+    /// Amazon Redshift: `redshift://` (and `postgres[ql]://`), port 5439.
+    Redshift,
+}
+
+impl Flavor {
+    /// The default port.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Flavor::Postgres => 5432,
+            Flavor::Redshift => 5439,
+        }
+    }
+    /// The scheme shown in displayable credentials.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Flavor::Postgres => "postgresql",
+            Flavor::Redshift => "redshift",
+        }
+    }
+    fn accepts(self, scheme: &str) -> bool {
+        matches!(scheme, "postgres" | "postgresql") || (self == Flavor::Redshift && scheme == "redshift")
+    }
+}
 
 /// TLS mode, libpq's names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -85,6 +123,8 @@ pub struct Credentials {
     pub sslrootcert: Option<PathBuf>,
     /// `application_name` reported to the server.
     pub application_name: Option<String>,
+    /// The server kind (default port, displayed scheme).
+    pub flavor: Flavor,
 }
 
 impl Default for Credentials {
@@ -99,6 +139,7 @@ impl Default for Credentials {
             sslmode: SslMode::Prefer,
             sslrootcert: None,
             application_name: Some("stevedore".into()),
+            flavor: Flavor::Postgres,
         }
     }
 }
@@ -121,7 +162,7 @@ impl fmt::Display for Credentials {
     /// `postgresql://user:***@host:port/db` (dlt's displayable credentials).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let pw = if self.password.is_some() { ":***" } else { "" };
-        write!(f, "postgresql://{}{pw}@{}:{}/{}", self.username, self.host, self.port, self.database)
+        write!(f, "{}://{}{pw}@{}:{}/{}", self.flavor.scheme(), self.username, self.host, self.port, self.database)
     }
 }
 
@@ -130,18 +171,30 @@ fn decode(s: &str) -> String {
 }
 
 impl Credentials {
+    /// The defaults of a flavor (Redshift: port 5439).
+    pub fn for_flavor(flavor: Flavor) -> Self {
+        Credentials { port: flavor.default_port(), flavor, ..Credentials::default() }
+    }
+
     /// Parses a connection string `postgres[ql]://user:password@host:port/database?params`.
     /// Errors never contain the password.
     pub fn parse(conn: &str) -> Result<Self> {
-        let bad = |why: &str| {
-            Error::config(format!("invalid postgres connection string: {why}"))
-                .with_hint("write it like postgresql://user:password@host:5432/database?connect_timeout=15")
+        Self::parse_as(conn, Flavor::Postgres)
+    }
+
+    /// Parses a connection string of a flavor (`redshift://...` too for Redshift).
+    pub fn parse_as(conn: &str, flavor: Flavor) -> Result<Self> {
+        let (name, example) = match flavor {
+            Flavor::Postgres => ("postgres", "postgresql://user:password@host:5432/database?connect_timeout=15"),
+            Flavor::Redshift => ("redshift", "redshift://user:password@host:5439/database?connect_timeout=15"),
         };
+        let bad =
+            |why: &str| Error::config(format!("invalid {name} connection string: {why}")).with_hint(format!("write it like {example}"));
         let url = url::Url::parse(conn.trim()).map_err(|e| bad(&e.to_string()))?;
-        if !matches!(url.scheme(), "postgres" | "postgresql") {
-            return Err(bad(&format!("scheme `{}` is not postgresql", url.scheme())));
+        if !flavor.accepts(url.scheme()) {
+            return Err(bad(&format!("scheme `{}` is not {}", url.scheme(), flavor.scheme())));
         }
-        let mut c = Credentials::default();
+        let mut c = Credentials::for_flavor(flavor);
         if !url.username().is_empty() {
             c.username = decode(url.username());
         }
@@ -185,15 +238,20 @@ impl Credentials {
     /// Reads the resolved `credentials` child: a native connection string, then separate keys
     /// on top of it.
     pub fn from_resolved(sec: Option<&ResolvedSection>) -> Result<Option<Self>> {
+        Self::from_resolved_as(sec, Flavor::Postgres)
+    }
+
+    /// [`Credentials::from_resolved`] for a flavor.
+    pub fn from_resolved_as(sec: Option<&ResolvedSection>, flavor: Flavor) -> Result<Option<Self>> {
         let Some(sec) = sec else { return Ok(None) };
         let mut c = match &sec.native {
-            Some(n) => Some(Self::parse(n.as_str().unwrap_or_default())?),
+            Some(n) => Some(Self::parse_as(n.as_str().unwrap_or_default(), flavor)?),
             None => None,
         };
         if sec.values.is_empty() {
             return Ok(c);
         }
-        let c = c.get_or_insert_with(Credentials::default);
+        let c = c.get_or_insert_with(|| Credentials::for_flavor(flavor));
         for (k, v) in &sec.values {
             let val = &v.expose().value;
             let text = match val {

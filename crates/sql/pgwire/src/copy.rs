@@ -29,11 +29,11 @@ const PG_EPOCH_US: i64 = 946_684_800_000_000;
 /// Days between 1970-01-01 and 2000-01-01.
 const PG_EPOCH_DAYS: i32 = 10_957;
 /// Rows per Arrow batch decoded from jsonl.
-pub(crate) const JSONL_BATCH_ROWS: usize = 8_192;
+pub const JSONL_BATCH_ROWS: usize = 8_192;
 
 /// How a column is written on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PgKind {
+pub enum PgKind {
     Int2,
     Int4,
     Int8,
@@ -49,7 +49,7 @@ pub(crate) enum PgKind {
 }
 
 /// The wire kind of a schema column (must match `PostgresDialect::db_type`).
-pub(crate) fn pg_kind(col: &Column) -> PgKind {
+pub fn pg_kind(col: &Column) -> PgKind {
     match col.data_type.unwrap_or(DataType::Text) {
         DataType::Text => PgKind::Text,
         DataType::Double => PgKind::Float8,
@@ -70,7 +70,7 @@ pub(crate) fn pg_kind(col: &Column) -> PgKind {
 
 /// One target column of a COPY.
 #[derive(Debug, Clone)]
-pub(crate) struct Target {
+pub struct Target {
     pub name: String,
     pub kind: PgKind,
 }
@@ -87,14 +87,14 @@ fn value_err(table: &str, col: &str, value: impl std::fmt::Display, why: &str) -
 }
 
 /// Writes the binary COPY header.
-pub(crate) fn write_header(out: &mut BytesMut) {
+pub fn write_header(out: &mut BytesMut) {
     out.put_slice(b"PGCOPY\n\xff\r\n\0");
     out.put_i32(0);
     out.put_i32(0);
 }
 
 /// Writes the binary COPY trailer.
-pub(crate) fn write_trailer(out: &mut BytesMut) {
+pub fn write_trailer(out: &mut BytesMut) {
     out.put_i16(-1);
 }
 
@@ -182,7 +182,7 @@ fn prepare(a: Option<&ArrayRef>, t: &Target, table: &str) -> Result<Src> {
 }
 
 /// Encodes a PostgreSQL `numeric` from a decimal string (`-12.3400`, `1e+20`, `NaN`).
-pub(crate) fn encode_numeric(s: &str, out: &mut BytesMut) -> std::result::Result<(), &'static str> {
+pub fn encode_numeric(s: &str, out: &mut BytesMut) -> std::result::Result<(), &'static str> {
     let s = s.trim();
     if s.eq_ignore_ascii_case("nan") {
         out.put_i32(8);
@@ -255,7 +255,7 @@ pub(crate) fn encode_numeric(s: &str, out: &mut BytesMut) -> std::result::Result
 }
 
 /// Encodes the rows of `batch` (columns matched to `targets` by position in `cols`).
-pub(crate) fn encode_batch(batch: &RecordBatch, cols: &[Option<usize>], targets: &[Target], table: &str, out: &mut BytesMut) -> Result<()> {
+pub fn encode_batch(batch: &RecordBatch, cols: &[Option<usize>], targets: &[Target], table: &str, out: &mut BytesMut) -> Result<()> {
     let srcs: Vec<Src> = targets.iter().zip(cols).map(|(t, c)| prepare(c.map(|i| batch.column(i)), t, table)).collect::<Result<_>>()?;
     let n = targets.len() as i16;
     out.reserve(batch.num_rows() * (2 + 12 * targets.len()));
@@ -361,7 +361,7 @@ fn encode_cell(src: &Src, t: &Target, row: usize, table: &str, out: &mut BytesMu
 }
 
 /// Reads a parquet job file as Arrow batches.
-pub(crate) fn read_parquet(path: &Path) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send>> {
+pub fn read_parquet(path: &Path) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send>> {
     let f = std::fs::File::open(path).map_err(|e| Error::io("open job file", path, e))?;
     let r =
         parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).and_then(|b| b.with_batch_size(2_048).build()).map_err(
@@ -372,12 +372,12 @@ pub(crate) fn read_parquet(path: &Path) -> Result<Box<dyn Iterator<Item = Result
 }
 
 /// Opens a job file, decompressing gzip.
-pub(crate) fn open_text(path: &Path) -> Result<Box<dyn BufRead + Send>> {
+pub fn open_text(path: &Path) -> Result<Box<dyn BufRead + Send>> {
     stevedore_core::source::open_maybe_gzip(path)
 }
 
 /// Decodes dlt-typed JSON lines into Arrow batches with one column per schema column.
-pub(crate) struct JsonlBatches {
+pub struct JsonlBatches {
     reader: Box<dyn BufRead + Send>,
     columns: Vec<Column>,
     schema: Arc<ArrowSchema>,
@@ -387,7 +387,7 @@ pub(crate) struct JsonlBatches {
 }
 
 impl JsonlBatches {
-    pub(crate) fn new(reader: Box<dyn BufRead + Send>, columns: Vec<Column>, table: &str) -> Self {
+    pub fn new(reader: Box<dyn BufRead + Send>, columns: Vec<Column>, table: &str) -> Self {
         let fields: Vec<Field> = columns.iter().map(|c| Field::new(&c.name, jsonl_arrow_type(c), true)).collect();
         JsonlBatches { reader, columns, schema: Arc::new(ArrowSchema::new(fields)), table: table.into(), line: String::new(), done: false }
     }
