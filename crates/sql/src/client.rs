@@ -11,7 +11,7 @@
 //! a `__package_started__` row: the staging tables of the package are emptied only then, so
 //! a resumed package keeps what its finished jobs staged.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use serde_json::json;
@@ -230,15 +230,26 @@ impl<B: SqlBackend> SqlClient<B> {
     }
 
     async fn existing_columns(&self, tx: &mut B::Tx, schema: &str, tables: &[&Table]) -> Result<StorageTables> {
-        let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
+        // the catalog holds case-folded names (upper case on Snowflake): ask for those, and
+        // map what it reports back to the schema's names, as dlt does
+        let d = self.backend.dialect();
+        let folded: HashMap<String, &Table> = tables.iter().map(|t| (d.casefold(&t.name), *t)).collect();
+        let names: Vec<String> = folded.keys().cloned().collect();
         let rows = tx
-            .query(&self.backend.information_schema_columns_sql(schema), &[Param::Text(schema.to_string()), Param::TextList(names)])
+            .query(&self.backend.information_schema_columns_sql(schema), &[Param::Text(d.casefold(schema)), Param::TextList(names)])
             .await
             .map_err(|e| e.with("reading", "information_schema"))?;
         let mut out = StorageTables::new();
         for r in rows {
             let get = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
             let (t, c) = (get(0), get(1));
+            let (t, c) = match folded.get(&t) {
+                Some(table) => {
+                    let col = table.columns.keys().find(|n| d.casefold(n) == c).cloned().unwrap_or(c);
+                    (table.name.clone(), col)
+                }
+                None => (t, c),
+            };
             let col = StorageColumn {
                 name: c.clone(),
                 db_type: get(2),

@@ -80,8 +80,14 @@ pub mod bigquery {
     pub use stevedore_bigquery::*;
 }
 
+/// The Snowflake destination.
+#[cfg(feature = "snowflake")]
+pub mod snowflake {
+    pub use stevedore_snowflake::*;
+}
+
 /// The SQL machinery shared by warehouse destinations (dialects, DDL, merge SQL).
-#[cfg(any(feature = "postgres", feature = "bigquery"))]
+#[cfg(any(feature = "postgres", feature = "bigquery", feature = "snowflake"))]
 pub mod sql {
     pub use stevedore_sql::*;
 }
@@ -129,6 +135,8 @@ impl Registry {
         r.register(stevedore_postgres::NAME, &stevedore_postgres::POSTGRES_SPEC, stevedore_postgres::from_config);
         #[cfg(feature = "bigquery")]
         r.register(stevedore_bigquery::NAME, &stevedore_bigquery::BIGQUERY_SPEC, stevedore_bigquery::from_config);
+        #[cfg(feature = "snowflake")]
+        r.register(stevedore_snowflake::NAME, &stevedore_snowflake::SNOWFLAKE_SPEC, stevedore_snowflake::from_config);
         r
     }
 
