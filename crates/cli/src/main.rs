@@ -59,9 +59,10 @@ struct DestArgs {
     /// Dataset name (default <pipeline>_dataset).
     #[arg(long)]
     dataset: Option<String>,
-    /// Destination (`filesystem`, `postgres` or `bigquery`; postgres credentials from config or
-    /// DESTINATION__POSTGRES__CREDENTIALS, bigquery's from [destination.bigquery.credentials] or
-    /// DESTINATION__BIGQUERY__CREDENTIALS__PROJECT_ID, ...).
+    /// Destination (`filesystem`, `postgres`, `bigquery` or `snowflake`; postgres credentials from
+    /// config or DESTINATION__POSTGRES__CREDENTIALS, bigquery's from
+    /// [destination.bigquery.credentials] or DESTINATION__BIGQUERY__CREDENTIALS__PROJECT_ID, ...,
+    /// snowflake's from DESTINATION__SNOWFLAKE__CREDENTIALS=snowflake://user:password@account/db).
     #[arg(long)]
     destination: Option<String>,
     /// Bucket URL of the filesystem destination (default ./stevedore_data).
