@@ -610,6 +610,58 @@ mod tests {
         assert_eq!(der_len(300), vec![0x82, 0x01, 0x2c]);
     }
 
+    /// An RSA key made by openssl for the test: the fingerprint is SHA-256 of the public key's
+    /// DER as openssl writes it, the JWT is RS256-signed by that key with Snowflake's claims.
+    #[test]
+    fn key_pair_jwt_is_signed_with_snowflakes_claims() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.p8");
+        let pubder = dir.path().join("pub.der");
+        let ok = std::process::Command::new("openssl")
+            .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+            .arg(&key)
+            .status()
+            .expect("openssl makes the test key");
+        assert!(ok.success());
+        let ok = std::process::Command::new("openssl")
+            .args(["pkey", "-pubout", "-outform", "DER", "-in"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&pubder)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let pem = std::fs::read_to_string(&key).unwrap();
+        let kp = KeyPair::new(&Secret::new(pem.clone())).unwrap();
+        let spki = std::fs::read(&pubder).unwrap();
+        let want = format!(
+            "SHA256:{}",
+            base64::engine::general_purpose::STANDARD.encode(ring::digest::digest(&ring::digest::SHA256, &spki).as_ref())
+        );
+        assert_eq!(kp.fingerprint(), want);
+        assert_eq!(rsa_spki_der(&kp.public_key_der()), spki);
+
+        let jwt = kp.jwt("xy12345", "loader", 1_700_000_000).unwrap();
+        let parts: Vec<&str> = jwt.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let dec = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap();
+        let header: Value = serde_json::from_slice(&dec(parts[0])).unwrap();
+        assert_eq!(header, json!({"alg": "RS256", "typ": "JWT"}));
+        let claims: Value = serde_json::from_slice(&dec(parts[1])).unwrap();
+        assert_eq!(claims["sub"], "XY12345.LOADER");
+        assert_eq!(claims["iss"], format!("XY12345.LOADER.{want}"));
+        assert_eq!(claims["iat"], 1_700_000_000);
+        assert_eq!(claims["exp"], 1_700_003_600);
+        let public = ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, kp.public_key_der());
+        public.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &dec(parts[2])).expect("a valid RS256 signature");
+
+        // a key that is not PKCS#8 RSA: an auth error that never shows the key
+        let e =
+            KeyPair::new(&Secret::new("-----BEGIN PRIVATE KEY-----\nc2VjcmV0c2VjcmV0\n-----END PRIVATE KEY-----".into())).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Auth);
+        assert!(!format!("{e:?}").contains("c2VjcmV0c2VjcmV0"), "{e:?}");
+    }
+
     #[test]
     fn json_rowsets() {
         let r = result_of(json!({"rowtype": [{"name": "N"}], "rowset": [["1"], [null]]})).unwrap();

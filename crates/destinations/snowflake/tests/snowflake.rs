@@ -247,3 +247,27 @@ async fn an_unreachable_endpoint_fails_fast_without_the_password() {
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(t.elapsed() < std::time::Duration::from_secs(30), "took {:?}", t.elapsed());
 }
+
+/// Key-pair login (fakesnow accepts any login, so this checks that stevedore logs in with a JWT
+/// and loads; the JWT itself is checked by `rest::tests::key_pair_jwt_is_signed_with_snowflakes_claims`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_pair_login_loads() {
+    let Some(s) = sf() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key.p8");
+    let ok = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+        .arg(&key)
+        .status()
+        .expect("openssl makes the test key");
+    assert!(ok.success());
+    let mut c = Credentials::test_server(&s.endpoint, DATABASE);
+    c.password = None;
+    c.private_key = Some(stevedore::config::Secret::new(std::fs::read_to_string(&key).unwrap()));
+    let dest = Snowflake::builder().credentials(c).build().unwrap();
+    let reader = PyReader::new(&s);
+    let ds = unique("sfkeypair");
+    let p = pipeline("sfkeypair", dest, &ds, dir.path());
+    p.run(Resource::from_values("items", (1..=3).map(|i| json!({"id": i})))).await.unwrap();
+    assert_eq!(reader.count(&ds, "items"), 3);
+}
