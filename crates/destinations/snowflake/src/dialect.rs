@@ -160,6 +160,18 @@ impl Dialect for SnowflakeDialect {
         if cluster.is_empty() { Ok(Vec::new()) } else { Ok(vec![format!("CLUSTER BY ({})", cluster.join(","))]) }
     }
 
+    /// dlt's `CONSTRAINT "PK_<TABLE>_<4 random chars>" PRIMARY KEY (...)` of a new table with
+    /// `primary_key` columns, with `create_indexes` only (Snowflake does not enforce it).
+    fn table_constraints(&self, table: &str, cols: &[&Column]) -> Vec<String> {
+        let pk: Vec<String> = cols.iter().filter(|c| c.hints.primary_key).map(|c| self.quote_identifier(&self.casefold(&c.name))).collect();
+        if !self.create_indexes || pk.is_empty() {
+            return Vec::new();
+        }
+        let uniq: String = (0..4).map(|_| fastrand::alphanumeric().to_ascii_lowercase()).collect();
+        let name = self.quote_identifier(&self.casefold(&format!("pk_{table}_{uniq}")));
+        vec![format!("CONSTRAINT {name} PRIMARY KEY ({})", pk.join(", "))]
+    }
+
     /// dlt's Snowflake `staging-optimized` without atomic swap: drop the final table and clone
     /// the staging one (both DDL).
     fn staging_optimized_replace(&self, final_q: &str, staging_q: &str, _final_schema: &str, _table: &str) -> Option<Vec<String>> {
@@ -230,6 +242,26 @@ mod tests {
         assert_eq!(SnowflakeDialect { create_indexes: true, ..Default::default() }.column_hints(&c), vec!["UNIQUE"]);
         let ts = DateTime::parse_from_rfc3339("2024-04-14T08:32:01.5Z").unwrap().with_timezone(&Utc);
         assert_eq!(d.timestamp_literal(ts, true), "CAST('2024-04-14T08:32:01.500000+00:00' AS TIMESTAMP_TZ)");
+        let id = Column::new("id", DataType::Bigint).hint("primary_key");
+        assert!(d.table_constraints("events", &[&id, &a]).is_empty(), "constraints only with create_indexes");
+        let idx = SnowflakeDialect { create_indexes: true, ..Default::default() };
+        let pk = idx.table_constraints("events", &[&id, &a]);
+        assert_eq!(pk.len(), 1);
+        assert!(pk[0].starts_with("CONSTRAINT \"PK_EVENTS_") && pk[0].ends_with("\" PRIMARY KEY (\"ID\")"), "{pk:?}");
+        let t = {
+            let mut t = stevedore_core::schema::Table::new("events");
+            t.add_column(id.clone());
+            t.add_column(Column::new("v", DataType::Text));
+            t
+        };
+        let sql =
+            stevedore_sql::ddl::migration_sql(&idx, &[&t], &Default::default(), &|n| format!("\"DS\".\"{}\"", n.to_uppercase()), true)
+                .unwrap();
+        assert!(
+            sql[0].starts_with("CREATE TABLE \"DS\".\"EVENTS\" (\n\"ID\" NUMBER(19,0),\n\"V\" VARCHAR,\nCONSTRAINT \"PK_EVENTS_"),
+            "{sql:?}"
+        );
+        assert!(sql[0].ends_with(" PRIMARY KEY (\"ID\")\n)"), "{sql:?}");
         assert_eq!(d.truncate_table("\"S\".\"T\""), "DELETE FROM \"S\".\"T\" WHERE 1=1");
         assert_eq!(
             d.staging_optimized_replace("\"S\".\"T\"", "\"S_STAGING\".\"T\"", "\"S\"", "\"T\"").unwrap(),
