@@ -662,6 +662,50 @@ mod tests {
         assert!(!format!("{e:?}").contains("c2VjcmV0c2VjcmV0"), "{e:?}");
     }
 
+    /// A login the server refuses is an authentication error after exactly one request, and
+    /// neither the password nor the JWT shows in it.
+    #[tokio::test]
+    async fn a_refused_login_is_an_auth_error_without_retries() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let mut requests = Vec::new();
+            listener.set_nonblocking(false).unwrap();
+            for _ in 0..2 {
+                let accepted = {
+                    listener.set_nonblocking(!requests.is_empty()).unwrap();
+                    if !requests.is_empty() {
+                        std::thread::sleep(std::time::Duration::from_millis(1500));
+                    }
+                    listener.accept()
+                };
+                let Ok((mut sock, _)) = accepted else { break };
+                let mut buf = vec![0u8; 65536];
+                let n = sock.read(&mut buf).unwrap_or(0);
+                requests.push(String::from_utf8_lossy(&buf[..n]).to_string());
+                let body = r#"{"data":null,"code":"390100","message":"Incorrect username or password was specified.","success":false}"#;
+                let _ = write!(
+                    sock,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+            requests
+        });
+        let mut c = Credentials::test_server(&format!("http://127.0.0.1:{port}"), "DB");
+        c.password = Some(Secret::new("hunter2-secret".into()));
+        let rest = Rest::new(&c, None, Duration::from_secs(5)).unwrap();
+        let e = rest.login().await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Auth);
+        let shown = format!("{e} {e:?} {rest:?}");
+        assert!(shown.contains("Incorrect username or password"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let requests = server.join().unwrap();
+        assert_eq!(requests.len(), 1, "one login request, no retries");
+        assert!(requests[0].starts_with("POST /session/v1/login-request?request_id="), "{}", requests[0]);
+    }
+
     #[test]
     fn json_rowsets() {
         let r = result_of(json!({"rowtype": [{"name": "N"}], "rowset": [["1"], [null]]})).unwrap();

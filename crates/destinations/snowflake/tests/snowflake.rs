@@ -271,3 +271,28 @@ async fn key_pair_login_loads() {
     p.run(Resource::from_values("items", (1..=3).map(|i| json!({"id": i})))).await.unwrap();
     assert_eq!(reader.count(&ds, "items"), 3);
 }
+
+/// A COPY Snowflake refuses (text for a NUMBER column that exists already) fails the job with
+/// the file, the table and Snowflake's message; nothing is marked loaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_copy_names_file_table_and_message() {
+    let Some(s) = sf() else { return };
+    let reader = PyReader::new(&s);
+    let ds = unique("sffail");
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline("sffail", destination(&s), &ds, dir.path());
+    p.run(Resource::from_values("items", (1..=3).map(|i| json!({"id": i, "amount": "x"})))).await.unwrap();
+    // another writer turns `amount` into a NUMBER column
+    let t = format!("{}.{}", q(&ds), q("items"));
+    reader.sql(&format!("DROP TABLE {t}")).unwrap();
+    reader
+        .sql(&format!("CREATE TABLE {t} (ID NUMBER(19,0), AMOUNT NUMBER(19,0), _DLT_LOAD_ID VARCHAR NOT NULL, _DLT_ID VARCHAR NOT NULL)"))
+        .unwrap();
+    let err = p.run(Resource::from_values("items", (4..=5).map(|i| json!({"id": i, "amount": "not a number"})))).await.unwrap_err();
+    let e = format!("{err}");
+    assert!(e.contains("Snowflake COPY of items."), "the file is named: {e}");
+    assert!(e.contains(".parquet"), "{e}");
+    assert!(e.contains("ITEMS"), "the table is named: {e}");
+    assert_eq!(reader.count(&ds, "items"), 0);
+    assert_eq!(reader.count(&ds, "_dlt_loads"), 1, "only the first load is marked");
+}
