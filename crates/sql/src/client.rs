@@ -129,6 +129,11 @@ pub trait SqlBackend: Send + Sync + 'static {
     async fn claim_staging(&self, _tx: &mut Self::Tx, _names: &Names<'_>, _load_id: &str, _tables: &[String]) -> Result<()> {
         Ok(())
     }
+    /// Called after a load's `_dlt_loads` row committed: the load is complete (Snowflake logs its
+    /// pooled sessions out here; a later call may open new ones).
+    async fn after_complete_load(&self) -> Result<()> {
+        Ok(())
+    }
     /// A statement that breaks the connection, run before statement `n` of a followup when
     /// the fault hook asks for it (tests).
     fn fault_statement(&self) -> Option<&'static str> {
@@ -515,7 +520,8 @@ impl<B: SqlBackend> DestinationClient for SqlClient<B> {
         let p = |i: usize| self.backend.param(i);
         let mut tx = self.backend.begin().await?;
         if !tx.query(&system::load_exists_sql(&names, &p), &[Param::Text(package.load_id.clone())]).await?.is_empty() {
-            return Ok(());
+            drop(tx);
+            return self.backend.after_complete_load().await;
         }
         let sql = system::insert_load_sql(&names, &p).replacen(&self.backend.param(3), &self.backend.timestamp_param(3), 1);
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
@@ -530,7 +536,8 @@ impl<B: SqlBackend> DestinationClient for SqlClient<B> {
         )
         .await
         .map_err(|e| e.with("during", "writing the load marker"))?;
-        tx.commit().await
+        tx.commit().await?;
+        self.backend.after_complete_load().await
     }
 
     async fn truncate_staging_dataset(&self, package: &PackageInfo) -> Result<()> {

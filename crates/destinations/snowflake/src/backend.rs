@@ -1,8 +1,8 @@
 //! The Snowflake backend of the shared SQL client (`stevedore_sql::client`).
 //!
 //! **Sessions.** A destination client keeps a few logged-in sessions in a pool; a
-//! transaction takes one, gives it back when it ends, and the sessions log out when the client
-//! is dropped.
+//! transaction takes one and gives it back when it ends. The sessions log out when the load is
+//! complete (after `_dlt_loads` is written), and any opened later when the client is dropped.
 //!
 //! **Transactions.** Snowflake commits an open transaction implicitly before any DDL. So a
 //! [`SfTx`] runs DDL (`CREATE` / `ALTER` / `DROP`, temporary tables included) and queries at
@@ -491,6 +491,18 @@ impl SqlBackend for SnowflakeBackend {
             }
             JobKind::Followup => Err(Error::internal(format!("followup job {} sent to the load path", job.job_id()))),
         }
+    }
+
+    /// The load is complete: log the pooled sessions out now (the transaction that wrote the
+    /// load marker gave its session back before this).
+    async fn after_complete_load(&self) -> Result<()> {
+        let sessions: Vec<Session> = self.pool.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default();
+        let n = sessions.len();
+        for s in sessions {
+            self.rest.logout(s).await;
+        }
+        tracing::debug!(sessions = n, "Snowflake sessions closed after the load");
+        Ok(())
     }
 
     fn is_missing_relation(&self, e: &Error) -> bool {
