@@ -296,3 +296,37 @@ async fn a_failing_copy_names_file_table_and_message() {
     assert_eq!(reader.count(&ds, "items"), 0);
     assert_eq!(reader.count(&ds, "_dlt_loads"), 1, "only the first load is marked");
 }
+
+/// The chain's routing, run up to where fakesnow stops: files staged in a `gs://` bucket (the
+/// GCS emulator) without `stage_name` cannot be copied by Snowflake, so the job fails with a
+/// terminal error naming the staged file and `stage_name`, after the upload and before any COPY
+/// is sent. (COPY from a bucket itself cannot run on fakesnow; its statements are golden
+/// strings in `backend.rs`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gs_chain_without_a_stage_name_is_a_clear_terminal_error() {
+    use stevedore_testkit::remote::{Service, TestBucket};
+    let Some(s) = sf() else { return };
+    let Some(bucket) = TestBucket::create(Service::Gcs, "sfchain") else { return };
+    let staging = stevedore::filesystem::Filesystem::builder()
+        .bucket_url(&bucket.url("stage"))
+        .credentials(stevedore::filesystem::Credentials::new().with_endpoint_url(bucket.var("STEVEDORE_GCS_ENDPOINT")))
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ds = unique("sfchain");
+    let p = Pipeline::builder("sfchain")
+        .destination(Arc::new(destination(&s)))
+        .staging(Arc::new(staging))
+        .dataset_name(&ds)
+        .pipelines_dir(dir.path().join("pipelines"))
+        .config(Config::load(&dir.path().join("project"), &Default::default()).unwrap())
+        .build()
+        .unwrap();
+    let err = p.run(Resource::from_values("items", (1..=3).map(|i| json!({"id": i})))).await.unwrap_err();
+    let e = format!("{err:?}");
+    assert!(e.contains("gs://") && e.contains("stage_name"), "{e}");
+    let keys = bucket.keys("stage/");
+    assert!(keys.iter().any(|k| k.contains("/items/") && k.ends_with(".parquet")), "the file was staged: {keys:?}");
+    let reader = PyReader::new(&s);
+    assert_eq!(reader.count(&ds, "_dlt_loads"), 0, "nothing is marked loaded");
+}
