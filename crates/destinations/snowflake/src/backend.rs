@@ -77,7 +77,7 @@ enum Pending {
     /// DML with its parameters.
     Dml(String, Vec<Param>),
     /// `COPY INTO` of one file; its result is checked, its errors name file and table.
-    Copy { sql: String, file: String, table: String },
+    Copy { sql: String, file: String, table: String, secrets: Vec<String> },
 }
 
 /// A transaction on one pooled session (see the module docs).
@@ -111,6 +111,15 @@ pub fn is_ddl(sql: &str) -> bool {
 fn is_temp_table(sql: &str) -> bool {
     let words: Vec<String> = sql.split_whitespace().take(2).map(|w| w.to_ascii_uppercase()).collect();
     words.len() == 2 && words[0] == "CREATE" && matches!(words[1].as_str(), "TEMPORARY" | "TEMP")
+}
+
+/// `text` with every secret (of at least 4 characters) replaced by `***`.
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for s in secrets.iter().filter(|s| s.len() >= 4) {
+        out = out.replace(s.as_str(), "***");
+    }
+    out
 }
 
 /// Checks the result of a `COPY INTO`: every file `LOADED`, and at least one file.
@@ -160,11 +169,13 @@ impl SfTx {
                 Pending::Dml(sql, params) => {
                     self.run(sql, params).await.map_err(|e| e.with("statement", sql.chars().take(300).collect::<String>()))?;
                 }
-                Pending::Copy { sql, file, table } => {
-                    // the statement may hold staging credentials: it is never attached to errors
+                Pending::Copy { sql, file, table, secrets } => {
+                    // the statement may hold staging credentials: it is never attached to errors,
+                    // and they are cut out of the server's message (a test server echoes the SQL)
                     let r = self.run(sql, &[]).await.map_err(|e| {
                         let kind = if e.kind() == ErrorKind::Destination { ErrorKind::InvalidData } else { e.kind() };
-                        Error::new(kind, format!("Snowflake COPY of {file} into {table} failed: {e}"))
+                        let msg = redact(&e.to_string(), secrets);
+                        Error::new(kind, format!("Snowflake COPY of {file} into {table} failed: {msg}"))
                             .with("file", file.clone())
                             .with("table", table.clone())
                     })?;
@@ -409,7 +420,12 @@ impl SnowflakeBackend {
         let target = self.stage_target(schema, &table.name, &package.load_id);
         self.rest.put(tx.session()?, &target, &staged, bytes).await.map_err(|e| e.with("file", path.display().to_string()))?;
         let source = CopySource { from: format!("{target}/{staged}"), files: None, credentials: None };
-        tx.pending.push(Pending::Copy { sql: copy_sql(qualified, &source, &clause), file: job.file_name(), table: table_display });
+        tx.pending.push(Pending::Copy {
+            sql: copy_sql(qualified, &source, &clause),
+            file: job.file_name(),
+            table: table_display,
+            secrets: Vec::new(),
+        });
         if !self.keep_staged_files {
             tx.after_commit.push(format!("REMOVE {target}/{staged}"));
         }
@@ -486,7 +502,8 @@ impl SqlBackend for SnowflakeBackend {
                     None => (None, &empty),
                 };
                 let source = copy_source(&url, self.stage_name.as_deref(), bucket, creds).map_err(|e| e.with("job", job.job_id()))?;
-                tx.pending.push(Pending::Copy { sql: copy_sql(qualified, &source, &clause), file: url, table: table_display });
+                let secrets = creds.values().map(|v| v.expose().clone()).collect();
+                tx.pending.push(Pending::Copy { sql: copy_sql(qualified, &source, &clause), file: url, table: table_display, secrets });
                 Ok(0)
             }
             JobKind::Followup => Err(Error::internal(format!("followup job {} sent to the load path", job.job_id()))),
@@ -609,6 +626,15 @@ mod tests {
         assert!(e.contains("AWS keys"), "{e}");
         let e = copy_source("az://c/f.parquet", None, None, &creds(&[("azure_storage_account_key", "k")])).unwrap_err().to_string();
         assert!(e.contains("SAS"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_cut_out_of_messages() {
+        let m = "sql_text='COPY INTO t FROM 's3://b/f' CREDENTIALS=(AWS_KEY_ID='AKIA1234' AWS_SECRET_KEY='s3cr3tkey')' failed";
+        assert_eq!(
+            redact(m, &["AKIA1234".into(), "s3cr3tkey".into(), "x".into()]),
+            "sql_text='COPY INTO t FROM 's3://b/f' CREDENTIALS=(AWS_KEY_ID='***' AWS_SECRET_KEY='***')' failed"
+        );
     }
 
     #[test]
