@@ -330,3 +330,25 @@ async fn a_gs_chain_without_a_stage_name_is_a_clear_terminal_error() {
     let reader = PyReader::new(&s);
     assert_eq!(reader.count(&ds, "_dlt_loads"), 0, "nothing is marked loaded");
 }
+
+/// `stage_name`: job files go to that named internal stage (under the load id) instead of the
+/// table's stage, and COPY reads them there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_internal_stage_holds_the_job_files() {
+    let Some(s) = sf() else { return };
+    let reader = PyReader::new(&s);
+    reader.sql("CREATE SCHEMA IF NOT EXISTS STEVEDORE_STAGES").unwrap();
+    reader.sql("CREATE STAGE IF NOT EXISTS STEVEDORE_STAGES.JOB_FILES").unwrap();
+    let dest = Snowflake::builder()
+        .credentials(Credentials::test_server(&s.endpoint, DATABASE))
+        .stage_name("STEVEDORE_STAGES.JOB_FILES")
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ds = unique("sfnamed");
+    let p = pipeline("sfnamed", dest, &ds, dir.path());
+    p.run(Resource::from_values("items", (1..=4).map(|i| json!({"id": i})))).await.unwrap();
+    assert_eq!(reader.count(&ds, "items"), 4);
+    let (_, listed) = reader.sql("LIST @STEVEDORE_STAGES.JOB_FILES").unwrap();
+    assert!(listed.iter().any(|r| r[0].as_str().is_some_and(|n| n.ends_with(".parquet"))), "{listed:?}");
+}
