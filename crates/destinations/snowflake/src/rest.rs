@@ -264,14 +264,30 @@ fn cell_texts(col: &ArrayRef, logical: &str, scale: u32) -> Result<Vec<Option<St
             .unwrap_or_else(|| format!("{epoch}.{nanos:09}"))
     };
     match (logical, col.data_type()) {
-        (l, ArrowType::Struct(_)) if l.starts_with("TIMESTAMP") => {
+        (l, ArrowType::Struct(fields)) if l.starts_with("TIMESTAMP") => {
+            // {epoch seconds, fraction nanos[, timezone]}, or {epoch scaled by 10^scale, timezone}
+            // (TIMESTAMP_TZ with scale <= 7)
             let s = col.as_any().downcast_ref::<StructArray>().ok_or_else(|| Error::internal("timestamp struct"))?;
-            let epoch = arrow_cast::cast(s.column(0), &ArrowType::Int64).map_err(|e| Error::internal(e.to_string()))?;
-            let frac = arrow_cast::cast(s.column(1), &ArrowType::Int64).map_err(|e| Error::internal(e.to_string()))?;
-            let epoch = epoch.as_any().downcast_ref::<arrow_array::Int64Array>().ok_or_else(|| Error::internal("epoch"))?;
-            let frac = frac.as_any().downcast_ref::<arrow_array::Int64Array>().ok_or_else(|| Error::internal("fraction"))?;
+            let int64 = |a: &ArrayRef| -> Result<arrow_array::Int64Array> {
+                let c = arrow_cast::cast(a, &ArrowType::Int64).map_err(|e| Error::internal(e.to_string()))?;
+                c.as_any().downcast_ref::<arrow_array::Int64Array>().cloned().ok_or_else(|| Error::internal("timestamp part"))
+            };
+            let epoch = int64(s.column(0))?;
+            let frac = match fields.iter().position(|f| f.name() == "fraction") {
+                Some(i) => Some(int64(s.column(i))?),
+                None => None,
+            };
+            let div = 10i64.pow(scale.min(9));
             for i in 0..n {
-                out.push(if s.is_null(i) { None } else { Some(time_text(epoch.value(i), frac.value(i))) });
+                out.push(if s.is_null(i) {
+                    None
+                } else {
+                    let e = epoch.value(i);
+                    Some(match &frac {
+                        Some(f) => time_text(e, f.value(i)),
+                        None => time_text(e.div_euclid(div), e.rem_euclid(div) * 10i64.pow(9 - scale.min(9))),
+                    })
+                });
             }
         }
         (l, t) if l.starts_with("TIMESTAMP") && t.is_integer() => {
@@ -704,6 +720,71 @@ mod tests {
         let requests = server.join().unwrap();
         assert_eq!(requests.len(), 1, "one login request, no retries");
         assert!(requests[0].starts_with("POST /session/v1/login-request?request_id="), "{}", requests[0]);
+    }
+
+    /// Arrow results as Snowflake sends them: FIXED with a scale, timestamps as structs or
+    /// scaled integers, NULLs.
+    #[test]
+    fn arrow_results_become_text() {
+        use arrow_array::{Int32Array, Int64Array, StringArray};
+        use arrow_schema::{Field, Schema};
+        use std::collections::HashMap;
+        use std::sync::Arc;
+        let md = |logical: &str, scale: &str| -> HashMap<String, String> {
+            [("logicalType".to_string(), logical.to_string()), ("scale".to_string(), scale.to_string())].into()
+        };
+        let ts_fields =
+            arrow_schema::Fields::from(vec![Field::new("epoch", ArrowType::Int64, false), Field::new("fraction", ArrowType::Int32, false)]);
+        let tz_fields =
+            arrow_schema::Fields::from(vec![Field::new("epoch", ArrowType::Int64, false), Field::new("timezone", ArrowType::Int32, false)]);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("N", ArrowType::Int64, true).with_metadata(md("FIXED", "2")),
+            Field::new("T", ArrowType::Utf8, true).with_metadata(md("TEXT", "0")),
+            Field::new("TS", ArrowType::Struct(ts_fields.clone()), true).with_metadata(md("TIMESTAMP_NTZ", "9")),
+            Field::new("TZ", ArrowType::Struct(tz_fields.clone()), true).with_metadata(md("TIMESTAMP_TZ", "3")),
+            Field::new("L", ArrowType::Int64, true).with_metadata(md("TIMESTAMP_LTZ", "6")),
+        ]));
+        let ts = StructArray::new(
+            ts_fields,
+            vec![Arc::new(Int64Array::from(vec![1_713_083_521, 0])), Arc::new(Int32Array::from(vec![500_000_000, 0]))],
+            Some(vec![true, false].into()),
+        );
+        let tz = StructArray::new(
+            tz_fields,
+            vec![Arc::new(Int64Array::from(vec![1_713_083_521_250, 0])), Arc::new(Int32Array::from(vec![1440, 1440]))],
+            Some(vec![true, false].into()),
+        );
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(vec![Some(-1205), None])),
+                Arc::new(StringArray::from(vec![Some("a"), None])),
+                Arc::new(ts),
+                Arc::new(tz),
+                Arc::new(Int64Array::from(vec![Some(1_713_083_521_000_001), None])),
+            ],
+        )
+        .unwrap();
+        let mut buf = Vec::new();
+        {
+            let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut buf, &schema).unwrap();
+            w.write(&batch).unwrap();
+            w.finish().unwrap();
+        }
+        let (cols, rows) = arrow_rows(&buf).unwrap();
+        assert_eq!(cols, ["N", "T", "TS", "TZ", "L"]);
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(
+            rows[0],
+            vec![
+                s("-12.05"),
+                s("a"),
+                s("2024-04-14T08:32:01.500000+00:00"),
+                s("2024-04-14T08:32:01.250000+00:00"),
+                s("2024-04-14T08:32:01.000001+00:00")
+            ]
+        );
+        assert_eq!(rows[1], vec![None, None, None, None, None]);
     }
 
     #[test]
