@@ -37,6 +37,10 @@ use crate::config::CsvFormat;
 use crate::dialect::{SnowflakeDialect, string_literal};
 use crate::rest::{OBJECT_MISSING, QueryResult, Rest, Session};
 
+/// A pooled session older than this logs in again before a transaction (Snowflake's session
+/// tokens are valid for an hour by default).
+pub const SESSION_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(45 * 60);
+
 /// Sessions kept for reuse.
 pub type Pool = Arc<Mutex<Vec<Session>>>;
 
@@ -463,6 +467,12 @@ impl SqlBackend for SnowflakeBackend {
     async fn begin(&self) -> Result<SfTx> {
         let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
         let session = match pooled {
+            // Snowflake's session tokens last an hour: an old session is replaced before a
+            // transaction starts on it, never in the middle of one
+            Some(s) if s.created.elapsed() > SESSION_MAX_AGE => {
+                self.rest.logout(s).await;
+                self.rest.login().await?
+            }
             Some(s) => s,
             None => self.rest.login().await?,
         };

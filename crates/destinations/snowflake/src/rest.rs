@@ -42,6 +42,8 @@ pub const OBJECT_MISSING: &str = "002003";
 /// A logged-in session. The token never shows.
 pub struct Session {
     token: Secret<String>,
+    /// When the session logged in (its token expires after an hour by default).
+    pub created: std::time::Instant,
     /// Whether `USE SCHEMA` ran for the dataset (temporary tables go there).
     pub schema_set: bool,
 }
@@ -480,7 +482,7 @@ impl Rest {
             .as_str()
             .ok_or_else(|| Error::new(ErrorKind::Auth, "the Snowflake login answer holds no session token"))?
             .to_string();
-        Ok(Session { token: Secret::new(token), schema_set: false })
+        Ok(Session { token: Secret::new(token), created: std::time::Instant::now(), schema_set: false })
     }
 
     /// Runs one statement.
