@@ -104,7 +104,7 @@ fn usage() -> String {
          \x20 STEVEDORE_PORT_<NAME>  port of a test service (e.g. STEVEDORE_PORT_S3=9120)\n\
          \x20 CARGO_TARGET_DIR       cargo's build folder, as usual\n\
          \n`test` runs the tests with STEVEDORE_PYTHON=<venv python>, the services' variables and\n\
-         STEVEDORE_TEST_REQUIRE=python,postgres,s3,azure,gcs,bigquery (tests that need one of them fail\n\
+         STEVEDORE_TEST_REQUIRE=python,postgres,s3,azure,gcs,bigquery,snowflake (tests that need one of them fail\n\
          instead of skipping). See docs/testing.md.\n",
     );
     s

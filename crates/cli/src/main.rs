@@ -59,10 +59,11 @@ struct DestArgs {
     /// Dataset name (default <pipeline>_dataset).
     #[arg(long)]
     dataset: Option<String>,
-    /// Destination (`filesystem`, `postgres`, `redshift` or `bigquery`; postgres credentials from
-    /// config or DESTINATION__POSTGRES__CREDENTIALS, redshift's from DESTINATION__REDSHIFT__CREDENTIALS,
-    /// bigquery's from [destination.bigquery.credentials] or
-    /// DESTINATION__BIGQUERY__CREDENTIALS__PROJECT_ID, ...).
+    /// Destination (`filesystem`, `postgres`, `redshift`, `bigquery` or `snowflake`; postgres
+    /// credentials from config or DESTINATION__POSTGRES__CREDENTIALS, redshift's from
+    /// DESTINATION__REDSHIFT__CREDENTIALS, bigquery's from [destination.bigquery.credentials] or
+    /// DESTINATION__BIGQUERY__CREDENTIALS__PROJECT_ID, ..., snowflake's from
+    /// DESTINATION__SNOWFLAKE__CREDENTIALS=snowflake://user:password@account/db).
     #[arg(long)]
     destination: Option<String>,
     /// Bucket URL of the filesystem destination (default ./stevedore_data).

@@ -11,7 +11,7 @@
 //! a `__package_started__` row: the staging tables of the package are emptied only then, so
 //! a resumed package keeps what its finished jobs staged.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use serde_json::json;
@@ -127,6 +127,11 @@ pub trait SqlBackend: Send + Sync + 'static {
     /// Called after a package's staging tables were emptied, in the same transaction
     /// (PostgreSQL records which load owns them).
     async fn claim_staging(&self, _tx: &mut Self::Tx, _names: &Names<'_>, _load_id: &str, _tables: &[String]) -> Result<()> {
+        Ok(())
+    }
+    /// Called after a load's `_dlt_loads` row committed: the load is complete (Snowflake logs its
+    /// pooled sessions out here; a later call may open new ones).
+    async fn after_complete_load(&self) -> Result<()> {
         Ok(())
     }
     /// A statement that breaks the connection, run before statement `n` of a followup when
@@ -267,15 +272,26 @@ impl<B: SqlBackend> SqlClient<B> {
     }
 
     async fn existing_columns(&self, tx: &mut B::Tx, schema: &str, tables: &[&Table]) -> Result<StorageTables> {
-        let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
+        // the catalog holds case-folded names (upper case on Snowflake): ask for those, and
+        // map what it reports back to the schema's names, as dlt does
+        let d = self.backend.dialect();
+        let folded: HashMap<String, &Table> = tables.iter().map(|t| (d.casefold(&t.name), *t)).collect();
+        let names: Vec<String> = folded.keys().cloned().collect();
         let rows = tx
-            .query(&self.backend.information_schema_columns_sql(schema), &[Param::Text(schema.to_string()), Param::TextList(names)])
+            .query(&self.backend.information_schema_columns_sql(schema), &[Param::Text(d.casefold(schema)), Param::TextList(names)])
             .await
             .map_err(|e| e.with("reading", "information_schema"))?;
         let mut out = StorageTables::new();
         for r in rows {
             let get = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
             let (t, c) = (get(0), get(1));
+            let (t, c) = match folded.get(&t) {
+                Some(table) => {
+                    let col = table.columns.keys().find(|n| d.casefold(n) == c).cloned().unwrap_or(c);
+                    (table.name.clone(), col)
+                }
+                None => (t, c),
+            };
             let col = StorageColumn {
                 name: c.clone(),
                 db_type: get(2),
@@ -542,7 +558,8 @@ impl<B: SqlBackend> DestinationClient for SqlClient<B> {
         let p = |i: usize| self.backend.param(i);
         let mut tx = self.backend.begin().await?;
         if !tx.query(&system::load_exists_sql(&names, &p), &[Param::Text(package.load_id.clone())]).await?.is_empty() {
-            return Ok(());
+            drop(tx);
+            return self.backend.after_complete_load().await;
         }
         let sql = system::insert_load_sql(&names, &p).replacen(&self.backend.param(3), &self.backend.timestamp_param(3), 1);
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
@@ -557,7 +574,8 @@ impl<B: SqlBackend> DestinationClient for SqlClient<B> {
         )
         .await
         .map_err(|e| e.with("during", "writing the load marker"))?;
-        tx.commit().await
+        tx.commit().await?;
+        self.backend.after_complete_load().await
     }
 
     async fn truncate_staging_dataset(&self, package: &PackageInfo) -> Result<()> {

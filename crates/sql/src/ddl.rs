@@ -104,6 +104,12 @@ pub fn migration_sql(
         match stored {
             None => {
                 let mut sql = create_table_sql(d, &q, &new_cols, t.is_dlt_table(), hints)?;
+                let constraints = if hints { d.table_constraints(&t.name, &new_cols) } else { Vec::new() };
+                if !constraints.is_empty()
+                    && let Some(body) = sql.strip_suffix("\n)")
+                {
+                    sql = format!("{body},\n{}\n)", constraints.join(",\n"));
+                }
                 for clause in d.create_table_clauses(&new_cols)? {
                     sql.push('\n');
                     sql.push_str(&clause);

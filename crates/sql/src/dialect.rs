@@ -127,6 +127,13 @@ pub trait Dialect: Send + Sync + fmt::Debug {
         Ok(Vec::new())
     }
 
+    /// Table constraints written inside `CREATE TABLE (...)` after the columns of a new table
+    /// (Snowflake's primary key with `create_indexes`); none by default. Not used for tables
+    /// created without hints (merge staging tables) nor by `ALTER TABLE`.
+    fn table_constraints(&self, _table: &str, _cols: &[&Column]) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Statements of the `staging-optimized` replace for one table, or `None` when the
     /// dialect has no optimized form (the generic insert-from-staging SQL is used).
     /// `final_schema` is the quoted final dataset, `table` the quoted unqualified table name.

@@ -86,8 +86,14 @@ pub mod redshift {
     pub use stevedore_redshift::*;
 }
 
+/// The Snowflake destination.
+#[cfg(feature = "snowflake")]
+pub mod snowflake {
+    pub use stevedore_snowflake::*;
+}
+
 /// The SQL machinery shared by warehouse destinations (dialects, DDL, merge SQL).
-#[cfg(any(feature = "postgres", feature = "bigquery", feature = "redshift"))]
+#[cfg(any(feature = "postgres", feature = "bigquery", feature = "redshift", feature = "snowflake"))]
 pub mod sql {
     pub use stevedore_sql::*;
 }
@@ -137,6 +143,8 @@ impl Registry {
         r.register(stevedore_bigquery::NAME, &stevedore_bigquery::BIGQUERY_SPEC, stevedore_bigquery::from_config);
         #[cfg(feature = "redshift")]
         r.register(stevedore_redshift::NAME, &stevedore_redshift::REDSHIFT_SPEC, stevedore_redshift::from_config);
+        #[cfg(feature = "snowflake")]
+        r.register(stevedore_snowflake::NAME, &stevedore_snowflake::SNOWFLAKE_SPEC, stevedore_snowflake::from_config);
         r
     }
 

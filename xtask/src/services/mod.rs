@@ -685,6 +685,9 @@ mod tests {
         let bq = env("bigquery", 9050);
         assert_eq!(get(&bq, "STEVEDORE_BQ_ENDPOINT"), "http://127.0.0.1:9050");
         assert_eq!(get(&bq, "STEVEDORE_BQ_PROJECT"), "stevedore-test");
+        let sf = env("snowflake", 9030);
+        assert_eq!(get(&sf, "STEVEDORE_SNOWFLAKE_ENDPOINT"), "http://127.0.0.1:9030");
+        assert!(get(&sf, "STEVEDORE_SNOWFLAKE_PYTHON").ends_with("bin/python"));
     }
 
     #[test]

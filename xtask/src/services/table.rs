@@ -126,6 +126,27 @@ pub const SERVICES: &[Service] = &[
         env: |c| Ok(vec![("STEVEDORE_BQ_ENDPOINT", c.url()), ("STEVEDORE_BQ_PROJECT", bigquery::PROJECT.into())]),
         required: true,
     },
+    Service {
+        name: "snowflake",
+        about: "fakesnow server (Snowflake's REST protocol on DuckDB), in memory, every session shares one database",
+        port: 9030,
+        // fakesnow fails to import with snowflake-connector-python 5 (emulators.md §4); the
+        // connector is also what tests read results back with
+        install: Install::Pip(&["fakesnow[server]==0.12.1", "snowflake-connector-python==4.8.1"]),
+        command: |c| {
+            let mut cmd = Command::new(c.venv_bin("python"));
+            cmd.args(["-m", "fakesnow", "-s", "--host", HOST, "-p", &c.port.to_string()]).current_dir(c.work_dir()?);
+            Ok(cmd)
+        },
+        // `GET /session` answers 405 (only POST is routed): an answer, so it is up
+        ready: Ready::Http("/session"),
+        ready_timeout: Duration::from_secs(60),
+        stop_signal: "TERM",
+        env: |c| {
+            Ok(vec![("STEVEDORE_SNOWFLAKE_ENDPOINT", c.url()), ("STEVEDORE_SNOWFLAKE_PYTHON", c.venv_bin("python").display().to_string())])
+        },
+        required: true,
+    },
 ];
 
 /// fake-gcs-server's filesystem root, `emu/run/gcs/data`: `<bucket>/<object>` as plain files.
