@@ -211,13 +211,7 @@ fn kill_9_during_a_chained_load_then_the_same_command_is_exact() {
         c
     };
     let mut child = command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
-    let normalized = proj.working_dir("bq_kill").join("load").join("normalized");
-    let landed =
-        stevedore_testkit::kill_9_when(&mut child, std::time::Duration::from_secs(180), std::time::Duration::from_millis(1), || {
-            let pending = stevedore_testkit::list_dirs(&normalized);
-            let done = pending.first().map_or(0, |l| stevedore_testkit::list_files(&normalized.join(l).join("completed_jobs")).len());
-            (done >= 3).then(|| format!("killed with {done} jobs done"))
-        });
+    let landed = stevedore_testkit::kill_9_after_jobs(&mut child, &proj.working_dir("bq_kill"), 3, std::time::Duration::from_secs(180));
     println!("{landed}");
     assert!(landed.starts_with("killed"), "{landed}");
     assert_success(&command().output().unwrap(), "same command after kill -9");

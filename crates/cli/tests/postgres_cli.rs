@@ -110,13 +110,7 @@ async fn kill_9_during_copy_then_same_command_is_exact() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let normalized = proj.working_dir("pg_resume").join("load").join("normalized");
-    let landed =
-        stevedore_testkit::kill_9_when(&mut child, std::time::Duration::from_secs(120), std::time::Duration::from_millis(1), || {
-            let pending = stevedore_testkit::list_dirs(&normalized);
-            let done = pending.first().map_or(0, |l| stevedore_testkit::list_files(&normalized.join(l).join("completed_jobs")).len());
-            (done >= 3).then(|| format!("killed with {done} jobs done"))
-        });
+    let landed = stevedore_testkit::kill_9_after_jobs(&mut child, &proj.working_dir("pg_resume"), 3, std::time::Duration::from_secs(120));
     println!("{landed}");
     let out = pg_load(&proj, "events.jsonl", &dataset, &url, &[]).output().unwrap();
     stevedore_testkit::assert_success(&out, "same command after kill -9");

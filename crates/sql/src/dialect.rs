@@ -159,6 +159,21 @@ fn bad_type(col: &Column, what: String) -> Error {
     Error::new(ErrorKind::Schema, what).with("column", col.name.clone())
 }
 
+/// dlt's `to_db_integer_type` of PostgreSQL and Redshift: `bigint`, or by precision in bits
+/// `smallint` (≤ 16), `integer` (≤ 32), `bigint` (≤ 64); wider is an error.
+pub fn integer_type(col: &Column) -> Result<&'static str> {
+    Ok(match col.precision {
+        None => "bigint",
+        Some(p) if p <= 16 => "smallint",
+        Some(p) if p <= 32 => "integer",
+        Some(p) if p <= 64 => "bigint",
+        Some(p) => {
+            return Err(bad_type(col, format!("bigint precision {p} bits of column `{}` exceeds 64 bits", col.name))
+                .with_hint("use decimal for integers wider than 64 bits"));
+        }
+    })
+}
+
 impl Dialect for PostgresDialect {
     fn name(&self) -> &'static str {
         "postgres"
@@ -177,16 +192,7 @@ impl Dialect for PostgresDialect {
             },
             DataType::Double => "double precision".into(),
             DataType::Bool => "boolean".into(),
-            DataType::Bigint => match col.precision {
-                None => "bigint".into(),
-                Some(p) if p <= 16 => "smallint".into(),
-                Some(p) if p <= 32 => "integer".into(),
-                Some(p) if p <= 64 => "bigint".into(),
-                Some(p) => {
-                    return Err(bad_type(col, format!("bigint precision {p} bits of column `{}` exceeds 64 bits", col.name))
-                        .with_hint("use decimal or wei for integers wider than 64 bits"));
-                }
-            },
+            DataType::Bigint => integer_type(col)?.into(),
             DataType::Decimal => match (col.precision, col.scale) {
                 (Some(p), Some(s)) => format!("numeric({p},{s})"),
                 (Some(p), None) => format!("numeric({p},0)"),

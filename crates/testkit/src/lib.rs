@@ -473,3 +473,15 @@ pub fn kill_9_when(
         std::thread::sleep(poll);
     }
 }
+
+/// `kill -9` of a `stevedore load` child once `jobs` jobs of its first normalized package
+/// completed (under `working_dir/load/normalized`), polled every millisecond: the moment the
+/// CLI resume tests aim at. Returns what happened, as [`kill_9_when`] does.
+pub fn kill_9_after_jobs(child: &mut std::process::Child, working_dir: &Path, jobs: usize, limit: std::time::Duration) -> String {
+    let normalized = working_dir.join("load").join("normalized");
+    kill_9_when(child, limit, std::time::Duration::from_millis(1), || {
+        let pending = list_dirs(&normalized);
+        let done = pending.first().map_or(0, |l| list_files(&normalized.join(l).join("completed_jobs")).len());
+        (done >= jobs).then(|| format!("killed with {done} jobs done"))
+    })
+}

@@ -49,16 +49,7 @@ impl Dialect for RedshiftDialect {
             },
             DataType::Double => "double precision".into(),
             DataType::Bool => "boolean".into(),
-            DataType::Bigint => match col.precision {
-                None => "bigint".into(),
-                Some(p) if p <= 16 => "smallint".into(),
-                Some(p) if p <= 32 => "integer".into(),
-                Some(p) if p <= 64 => "bigint".into(),
-                Some(p) => {
-                    return Err(bad_type(col, format!("bigint precision {p} bits of column `{}` exceeds 64 bits", col.name))
-                        .with_hint("use decimal for integers wider than 64 bits"));
-                }
-            },
+            DataType::Bigint => stevedore_sql::dialect::integer_type(col)?.into(),
             DataType::Decimal => match (col.precision, col.scale) {
                 (Some(p), Some(s)) => format!("numeric({p},{s})"),
                 (Some(p), None) => format!("numeric({p},0)"),
