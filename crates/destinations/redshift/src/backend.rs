@@ -23,7 +23,7 @@ use stevedore_sql::Dialect;
 use stevedore_sql::client::{Param, SqlBackend, SqlClient, SqlRow, SqlTransaction};
 use stevedore_sql::ddl::{INFORMATION_SCHEMA_COLUMNS, complete_columns};
 
-use crate::dialect::{CopyCredentials, MAX_QUERY_LENGTH, RedshiftDialect, check_staged_types, copy_sql};
+use crate::dialect::{CopyCredentials, MAX_QUERY_LENGTH, RedshiftDialect, check_staged_types, copy_sql, quote_literal};
 
 /// Connections, the dialect and the COPY settings of one Redshift client.
 pub struct RedshiftBackend {
@@ -37,10 +37,6 @@ pub struct RedshiftBackend {
 /// A transaction on a pooled connection (see the module docs for list parameters).
 pub struct RedshiftTx(PgTx);
 
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
-}
-
 /// `sql` and `params` with every `= ANY($n)` of a [`Param::TextList`] written as
 /// `IN ('a', 'b')` (`IN (NULL)` for an empty list) and the later parameters renumbered.
 pub fn inline_text_lists(sql: &str, params: &[Param]) -> (String, Vec<Param>) {
@@ -51,8 +47,11 @@ pub fn inline_text_lists(sql: &str, params: &[Param]) -> (String, Vec<Param>) {
         let n = i + 1;
         match p {
             Param::TextList(items) => {
-                let list =
-                    if items.is_empty() { "NULL".to_string() } else { items.iter().map(|s| literal(s)).collect::<Vec<_>>().join(", ") };
+                let list = if items.is_empty() {
+                    "NULL".to_string()
+                } else {
+                    items.iter().map(|s| quote_literal(s)).collect::<Vec<_>>().join(", ")
+                };
                 sql = sql.replace(&format!("= ANY(${n})"), &format!("IN ({list})"));
                 removed += 1;
             }

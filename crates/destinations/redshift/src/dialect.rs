@@ -173,7 +173,9 @@ impl std::fmt::Debug for CopyStatement {
     }
 }
 
-fn quote_literal(s: &str) -> String {
+/// A Redshift string literal: quotes doubled, backslashes escaped (Redshift reads backslash
+/// escapes in plain strings).
+pub(crate) fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
 }
 
