@@ -26,11 +26,15 @@ pub static CREDENTIALS_SPEC: SectionSpec = SectionSpec {
         KeySpec::new("host", ValueKind::String, "account identifier (`orgname-account` or `locator.region`)"),
         KeySpec::new("warehouse", ValueKind::String, "virtual warehouse that runs the COPY and SQL statements"),
         KeySpec::new("role", ValueKind::String, "role of the session"),
-        KeySpec::secret("private_key", ValueKind::String, "key-pair authentication: an unencrypted PKCS#8 RSA key (PEM or base64 DER)"),
+        KeySpec::secret(
+            "private_key",
+            ValueKind::String,
+            "key-pair authentication: an RSA key in PKCS#8 (`BEGIN PRIVATE KEY` or `BEGIN ENCRYPTED PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`), PEM or base64 DER",
+        ),
         KeySpec::secret(
             "private_key_passphrase",
             ValueKind::String,
-            "passphrase of an encrypted private key (not supported yet: decrypt the key first)",
+            "passphrase of an encrypted PKCS#8 private key (PBES2: PBKDF2 or scrypt with AES-CBC or DES-EDE3-CBC, as `openssl pkcs8 -topk8 -v2 ...` writes them)",
         ),
         KeySpec::new(
             "authenticator",
@@ -287,12 +291,6 @@ impl Credentials {
         match self.authenticator()? {
             Authenticator::Password if self.password.is_none() => Err(need("password or private_key", "password")),
             Authenticator::KeyPair if self.private_key.is_none() => Err(need("private_key (authenticator snowflake_jwt)", "private_key")),
-            Authenticator::KeyPair if self.private_key_passphrase.is_some() => Err(Error::config(
-                "encrypted private keys (private_key_passphrase) are not supported yet",
-            )
-            .with_hint(
-                "decrypt the key once: openssl pkcs8 -topk8 -nocrypt -in key.p8 -out key_plain.p8, and pass that key without a passphrase",
-            )),
             _ => Ok(()),
         }
     }
@@ -499,10 +497,5 @@ mod tests {
         assert_eq!(c.csv_format.delimiter, "|");
         assert!(!c.csv_format.include_header);
         c.credentials.validate().unwrap();
-        let mut enc = c.credentials.clone();
-        enc.private_key = Some(Secret::new("k".into()));
-        enc.authenticator = Some("SNOWFLAKE_JWT".into());
-        enc.private_key_passphrase = Some(Secret::new("pp".into()));
-        assert!(enc.validate().unwrap_err().to_string().contains("passphrase"));
     }
 }

@@ -96,11 +96,54 @@ pub struct KeyPair {
     fingerprint: String,
 }
 
-fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
-    let body: String = pem.lines().map(str::trim).filter(|l| !l.starts_with("-----") && !l.is_empty()).collect();
-    base64::engine::general_purpose::STANDARD
+/// A key as given: its PEM label (`None` for bare base64 DER) and its DER bytes.
+fn read_key_text(text: &str) -> Result<(Option<String>, Vec<u8>)> {
+    let label =
+        text.lines().map(str::trim).find_map(|l| l.strip_prefix("-----BEGIN ").and_then(|r| r.strip_suffix("-----"))).map(String::from);
+    if text.contains("Proc-Type:") {
+        return Err(Error::new(
+            ErrorKind::Auth,
+            "the Snowflake private_key is an OpenSSL legacy encrypted PEM (Proc-Type header), which is not read",
+        )
+        .with_hint("convert it to encrypted PKCS#8: openssl pkcs8 -topk8 -v2 aes256 -in rsa_key.pem -out rsa_key.p8"));
+    }
+    let body: String = text.lines().map(str::trim).filter(|l| !l.starts_with("-----") && !l.is_empty()).collect();
+    let der = base64::engine::general_purpose::STANDARD
         .decode(body.as_bytes())
-        .map_err(|_| Error::new(ErrorKind::Auth, "the Snowflake private_key is not a PEM key (base64 between BEGIN/END lines)"))
+        .map_err(|_| Error::new(ErrorKind::Auth, "the Snowflake private_key is not a PEM key (base64 between BEGIN/END lines)"))?;
+    Ok((label, der))
+}
+
+/// The unencrypted key DER of `der`: decrypted with `passphrase` when it is an
+/// `EncryptedPrivateKeyInfo`, as is otherwise.
+fn decrypt_key(label: Option<&str>, der: Vec<u8>, passphrase: Option<&Secret<String>>) -> Result<Vec<u8>> {
+    let encrypted = match label {
+        Some(l) => l == "ENCRYPTED PRIVATE KEY",
+        // bare DER: an encrypted key parses as EncryptedPrivateKeyInfo, a plain one does not
+        None => pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice()).is_ok(),
+    };
+    match (encrypted, passphrase) {
+        (false, None) => Ok(der),
+        (false, Some(_)) => Err(Error::new(
+            ErrorKind::Auth,
+            "private_key_passphrase is set but the Snowflake private_key is not encrypted",
+        )
+        .with_hint("remove private_key_passphrase, or pass the encrypted key (BEGIN ENCRYPTED PRIVATE KEY)")),
+        (true, None) => Err(Error::new(ErrorKind::Auth, "the Snowflake private_key is encrypted and no private_key_passphrase is set")
+            .with_hint("set [destination.snowflake.credentials] private_key_passphrase (env DESTINATION__SNOWFLAKE__CREDENTIALS__PRIVATE_KEY_PASSPHRASE)")),
+        (true, Some(pass)) => {
+            let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice()).map_err(|e| {
+                Error::new(ErrorKind::Auth, format!("the Snowflake private_key is not a valid encrypted PKCS#8 key: {e}"))
+            })?;
+            let plain = info.decrypt(pass.expose().as_bytes()).map_err(|e| {
+                Error::new(ErrorKind::Auth, format!("cannot decrypt the Snowflake private_key with private_key_passphrase: {e}")).with_hint(
+                    "check the passphrase; keys are read when encrypted with PBES2 (PBKDF2 or scrypt, AES-CBC or DES-EDE3-CBC), as \
+                     `openssl pkcs8 -topk8 -v2 aes256` or `-v2 des3` write them",
+                )
+            })?;
+            Ok(plain.as_bytes().to_vec())
+        }
+    }
 }
 
 fn b64url(data: &[u8]) -> String {
@@ -136,12 +179,20 @@ pub fn rsa_spki_der(pkcs1: &[u8]) -> Vec<u8> {
 }
 
 impl KeyPair {
-    /// Reads an unencrypted PKCS#8 RSA key (PEM, or the base64 DER without BEGIN/END lines).
-    pub fn new(private_key: &Secret<String>) -> Result<Self> {
-        let der = pem_to_der(private_key.expose())?;
-        let key = ring::signature::RsaKeyPair::from_pkcs8(&der).map_err(|_| {
-            Error::new(ErrorKind::Auth, "the Snowflake private_key is not an unencrypted RSA key in PKCS#8 (BEGIN PRIVATE KEY)")
-                .with_hint("convert it: openssl pkcs8 -topk8 -nocrypt -in rsa_key.p8 -out rsa_key_plain.p8")
+    /// Reads an RSA key: PKCS#8 (`BEGIN PRIVATE KEY`), encrypted PKCS#8 (`BEGIN ENCRYPTED
+    /// PRIVATE KEY`, decrypted with `passphrase`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`), as PEM
+    /// or as the base64 DER without BEGIN/END lines.
+    pub fn new(private_key: &Secret<String>, passphrase: Option<&Secret<String>>) -> Result<Self> {
+        let (label, der) = read_key_text(private_key.expose())?;
+        let der = decrypt_key(label.as_deref(), der, passphrase)?;
+        let parsed = if label.as_deref() == Some("RSA PRIVATE KEY") {
+            ring::signature::RsaKeyPair::from_der(&der)
+        } else {
+            ring::signature::RsaKeyPair::from_pkcs8(&der).or_else(|e| ring::signature::RsaKeyPair::from_der(&der).map_err(|_| e))
+        };
+        let key = parsed.map_err(|_| {
+            Error::new(ErrorKind::Auth, "the Snowflake private_key is not an RSA private key in PKCS#8 or PKCS#1")
+                .with_hint("Snowflake key-pair authentication takes an RSA key of 2048 bits or more: openssl genrsa 2048 | openssl pkcs8 -topk8 -nocrypt -out rsa_key.p8")
         })?;
         use ring::signature::KeyPair as _;
         let spki = rsa_spki_der(key.public_key().as_ref());
@@ -406,7 +457,10 @@ impl Rest {
         let _ = rustls::crypto::ring::default_provider().install_default();
         credentials.validate()?;
         let key = match credentials.authenticator()? {
-            Authenticator::KeyPair => Some(KeyPair::new(credentials.private_key.as_ref().ok_or_else(|| Error::config("no private_key"))?)?),
+            Authenticator::KeyPair => Some(KeyPair::new(
+                credentials.private_key.as_ref().ok_or_else(|| Error::config("no private_key"))?,
+                credentials.private_key_passphrase.as_ref(),
+            )?),
             Authenticator::Password => None,
         };
         let http = reqwest::Client::builder()
@@ -650,7 +704,7 @@ mod tests {
             .unwrap();
         assert!(ok.success());
         let pem = std::fs::read_to_string(&key).unwrap();
-        let kp = KeyPair::new(&Secret::new(pem.clone())).unwrap();
+        let kp = KeyPair::new(&Secret::new(pem.clone()), None).unwrap();
         let spki = std::fs::read(&pubder).unwrap();
         let want = format!(
             "SHA256:{}",
@@ -674,10 +728,71 @@ mod tests {
         public.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &dec(parts[2])).expect("a valid RS256 signature");
 
         // a key that is not PKCS#8 RSA: an auth error that never shows the key
-        let e =
-            KeyPair::new(&Secret::new("-----BEGIN PRIVATE KEY-----\nc2VjcmV0c2VjcmV0\n-----END PRIVATE KEY-----".into())).err().unwrap();
+        let e = KeyPair::new(&Secret::new("-----BEGIN PRIVATE KEY-----\nc2VjcmV0c2VjcmV0\n-----END PRIVATE KEY-----".into()), None)
+            .err()
+            .unwrap();
         assert_eq!(e.kind(), ErrorKind::Auth);
         assert!(!format!("{e:?}").contains("c2VjcmV0c2VjcmV0"), "{e:?}");
+    }
+
+    /// Keys as `openssl` writes them for Snowflake (its docs use `pkcs8 -topk8 -v2 des3`):
+    /// encrypted PKCS#8 with AES, DES-EDE3 and scrypt, as PEM and as bare base64 DER, and
+    /// PKCS#1, all read to the same key; a wrong, missing or unexpected passphrase is an
+    /// auth error that shows neither the key nor the passphrase.
+    #[test]
+    fn encrypted_and_pkcs1_keys_read_to_the_same_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let openssl = |args: &[&str]| {
+            let ok = std::process::Command::new("openssl").current_dir(dir.path()).args(args).status().expect("openssl runs");
+            assert!(ok.success(), "openssl {args:?}");
+        };
+        openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "plain.p8"]);
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+        let want = KeyPair::new(&Secret::new(read("plain.p8")), None).unwrap().fingerprint().to_string();
+        let pass = Secret::new("correct horse battery".to_string());
+        let cases: [(&str, &[&str]); 3] = [("aes.p8", &["-v2", "aes256"]), ("des3.p8", &["-v2", "des3"]), ("scrypt.p8", &["-scrypt"])];
+        for (name, scheme) in cases {
+            let mut args = vec!["pkcs8", "-topk8", "-in", "plain.p8", "-out", name, "-passout", "pass:correct horse battery"];
+            args.extend_from_slice(scheme);
+            openssl(&args);
+            let pem = read(name);
+            assert!(pem.contains("BEGIN ENCRYPTED PRIVATE KEY"), "{name}");
+            let kp = KeyPair::new(&Secret::new(pem.clone()), Some(&pass)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(kp.fingerprint(), want, "{name}");
+            kp.jwt("xy12345", "loader", 1_700_000_000).unwrap();
+
+            let wrong = KeyPair::new(&Secret::new(pem.clone()), Some(&Secret::new("tr0ub4dor".into()))).err().unwrap();
+            assert_eq!(wrong.kind(), ErrorKind::Auth);
+            let shown = format!("{wrong} {wrong:?}");
+            assert!(shown.contains("private_key_passphrase") && !shown.contains("tr0ub4dor"), "{shown}");
+            let missing = KeyPair::new(&Secret::new(pem), None).err().unwrap();
+            assert!(missing.to_string().contains("no private_key_passphrase"), "{missing}");
+        }
+        // the encrypted key as bare base64 DER (what a secrets store often holds)
+        openssl(&[
+            "pkcs8",
+            "-topk8",
+            "-in",
+            "plain.p8",
+            "-outform",
+            "DER",
+            "-out",
+            "enc.der",
+            "-v2",
+            "aes128",
+            "-passout",
+            "pass:correct horse battery",
+        ]);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(std::fs::read(dir.path().join("enc.der")).unwrap());
+        assert_eq!(KeyPair::new(&Secret::new(b64), Some(&pass)).unwrap().fingerprint(), want);
+        // PKCS#1 (BEGIN RSA PRIVATE KEY)
+        openssl(&["pkey", "-in", "plain.p8", "-traditional", "-out", "rsa.pem"]);
+        let pkcs1 = read("rsa.pem");
+        assert!(pkcs1.contains("BEGIN RSA PRIVATE KEY"), "{pkcs1}");
+        assert_eq!(KeyPair::new(&Secret::new(pkcs1), None).unwrap().fingerprint(), want);
+        // a passphrase given for a plain key is refused, as dlt's key loader refuses it
+        let e = KeyPair::new(&Secret::new(read("plain.p8")), Some(&pass)).err().unwrap();
+        assert!(e.to_string().contains("not encrypted"), "{e}");
     }
 
     /// A login the server refuses is an authentication error after exactly one request, and
