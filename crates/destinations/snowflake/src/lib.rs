@@ -29,6 +29,7 @@ pub mod backend;
 pub mod config;
 pub mod dialect;
 pub mod rest;
+pub mod stage;
 
 use std::sync::{Arc, Mutex};
 
@@ -44,6 +45,9 @@ use stevedore_sql::client::{SqlClient, SqlClientSettings};
 pub use backend::SnowflakeBackend;
 pub use config::{CREDENTIALS_SPEC, Credentials, CsvFormat, SNOWFLAKE_SPEC, SnowflakeConfig};
 pub use dialect::SnowflakeDialect;
+
+/// Job file size (bytes) at which files rotate: what one stage upload holds in memory.
+pub const RECOMMENDED_FILE_SIZE: u64 = 64 * 1024 * 1024;
 
 /// Destination name.
 pub const NAME: &str = "snowflake";
@@ -151,6 +155,9 @@ impl Destination for Snowflake {
         c.supported_replace_strategies =
             vec![ReplaceStrategy::TruncateAndInsert, ReplaceStrategy::InsertFromStaging, ReplaceStrategy::StagingOptimized];
         c.max_parallel_load_jobs = Some(4);
+        // a job file is uploaded to the stage in one request, from memory (and encrypted into a
+        // second buffer): rotation at 64 MiB bounds that, as the drivers' multipart threshold does
+        c.recommended_file_size = Some(RECOMMENDED_FILE_SIZE);
         c.state_as_table = true;
         c.truncate_tables_on_staging_destination_before_load = self.config.truncate_staged_files;
         c

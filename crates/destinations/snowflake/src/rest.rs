@@ -6,8 +6,9 @@
 //!   results come as JSON (`rowset`) or as an Arrow IPC stream (`rowsetBase64`), read with
 //!   arrow-ipc into text cells. A statement Snowflake keeps running past its answer time
 //!   (codes 333333/333334) is polled at its result URL.
-//! * `PUT`: the statement returns the stage's upload location; the file goes there over HTTP
-//!   (a presigned URL, as Snowflake gives for GCS-backed stages and fakesnow for its own).
+//! * `PUT`: the statement returns the stage's storage location, temporary credentials and, for
+//!   client-side encrypted stages, a key; the file is encrypted and written there over HTTP
+//!   (S3, Azure, GCS or a presigned URL; [`crate::stage`]).
 //! * `POST /session?delete=true`: logout.
 //!
 //! Nothing is retried except a connection that could not be opened: a statement Snowflake
@@ -583,46 +584,9 @@ impl Rest {
     pub async fn put(&self, s: &Session, stage_target: &str, file_name: &str, bytes: Vec<u8>) -> Result<()> {
         let sql = format!("PUT 'file:///stevedore/{file_name}' {stage_target} OVERWRITE = TRUE AUTO_COMPRESS = FALSE");
         let r = self.query(s, &sql, &[]).await.map_err(|e| e.with("statement", sql.clone()))?;
-        let info = &r.data["stageInfo"];
-        let location_type = info["locationType"].as_str().unwrap_or("");
-        match (location_type, info["presignedUrl"].as_str()) {
-            ("GCS", Some(url)) if !url.is_empty() => {
-                let resp = self
-                    .http
-                    .put(url)
-                    .timeout(self.timeout.max(Duration::from_secs(600)))
-                    .header("content-type", "application/octet-stream")
-                    .body(bytes)
-                    .send()
-                    .await
-                    .map_err(|e| http_error(e, "upload to the stage", location_type))?;
-                let status = resp.status().as_u16();
-                if !(200..300).contains(&status) {
-                    let text = resp.text().await.unwrap_or_default();
-                    return Err(Error::new(
-                        ErrorKind::Destination,
-                        format!(
-                            "Snowflake stage upload of {file_name} failed (HTTP {status}): {}",
-                            text.chars().take(300).collect::<String>()
-                        ),
-                    )
-                    .retryable(status >= 500));
-                }
-                Ok(())
-            }
-            (other, _) => Err(Error::new(
-                ErrorKind::Unsupported,
-                format!(
-                    "PUT to a Snowflake internal stage on `{}` storage is not supported by stevedore's client yet",
-                    if other.is_empty() { "unknown" } else { other }
-                ),
-            )
-            .with("stage", stage_target.to_string())
-            .with_hint(
-                "load through a staging bucket instead (--staging filesystem --staging-bucket-url s3://... with forwarded credentials, \
-                 az://... with a SAS token, or any bucket with stage_name naming an external stage)",
-            )),
-        }
+        crate::stage::upload(&self.http, &r.data, file_name, bytes, self.timeout)
+            .await
+            .map_err(|e| e.with("stage", stage_target.to_string()))
     }
 
     /// Closes a session (errors are logged, not returned).
