@@ -4,7 +4,8 @@
 //!   user's private key, `AUTHENTICATOR = SNOWFLAKE_JWT`); returns the session token.
 //! * `POST /queries/v1/query-request`: one statement, positional bindings (`:1`, `:2`...);
 //!   results come as JSON (`rowset`) or as an Arrow IPC stream (`rowsetBase64`), read with
-//!   arrow-ipc into text cells. A statement Snowflake keeps running past its answer time
+//!   arrow-ipc into text cells; a large result's further chunks are downloaded from their
+//!   URLs (with the answer's SSE-C key). A statement Snowflake keeps running past its answer time
 //!   (codes 333333/333334) is polled at its result URL.
 //! * `PUT`: the statement returns the stage's storage location, temporary credentials and, for
 //!   client-side encrypted stages, a key; the file is encrypted and written there over HTTP
@@ -56,8 +57,9 @@ impl fmt::Debug for Session {
 }
 
 /// The result of one statement: column names and rows as text, plus the raw `data` (PUT reads
-/// its stage info there).
-#[derive(Debug, Clone, Default)]
+/// its stage info there). `Debug` leaves `data` out: a PUT answer holds the stage's temporary
+/// credentials and key, a large result its chunks' key.
+#[derive(Clone, Default)]
 pub struct QueryResult {
     /// Column names.
     pub columns: Vec<String>,
@@ -65,6 +67,12 @@ pub struct QueryResult {
     pub rows: Vec<SqlRow>,
     /// The answer's `data` object.
     pub data: Value,
+}
+
+impl fmt::Debug for QueryResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueryResult").field("columns", &self.columns).field("rows", &self.rows.len()).finish_non_exhaustive()
+    }
 }
 
 impl QueryResult {
@@ -410,14 +418,61 @@ pub fn arrow_rows(ipc: &[u8]) -> Result<(Vec<String>, Vec<SqlRow>)> {
     Ok((columns, rows))
 }
 
-/// Rows of a query answer's `data`.
+/// Rows given as JSON arrays of cells (text or null).
+fn json_rows(rowset: &Value) -> Vec<SqlRow> {
+    let cell = |c: &Value| match c {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    };
+    rowset
+        .as_array()
+        .map(|rows| rows.iter().map(|r| r.as_array().map(|cells| cells.iter().map(cell).collect()).unwrap_or_default()).collect())
+        .unwrap_or_default()
+}
+
+/// The headers a result chunk is downloaded with: `chunkHeaders` when the answer has them,
+/// otherwise the SSE-C key `qrmk` (chunks on S3 are encrypted server-side with it).
+fn chunk_headers(data: &Value) -> Vec<(String, String)> {
+    if let Some(h) = data["chunkHeaders"].as_object().filter(|h| !h.is_empty()) {
+        return h.iter().map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))).collect();
+    }
+    match data["qrmk"].as_str().filter(|k| !k.is_empty()) {
+        Some(key) => vec![
+            ("x-amz-server-side-encryption-customer-algorithm".into(), "AES256".into()),
+            ("x-amz-server-side-encryption-customer-key".into(), key.to_string()),
+        ],
+        None => Vec::new(),
+    }
+}
+
+/// The rows of one downloaded result chunk: an Arrow IPC stream, or JSON rows without the
+/// enclosing brackets (`["a","b"],["c",null]`); gzip-compressed or not.
+pub fn chunk_rows(body: &[u8], arrow: bool) -> Result<Vec<SqlRow>> {
+    let body = if body.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(body), &mut out)
+            .map_err(|e| Error::new(ErrorKind::Destination, format!("cannot decompress a Snowflake result chunk: {e}")))?;
+        out
+    } else {
+        body.to_vec()
+    };
+    if arrow {
+        return Ok(arrow_rows(&body)?.1);
+    }
+    let mut text = Vec::with_capacity(body.len() + 2);
+    text.push(b'[');
+    text.extend_from_slice(&body);
+    text.push(b']');
+    let v: Value = serde_json::from_slice(&text)
+        .map_err(|e| Error::new(ErrorKind::Destination, format!("a Snowflake result chunk is not JSON rows: {e}")))?;
+    Ok(json_rows(&v))
+}
+
+/// Rows of a query answer's `data` (the first part: chunks are fetched by [`Rest::query`]).
 pub fn result_of(data: Value) -> Result<QueryResult> {
     let columns: Vec<String> =
         data["rowtype"].as_array().map(|r| r.iter().map(|c| c["name"].as_str().unwrap_or("").to_string()).collect()).unwrap_or_default();
-    if data["chunks"].as_array().is_some_and(|c| !c.is_empty()) {
-        return Err(Error::new(ErrorKind::Unsupported, "the Snowflake result is split in chunks, which stevedore does not read yet")
-            .with_hint("this happens with large results; stevedore's own queries are small, so please report it"));
-    }
     if let Some(b64) = data["rowsetBase64"].as_str() {
         if b64.is_empty() {
             return Ok(QueryResult { columns, rows: Vec::new(), data });
@@ -428,27 +483,7 @@ pub fn result_of(data: Value) -> Result<QueryResult> {
         let (names, rows) = arrow_rows(&ipc)?;
         return Ok(QueryResult { columns: if columns.is_empty() { names } else { columns }, rows, data });
     }
-    let rows = data["rowset"]
-        .as_array()
-        .map(|rows| {
-            rows.iter()
-                .map(|r| {
-                    r.as_array()
-                        .map(|cells| {
-                            cells
-                                .iter()
-                                .map(|c| match c {
-                                    Value::Null => None,
-                                    Value::String(s) => Some(s.clone()),
-                                    other => Some(other.to_string()),
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let rows = json_rows(&data["rowset"]);
     Ok(QueryResult { columns, rows, data })
 }
 
@@ -577,7 +612,52 @@ impl Rest {
             }
             return Err(e);
         }
-        result_of(v["data"].take())
+        let mut data = v["data"].take();
+        let chunks = data["chunks"].take();
+        let mut r = result_of(data)?;
+        if let Some(chunks) = chunks.as_array().filter(|c| !c.is_empty()) {
+            self.fetch_chunks(&mut r, chunks).await?;
+        }
+        Ok(r)
+    }
+
+    /// Appends the rows of a large result's further chunks, downloaded one after the other
+    /// from their URLs (presigned; on S3 with the SSE-C key of the answer).
+    async fn fetch_chunks(&self, r: &mut QueryResult, chunks: &[Value]) -> Result<()> {
+        let headers = chunk_headers(&r.data);
+        let arrow =
+            r.data["queryResultFormat"].as_str().map(|f| f.eq_ignore_ascii_case("arrow")).unwrap_or(r.data["rowsetBase64"].is_string());
+        for (i, chunk) in chunks.iter().enumerate() {
+            let url = chunk["url"]
+                .as_str()
+                .ok_or_else(|| Error::new(ErrorKind::Destination, format!("Snowflake result chunk {i} has no URL")))?;
+            // the URL is presigned: errors name the chunk, not the URL
+            let what = format!("result chunk {} of {}", i + 1, chunks.len());
+            let mut req = self.http.get(url).timeout(self.timeout.max(Duration::from_secs(300)));
+            for (k, v) in &headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let resp = req.send().await.map_err(|e| {
+                Error::new(ErrorKind::Destination, format!("Snowflake {what}: no answer: {}", e.without_url())).retryable(true)
+            })?;
+            let status = resp.status().as_u16();
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| Error::new(ErrorKind::Destination, format!("Snowflake {what}: {}", e.without_url())).retryable(true))?;
+            if !(200..300).contains(&status) {
+                return Err(Error::new(ErrorKind::Destination, format!("Snowflake {what}: HTTP {status}")).retryable(status >= 500));
+            }
+            let rows = chunk_rows(&body, arrow).map_err(|e| e.with("chunk", (i + 1).to_string()))?;
+            if let Some(want) = chunk["rowCount"].as_u64().filter(|n| *n as usize != rows.len()) {
+                return Err(Error::new(
+                    ErrorKind::Destination,
+                    format!("Snowflake {what} holds {} rows, the answer said {want}", rows.len()),
+                ));
+            }
+            r.rows.extend(rows);
+        }
+        Ok(())
     }
 
     /// Uploads `bytes` as `<stage path>/<file_name>` after `PUT` returned the stage location.
@@ -757,6 +837,68 @@ mod tests {
         // a passphrase given for a plain key is refused, as dlt's key loader refuses it
         let e = KeyPair::new(&Secret::new(read("plain.p8")), Some(&pass)).err().unwrap();
         assert!(e.to_string().contains("not encrypted"), "{e}");
+    }
+
+    /// A large result: the first rows inline, the rest in chunks downloaded from their URLs
+    /// with the SSE-C key of the answer (JSON rows gzip-compressed, and an Arrow IPC chunk);
+    /// a chunk whose row count differs from the answer's is an error.
+    #[tokio::test]
+    async fn results_split_in_chunks_are_downloaded() {
+        use std::io::{Read, Write};
+        use std::sync::{Arc, Mutex};
+        let arrow_chunk = {
+            let schema = Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new("N", ArrowType::Utf8, true)]));
+            let col: ArrayRef = Arc::new(arrow_array::StringArray::from(vec![Some("c"), None]));
+            let batch = RecordBatch::try_new(schema.clone(), vec![col]).unwrap();
+            let mut w = arrow_ipc::writer::StreamWriter::try_new(Vec::new(), &schema).unwrap();
+            w.write(&batch).unwrap();
+            w.into_inner().unwrap()
+        };
+        let json_chunk = {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(br#"["b1"],[null],["b3"]"#).unwrap();
+            gz.finish().unwrap()
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let seen2 = seen.clone();
+        std::thread::spawn(move || {
+            for sock in listener.incoming() {
+                let mut sock = sock.unwrap();
+                let mut buf = vec![0u8; 8192];
+                let n = sock.read(&mut buf).unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let body = if req.starts_with("GET /json") { json_chunk.clone() } else { arrow_chunk.clone() };
+                seen2.lock().unwrap().push(req);
+                let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+                sock.write_all(head.as_bytes()).unwrap();
+                sock.write_all(&body).unwrap();
+            }
+        });
+        let c = Credentials::test_server(&format!("http://127.0.0.1:{port}"), "DB");
+        let rest = Rest::new(&c, None, Duration::from_secs(10)).unwrap();
+        let mut r =
+            result_of(json!({"rowtype": [{"name": "N"}], "rowset": [["a"]], "queryResultFormat": "json", "qrmk": "c2VjcmV0a2V5"})).unwrap();
+        let chunks = [json!({"url": format!("http://127.0.0.1:{port}/json?sig=x"), "rowCount": 3})];
+        rest.fetch_chunks(&mut r, &chunks).await.unwrap();
+        let got: Vec<Option<String>> = r.rows.iter().map(|row| row[0].clone()).collect();
+        assert_eq!(got, [Some("a".to_string()), Some("b1".into()), None, Some("b3".into())]);
+        let req = seen.lock().unwrap()[0].to_ascii_lowercase();
+        assert!(req.contains("x-amz-server-side-encryption-customer-key: c2vjcmv0a2v5"), "{req}");
+        assert!(req.contains("x-amz-server-side-encryption-customer-algorithm: aes256"), "{req}");
+        assert!(!format!("{r:?}").contains("c2VjcmV0a2V5"));
+
+        let mut r = result_of(json!({"rowtype": [{"name": "N"}], "rowsetBase64": "", "queryResultFormat": "arrow",
+            "chunkHeaders": {"x-custom": "h1"}}))
+        .unwrap();
+        rest.fetch_chunks(&mut r, &[json!({"url": format!("http://127.0.0.1:{port}/arrow"), "rowCount": 2})]).await.unwrap();
+        assert_eq!(r.rows, [vec![Some("c".to_string())], vec![None]]);
+        assert!(seen.lock().unwrap()[1].to_ascii_lowercase().contains("x-custom: h1"));
+
+        let mut r = result_of(json!({"rowtype": [{"name": "N"}], "rowset": [], "queryResultFormat": "json"})).unwrap();
+        let e = rest.fetch_chunks(&mut r, &[json!({"url": format!("http://127.0.0.1:{port}/json"), "rowCount": 5})]).await.unwrap_err();
+        assert!(e.to_string().contains("holds 3 rows, the answer said 5"), "{e}");
     }
 
     /// A login the server refuses is an authentication error after exactly one request, and
