@@ -39,8 +39,9 @@ pub static CREDENTIALS_SPEC: SectionSpec = SectionSpec {
         KeySpec::new(
             "authenticator",
             ValueKind::String,
-            "`snowflake` (password) or `snowflake_jwt` (key pair); set from the keys given when absent",
+            "`snowflake` (password), `snowflake_jwt` (key pair) or `oauth` (with `token`); set from the keys given when absent",
         ),
+        KeySpec::secret("token", ValueKind::String, "OAuth access token (with authenticator `oauth`)"),
         KeySpec::new(
             "endpoint_url",
             ValueKind::String,
@@ -92,6 +93,8 @@ pub enum Authenticator {
     Password,
     /// Key pair: a JWT signed with the user's RSA private key.
     KeyPair,
+    /// An OAuth access token obtained elsewhere (`token`).
+    OAuth,
 }
 
 /// Snowflake credentials. `Debug` and `Display` hide the password and the private key.
@@ -115,6 +118,8 @@ pub struct Credentials {
     pub private_key_passphrase: Option<Secret<String>>,
     /// `authenticator` as given.
     pub authenticator: Option<String>,
+    /// OAuth access token (authenticator `oauth`).
+    pub token: Option<Secret<String>>,
     /// Another endpoint (PrivateLink, a test server).
     pub endpoint_url: Option<String>,
 }
@@ -131,6 +136,7 @@ impl fmt::Debug for Credentials {
             .field("private_key", &self.private_key.as_ref().map(|_| "***"))
             .field("private_key_passphrase", &self.private_key_passphrase.as_ref().map(|_| "***"))
             .field("authenticator", &self.authenticator)
+            .field("token", &self.token.as_ref().map(|_| "***"))
             .field("endpoint_url", &self.endpoint_url)
             .finish()
     }
@@ -206,6 +212,7 @@ impl Credentials {
             "warehouse" => self.warehouse = Some(value.into()),
             "role" => self.role = Some(value.into()),
             "authenticator" => self.authenticator = Some(value.into()),
+            "token" => self.token = Some(Secret::new(value.into())),
             "private_key" => self.private_key = Some(Secret::new(value.into())),
             "private_key_passphrase" => self.private_key_passphrase = Some(Secret::new(value.into())),
             "endpoint_url" => self.endpoint_url = Some(value.into()),
@@ -217,7 +224,7 @@ impl Credentials {
             "drivername" | "application" | "timezone" | "client_session_keep_alive" => {}
             other => {
                 return Err(Error::config(format!("unknown snowflake credentials key `{other}`"))
-                    .with_hint("known: database, username, password, host, warehouse, role, private_key, private_key_passphrase, authenticator, endpoint_url"));
+                    .with_hint("known: database, username, password, host, warehouse, role, private_key, private_key_passphrase, authenticator, token, endpoint_url"));
             }
         }
         Ok(())
@@ -253,8 +260,9 @@ impl Credentials {
             None if self.private_key.is_some() => Ok(Authenticator::KeyPair),
             None | Some("snowflake") => Ok(Authenticator::Password),
             Some("snowflake_jwt") => Ok(Authenticator::KeyPair),
+            Some("oauth") => Ok(Authenticator::OAuth),
             Some(other) => Err(Error::config(format!("the snowflake authenticator `{other}` is not supported"))
-                .with_hint("use snowflake (password) or snowflake_jwt (key pair); OAuth and external browser logins are not supported")),
+                .with_hint("use snowflake (password), snowflake_jwt (key pair) or oauth (with token); external browser and Okta logins need a person at a browser and are not supported")),
         }
     }
 
@@ -291,6 +299,7 @@ impl Credentials {
         match self.authenticator()? {
             Authenticator::Password if self.password.is_none() => Err(need("password or private_key", "password")),
             Authenticator::KeyPair if self.private_key.is_none() => Err(need("private_key (authenticator snowflake_jwt)", "private_key")),
+            Authenticator::OAuth if self.token.is_none() => Err(need("token (authenticator oauth)", "token")),
             _ => Ok(()),
         }
     }

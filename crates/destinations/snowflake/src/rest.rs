@@ -497,7 +497,7 @@ impl Rest {
                 credentials.private_key.as_ref().ok_or_else(|| Error::config("no private_key"))?,
                 credentials.private_key_passphrase.as_ref(),
             )?),
-            Authenticator::Password => None,
+            Authenticator::Password | Authenticator::OAuth => None,
         };
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10).min(timeout))
@@ -544,12 +544,16 @@ impl Rest {
         if let Some(tag) = &self.query_tag {
             data["SESSION_PARAMETERS"]["QUERY_TAG"] = json!(tag);
         }
-        match &self.key {
-            Some(k) => {
+        match (&self.key, c.authenticator()?) {
+            (Some(k), _) => {
                 data["AUTHENTICATOR"] = json!("SNOWFLAKE_JWT");
                 data["TOKEN"] = json!(k.jwt(&c.account_name(), &c.username, chrono::Utc::now().timestamp())?);
             }
-            None => {
+            (None, Authenticator::OAuth) => {
+                data["AUTHENTICATOR"] = json!("OAUTH");
+                data["TOKEN"] = json!(c.token.as_ref().map(|t| t.expose().as_str()).unwrap_or(""));
+            }
+            (None, _) => {
                 data["PASSWORD"] = json!(c.password.as_ref().map(|p| p.expose().as_str()).unwrap_or(""));
             }
         }
@@ -943,6 +947,58 @@ mod tests {
         let requests = server.join().unwrap();
         assert_eq!(requests.len(), 1, "one login request, no retries");
         assert!(requests[0].starts_with("POST /session/v1/login-request?request_id="), "{}", requests[0]);
+    }
+
+    /// `authenticator = "oauth"` logs in with the token (`AUTHENTICATOR = OAUTH`), sends no
+    /// password, and never shows the token; without a token it is a config error naming it.
+    #[tokio::test]
+    async fn oauth_logs_in_with_the_token() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut sock, _) = listener.accept().unwrap();
+            let mut req = Vec::new();
+            let mut buf = vec![0u8; 16384];
+            // read headers and the body (content-length)
+            loop {
+                let n = sock.read(&mut buf).unwrap();
+                req.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&req).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len: usize = text
+                        .lines()
+                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                        .unwrap_or(0);
+                    if req.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+            }
+            let body = r#"{"success": true, "data": {"token": "session-token"}}"#;
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            sock.write_all(resp.as_bytes()).unwrap();
+            String::from_utf8_lossy(&req).to_string()
+        });
+        let mut c = Credentials::test_server(&format!("http://127.0.0.1:{port}"), "DB");
+        c.password = None;
+        c.authenticator = Some("OAuth".into());
+        c.token = Some(Secret::new("oauth-access-token-xyz".into()));
+        assert!(!format!("{c:?}").contains("oauth-access-token-xyz"));
+        let rest = Rest::new(&c, None, Duration::from_secs(5)).unwrap();
+        rest.login().await.unwrap();
+        let req = server.join().unwrap();
+        let body: Value = serde_json::from_str(&req[req.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+        assert_eq!(body["data"]["AUTHENTICATOR"], "OAUTH");
+        assert_eq!(body["data"]["TOKEN"], "oauth-access-token-xyz");
+        assert!(body["data"].get("PASSWORD").is_none(), "{body}");
+
+        c.token = None;
+        let e = c.validate().unwrap_err();
+        assert!(e.to_string().contains("token"), "{e}");
     }
 
     /// Arrow results as Snowflake sends them: FIXED with a scale, timestamps as structs or
