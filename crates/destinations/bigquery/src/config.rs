@@ -3,9 +3,10 @@
 //! Credentials are read from `[destination.bigquery.credentials]`, else from the shared
 //! `[destination.credentials]` (as dlt does for GCS and BigQuery): `project_id`,
 //! `private_key`, `client_email`, `token_uri`, or the whole service-account JSON as the value
-//! of `credentials`. stevedore's addition: `endpoint_url` points the client at another server
-//! (an emulator); with an endpoint and no private key, requests go unsigned. The private key
-//! never appears in `Debug`, `Display`, logs or errors.
+//! of `credentials`; without a key, Google's application default credentials ([`crate::adc`]).
+//! stevedore's addition: `endpoint_url` points the client at another server (an emulator);
+//! with an endpoint and no private key, requests go unsigned and no default credentials are
+//! looked up. The private key never appears in `Debug`, `Display`, logs or errors.
 
 use std::fmt;
 use std::time::Duration;
@@ -132,23 +133,50 @@ impl Credentials {
         self.endpoint_url.as_deref().unwrap_or(DEFAULT_ENDPOINT).trim_end_matches('/').to_string()
     }
 
-    /// Checks that the credentials can be used: a project, and either a key with its e-mail,
-    /// or an endpoint (unsigned requests).
+    /// Checks that the credentials can be used: a project, and a key comes with its e-mail.
+    /// Without a key and an endpoint, Google's default credentials are used (see
+    /// [`Credentials::resolve`]).
     pub fn validate(&self) -> Result<()> {
         if self.project_id.trim().is_empty() {
             return Err(Error::config("no project_id for the bigquery destination").with_hint(
-                "set DESTINATION__BIGQUERY__CREDENTIALS__PROJECT_ID, or project_id in [destination.bigquery.credentials] of .stevedore/secrets.toml",
+                "set DESTINATION__BIGQUERY__CREDENTIALS__PROJECT_ID, or project_id in [destination.bigquery.credentials] of \
+                 .stevedore/secrets.toml (with Google's default credentials, GOOGLE_CLOUD_PROJECT or gcloud's project also do)",
             ));
         }
-        match (&self.private_key, &self.client_email, &self.endpoint_url) {
-            (Some(_), Some(_), _) | (None, _, Some(_)) => Ok(()),
-            (Some(_), None, _) => Err(Error::config("the BigQuery private_key comes without its client_email")
+        match (&self.private_key, &self.client_email) {
+            (Some(_), None) => Err(Error::config("the BigQuery private_key comes without its client_email")
                 .with_hint("set client_email (the service account's e-mail) next to private_key")),
-            (None, _, None) => Err(Error::config("no BigQuery credentials: no private_key and no endpoint_url").with_hint(
-                "set private_key and client_email (a service account) in [destination.bigquery.credentials]; Google's default \
-                 credentials (metadata server, gcloud) are not supported yet",
-            )),
+            _ => Ok(()),
         }
+    }
+
+    /// These credentials made usable, with the default credentials they fall back to: when
+    /// they name neither a private key nor an endpoint, Google's application default
+    /// credentials ([`crate::adc`]: `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's file, the
+    /// metadata server) give the tokens and, when `project_id` is not set, the project.
+    pub fn resolve(&self) -> Result<(Credentials, Option<crate::adc::Found>)> {
+        self.resolve_with(&|k| std::env::var(k).ok())
+    }
+
+    /// [`Credentials::resolve`] with `env` as the environment.
+    pub fn resolve_with(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<(Credentials, Option<crate::adc::Found>)> {
+        let mut c = self.clone();
+        let found = if c.private_key.is_none() && c.endpoint_url.is_none() {
+            let f = crate::adc::discover(env)?;
+            if c.project_id.trim().is_empty()
+                && let Some(p) = &f.project
+            {
+                c.project_id = p.clone();
+            }
+            Some(f)
+        } else {
+            None
+        };
+        c.validate().map_err(|e| match &found {
+            Some(f) => e.with("default_credentials", f.source.clone()),
+            None => e,
+        })?;
+        Ok((c, found))
     }
 }
 

@@ -23,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+pub mod adc;
 pub mod backend;
 pub mod config;
 pub mod dialect;
@@ -88,7 +89,8 @@ impl BigQueryBuilder {
     }
     /// Validates the settings (no request yet: that happens when a load starts).
     pub fn build(self) -> Result<BigQuery> {
-        self.config.credentials.validate()?;
+        // a project and credentials, Google's default ones included (no request yet)
+        self.config.credentials.resolve()?;
         stevedore_sql::check_staging_layout(&self.config.staging_dataset_name_layout)?;
         Ok(BigQuery { config: self.config })
     }

@@ -4,7 +4,9 @@
 //! endpoint). Transient errors (HTTP 429/5xx, connection failures, BigQuery's `backendError`,
 //! `internalError`, `rateLimitExceeded`) are retried with backoff until `retry_deadline`.
 //!
-//! Without a private key and with an endpoint (an emulator), requests carry no
+//! Without a private key, tokens come from Google's application default credentials
+//! ([`crate::adc`]): a key file, gcloud's user credentials (a refresh token), or the metadata
+//! server. Without a private key and with an endpoint (an emulator), requests carry no
 //! `Authorization` header and nothing else is ever asked for a token.
 
 use std::future::Future;
@@ -17,6 +19,7 @@ use stevedore_core::{Error, ErrorKind, Result};
 use stevedore_sql::client::{Param, SqlRow};
 use tokio::sync::Mutex;
 
+use crate::adc::Adc;
 use crate::config::{BigQueryConfig, DEFAULT_TOKEN_URI};
 
 use reqwest_opendal as reqwest;
@@ -174,12 +177,34 @@ pub fn query_parameters(params: &[Param]) -> Value {
     Value::Array(list)
 }
 
-/// A service account's key and e-mail, and the current access token.
+/// A service account's key and e-mail.
 struct ServiceAccount {
     email: String,
     key: ring::signature::RsaKeyPair,
     token_uri: String,
+}
+
+/// Where access tokens come from.
+enum TokenSource {
+    /// A service-account key: an RS256 assertion exchanged at the token endpoint.
+    ServiceAccount(ServiceAccount),
+    /// A user's refresh token (gcloud's application default credentials).
+    AuthorizedUser { client_id: String, client_secret: Secret<String>, refresh_token: Secret<String>, token_uri: String },
+    /// The metadata server's token URL.
+    Metadata { url: String },
+}
+
+/// A token source, what it is called in messages, and the current access token.
+struct Auth {
+    source: TokenSource,
+    label: String,
     token: Mutex<Option<(String, Instant)>>,
+}
+
+impl Auth {
+    fn new(source: TokenSource, label: String) -> std::sync::Arc<Auth> {
+        std::sync::Arc::new(Auth { source, label, token: Mutex::new(None) })
+    }
 }
 
 fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
@@ -200,7 +225,7 @@ impl ServiceAccount {
             Error::new(ErrorKind::Auth, "the BigQuery private_key is not an RSA key in PKCS#8 (BEGIN PRIVATE KEY)")
                 .with_hint("use the private_key of the service account's JSON key file")
         })?;
-        Ok(ServiceAccount { email: email.into(), key, token_uri: token_uri.into(), token: Mutex::new(None) })
+        Ok(ServiceAccount { email: email.into(), key, token_uri: token_uri.into() })
     }
 
     /// The signed assertion for the token endpoint.
@@ -231,7 +256,7 @@ pub struct Rest {
     pub project: String,
     /// Dataset and job location.
     pub location: String,
-    sa: Option<std::sync::Arc<ServiceAccount>>,
+    auth: Option<std::sync::Arc<Auth>>,
     retry_deadline: Duration,
     http_timeout: Duration,
     upload_timeout: Duration,
@@ -249,26 +274,48 @@ fn http_error(e: reqwest::Error, what: &str, url: &str) -> Error {
 impl Rest {
     /// A client for `config` (no request yet).
     pub fn new(config: &BigQueryConfig) -> Result<Self> {
+        Self::new_with_env(config, &|k| std::env::var(k).ok())
+    }
+
+    /// A client for `config`, with `env` as the environment default credentials are looked
+    /// up in.
+    pub fn new_with_env(config: &BigQueryConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let c = &config.credentials;
-        c.validate()?;
+        let (c, found) = config.credentials.resolve_with(env)?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10).min(config.http_timeout))
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?;
-        let sa = match (&c.private_key, &c.client_email) {
-            (Some(k), Some(email)) => {
-                Some(std::sync::Arc::new(ServiceAccount::new(email, k, c.token_uri.as_deref().unwrap_or(DEFAULT_TOKEN_URI))?))
+        let service_account = |c: &crate::config::Credentials, label: String| -> Result<Option<std::sync::Arc<Auth>>> {
+            match (&c.private_key, &c.client_email) {
+                (Some(k), Some(email)) => {
+                    let sa = ServiceAccount::new(email, k, c.token_uri.as_deref().unwrap_or(DEFAULT_TOKEN_URI))?;
+                    Ok(Some(Auth::new(TokenSource::ServiceAccount(sa), format!("the service account {email}{label}"))))
+                }
+                _ => Ok(None),
             }
-            _ => None,
+        };
+        let auth = match found {
+            None => service_account(&c, String::new())?,
+            Some(f) => match f.adc {
+                Adc::ServiceAccount(sa) => service_account(&sa, format!(" ({})", f.source))?,
+                Adc::AuthorizedUser { client_id, client_secret, refresh_token, token_uri } => Some(Auth::new(
+                    TokenSource::AuthorizedUser { client_id, client_secret, refresh_token, token_uri },
+                    format!("the user credentials in {}", f.source),
+                )),
+                Adc::Metadata { host } => Some(Auth::new(
+                    TokenSource::Metadata { url: format!("http://{host}/computeMetadata/v1/instance/service-accounts/default/token") },
+                    f.source,
+                )),
+            },
         };
         Ok(Rest {
             http,
             base: c.endpoint(),
             project: c.project_id.clone(),
             location: config.location.clone(),
-            sa,
+            auth,
             retry_deadline: config.retry_deadline,
             http_timeout: config.http_timeout,
             upload_timeout: config.file_upload_timeout,
@@ -281,36 +328,57 @@ impl Rest {
     }
 
     async fn bearer(&self) -> Result<Option<String>> {
-        let Some(sa) = &self.sa else { return Ok(None) };
-        let mut cached = sa.token.lock().await;
+        let Some(auth) = &self.auth else { return Ok(None) };
+        let mut cached = auth.token.lock().await;
         if let Some((t, until)) = cached.as_ref()
             && Instant::now() < *until
         {
             return Ok(Some(t.clone()));
         }
-        let now = chrono::Utc::now().timestamp();
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
-            .append_pair("assertion", &sa.assertion(now)?)
-            .finish();
-        let resp = self
-            .http
-            .post(&sa.token_uri)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .timeout(self.http_timeout)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| http_error(e, "token request", &sa.token_uri))?;
+        let form = |pairs: &[(&str, &str)]| {
+            let mut f = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in pairs {
+                f.append_pair(k, v);
+            }
+            f.finish()
+        };
+        let (req, url) = match &auth.source {
+            TokenSource::ServiceAccount(sa) => {
+                let assertion = sa.assertion(chrono::Utc::now().timestamp())?;
+                let body = form(&[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", &assertion)]);
+                (self.http.post(&sa.token_uri).header("content-type", "application/x-www-form-urlencoded").body(body), &sa.token_uri)
+            }
+            TokenSource::AuthorizedUser { client_id, client_secret, refresh_token, token_uri } => {
+                let body = form(&[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", client_id),
+                    ("client_secret", client_secret.expose()),
+                    ("refresh_token", refresh_token.expose()),
+                ]);
+                (self.http.post(token_uri).header("content-type", "application/x-www-form-urlencoded").body(body), token_uri)
+            }
+            TokenSource::Metadata { url } => (self.http.get(url).header("metadata-flavor", "Google"), url),
+        };
+        let resp = req.timeout(self.http_timeout).send().await.map_err(|e| {
+            let mut e = http_error(e, "token request", url).with("credentials", auth.label.clone());
+            if matches!(auth.source, TokenSource::Metadata { .. }) {
+                // off Google Cloud there is no metadata server: say so at once, without retries
+                e = e.retryable(false).with_hint(
+                    "no Google credentials were configured and the metadata server did not answer: set private_key and client_email, \
+                     GOOGLE_APPLICATION_CREDENTIALS, or run `gcloud auth application-default login`",
+                );
+            }
+            e
+        })?;
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
         let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if status != 200 {
             let why = v["error_description"].as_str().or_else(|| v["error"].as_str()).unwrap_or("no reason given");
-            return Err(Error::new(ErrorKind::Auth, format!("the token endpoint refused the service account {}: {why}", sa.email))
+            return Err(Error::new(ErrorKind::Auth, format!("the token endpoint refused {}: {why}", auth.label))
                 .retryable(status >= 500)
-                .with("token_uri", sa.token_uri.clone())
-                .with_hint("check client_email, private_key and token_uri (the service account's JSON key file)"));
+                .with("token_uri", url.clone())
+                .with_hint("check the credentials (the service account's JSON key file, or `gcloud auth application-default login`)"));
         }
         let token =
             v["access_token"].as_str().ok_or_else(|| Error::new(ErrorKind::Auth, "the token endpoint answered without an access_token"))?;
@@ -358,7 +426,7 @@ impl Rest {
             base: self.base.clone(),
             project: self.project.clone(),
             location: self.location.clone(),
-            sa: self.sa.clone(),
+            auth: self.auth.clone(),
             retry_deadline: self.retry_deadline,
             http_timeout: self.http_timeout,
             upload_timeout: self.upload_timeout,
@@ -760,6 +828,91 @@ mod tests {
         assert!(shown.contains("loader@p.iam") && shown.contains("Invalid JWT Signature"), "{shown}");
         let key_line = TEST_ONLY_KEY.lines().nth(1).unwrap();
         assert!(!shown.contains(key_line), "{shown}");
+    }
+
+    fn env_of(pairs: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String> {
+        let m: std::collections::HashMap<&str, String> = pairs.into_iter().collect();
+        move |k| m.get(k).cloned()
+    }
+
+    /// gcloud's user credentials (a refresh token, named by GOOGLE_APPLICATION_CREDENTIALS):
+    /// the refresh grant at the file's token endpoint, the token cached, the secrets unseen.
+    #[tokio::test]
+    async fn default_credentials_of_a_gcloud_user_refresh_their_token() {
+        let (token_url, token_srv) = stub(vec![(200, r#"{"access_token":"user-tok","expires_in":3599}"#.into())]);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("adc.json");
+        std::fs::write(
+            &file,
+            json!({"type": "authorized_user", "client_id": "cid.apps", "client_secret": "CL1ENTSECRET",
+                "refresh_token": "1//REFRESHTOKEN", "token_uri": format!("{token_url}/token")})
+            .to_string(),
+        )
+        .unwrap();
+        let env = env_of(vec![
+            ("GOOGLE_APPLICATION_CREDENTIALS", file.display().to_string()),
+            ("GOOGLE_CLOUD_PROJECT", "env-proj".into()),
+            ("HOME", dir.path().display().to_string()),
+        ]);
+        let rest = Rest::new_with_env(&BigQueryConfig::default(), &env).unwrap();
+        assert_eq!(rest.project, "env-proj");
+        assert_eq!(rest.bearer().await.unwrap().as_deref(), Some("user-tok"));
+        assert_eq!(rest.bearer().await.unwrap().as_deref(), Some("user-tok"), "cached");
+        let reqs = token_srv.join().unwrap();
+        assert_eq!(reqs.len(), 1);
+        assert!(reqs[0].starts_with("POST /token"), "{}", reqs[0]);
+        assert!(
+            reqs[0].contains("grant_type=refresh_token&client_id=cid.apps&client_secret=CL1ENTSECRET&refresh_token=1%2F%2FREFRESHTOKEN"),
+            "{}",
+            reqs[0]
+        );
+
+        // a refused refresh token: an auth error naming the file, without the secrets
+        let (token_url, token_srv) =
+            stub(vec![(400, r#"{"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#.into())]);
+        std::fs::write(
+            &file,
+            json!({"type": "authorized_user", "client_id": "cid.apps", "client_secret": "CL1ENTSECRET",
+                "refresh_token": "1//REFRESHTOKEN", "token_uri": format!("{token_url}/token")})
+            .to_string(),
+        )
+        .unwrap();
+        let rest = Rest::new_with_env(&BigQueryConfig::default(), &env).unwrap();
+        let e = rest.bearer().await.unwrap_err();
+        token_srv.join().unwrap();
+        let shown = format!("{e} {e:?}");
+        assert_eq!(e.kind(), ErrorKind::Auth);
+        assert!(shown.contains("adc.json") && shown.contains("expired or revoked"), "{shown}");
+        assert!(!shown.contains("CL1ENTSECRET") && !shown.contains("REFRESHTOKEN"), "{shown}");
+    }
+
+    /// No key, no file: the metadata server (at GCE_METADATA_HOST) gives the token; when it is
+    /// not there, the error says what to configure, at once.
+    #[tokio::test]
+    async fn default_credentials_on_google_cloud_ask_the_metadata_server() {
+        let (meta_url, meta_srv) = stub(vec![(200, r#"{"access_token":"vm-tok","expires_in":3000,"token_type":"Bearer"}"#.into())]);
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = BigQueryConfig::default();
+        cfg.credentials.project_id = "p".into();
+        let host = meta_url.trim_start_matches("http://").to_string();
+        let env = env_of(vec![("GCE_METADATA_HOST", host), ("HOME", dir.path().display().to_string())]);
+        let rest = Rest::new_with_env(&cfg, &env).unwrap();
+        assert_eq!(rest.bearer().await.unwrap().as_deref(), Some("vm-tok"));
+        let req = meta_srv.join().unwrap().remove(0);
+        assert!(req.starts_with("GET /computeMetadata/v1/instance/service-accounts/default/token"), "{req}");
+        assert!(req.to_ascii_lowercase().contains("metadata-flavor: google"), "{req}");
+
+        let env = env_of(vec![("GCE_METADATA_HOST", "127.0.0.1:9".into()), ("HOME", dir.path().display().to_string())]);
+        let rest = Rest::new_with_env(&cfg, &env).unwrap();
+        let t = Instant::now();
+        let e = rest.bearer().await.unwrap_err();
+        assert!(t.elapsed() < Duration::from_secs(5) && !e.is_retryable(), "{e}");
+        let shown = format!("{e:?}");
+        assert!(shown.contains("metadata server") && shown.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{shown}");
+
+        // without a project anywhere: a config error before any request
+        let e = Rest::new_with_env(&BigQueryConfig::default(), &env).err().unwrap();
+        assert!(e.to_string().contains("project_id"), "{e}");
     }
 
     #[test]
