@@ -84,7 +84,7 @@ impl Env {
 
 /// The tables, ordered columns, BigQuery types and nullability dlt 1.31 gives for the
 /// 6000-event input, and its row counts (`tests/data/compat/events_6000.bigquery.json`, made
-/// by `scripts/dlt_bigquery_expected.py` with dlt's BigQuery type mapper), against what
+/// by `scripts/dlt_warehouse_expected.py bigquery` with dlt's BigQuery type mapper), against what
 /// `INFORMATION_SCHEMA.COLUMNS` reports. bqemulator drops the length of `STRING(n)`
 /// (`_dlt_loads.load_id` is `STRING(64)` in dlt), so types are compared without it.
 fn check_dlt_bigquery_schema(columns: &serde_json::Value, counts: &serde_json::Value) {

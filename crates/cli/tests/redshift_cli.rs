@@ -72,7 +72,7 @@ impl Env {
 
 /// The tables, ordered columns, Redshift types and nullability dlt 1.31 gives for the
 /// 6000-event input (`tests/data/compat/events_6000.redshift.json`, made by
-/// `scripts/dlt_redshift_expected.py` with dlt's Redshift type mapper; unbounded text compared
+/// `scripts/dlt_warehouse_expected.py redshift` with dlt's Redshift type mapper; unbounded text compared
 /// as `varchar(65535)`, what dlt's `varchar(max)` means on Redshift), against
 /// `information_schema.columns` read with psql.
 fn check_dlt_redshift_schema(e: &Env, ds: &str, counts: &BTreeMap<String, u64>) {

@@ -87,7 +87,7 @@ fn dataset(tag: &str) -> String {
 
 /// The tables, ordered columns, Snowflake types and nullability dlt 1.31 gives for the
 /// 6000-event input (`tests/data/compat/events_6000.snowflake.json`, made by
-/// `scripts/dlt_snowflake_expected.py` with dlt's Snowflake type mapper), against
+/// `scripts/dlt_warehouse_expected.py snowflake` with dlt's Snowflake type mapper), against
 /// `information_schema.columns` on fakesnow, which reports `VARCHAR(n)` as `TEXT` and
 /// `TIMESTAMP_LTZ` as `TIMESTAMP_TZ`: those two are compared in fakesnow's spelling.
 fn check_dlt_snowflake_schema(columns: &serde_json::Value, counts: &serde_json::Value) {
