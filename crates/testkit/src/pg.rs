@@ -40,3 +40,50 @@ pub fn unique_dataset(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{prefix}_{}_{nanos:x}", std::process::id())
 }
+
+/// Connects to `url` without TLS (the test server), driving the connection on the runtime.
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let (db, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    db
+}
+
+fn quote(id: &str) -> String {
+    format!("\"{}\"", id.replace('"', "\"\""))
+}
+
+/// The conformance kit's reader of a PostgreSQL dataset (schema): rows with `row_to_json`,
+/// columns from `information_schema`; a missing table or schema reads as `None`.
+pub struct PgReader {
+    /// The connection.
+    pub db: tokio_postgres::Client,
+}
+
+#[async_trait::async_trait]
+impl crate::conformance::TableReader for PgReader {
+    async fn rows(&self, dataset: &str, table: &str) -> Result<Option<Vec<crate::conformance::Row>>, String> {
+        let sql = format!("SELECT row_to_json(t)::text FROM {}.{} t", quote(dataset), quote(table));
+        match self.db.query(&sql, &[]).await {
+            Ok(rows) => rows
+                .iter()
+                .map(|r| serde_json::from_str(&r.get::<_, String>(0)).map_err(|e| e.to_string()))
+                .collect::<Result<Vec<_>, String>>()
+                .map(Some),
+            Err(e) if e.as_db_error().is_some_and(|d| matches!(d.code().code(), "42P01" | "3F000")) => Ok(None),
+            Err(e) => Err(format!("{sql}: {e}")),
+        }
+    }
+    async fn columns(&self, dataset: &str, table: &str) -> Result<Option<std::collections::BTreeSet<String>>, String> {
+        let rows = self
+            .db
+            .query(
+                "SELECT column_name::text FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2",
+                &[&dataset, &table],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((!rows.is_empty()).then(|| rows.iter().map(|r| r.get::<_, String>(0)).collect()))
+    }
+}

@@ -6,15 +6,13 @@
 //! The conformance kit runs without staging (insert_values files) and through an S3 staging
 //! bucket on moto, where staged files are read back the way COPY would read them.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use stevedore::filesystem::{Credentials as FsCredentials, Filesystem};
 use stevedore::redshift::Redshift;
-use stevedore_testkit::conformance::{Kit, Row, TableReader, run_all};
+use stevedore_testkit::conformance::{Kit, run_all};
+use stevedore_testkit::pg::{PgReader, connect};
 use stevedore_testkit::remote::{Service, TestBucket};
-use tokio_postgres::NoTls;
 
 const DB: &str = "stevedore_redshift_stand_in";
 
@@ -24,14 +22,6 @@ const SHIMS: &[&str] = &[
     "CREATE OR REPLACE FUNCTION json_parse(text) RETURNS jsonb AS 'SELECT $1::jsonb' LANGUAGE sql IMMUTABLE",
     "CREATE OR REPLACE FUNCTION from_hex(text) RETURNS bytea AS 'SELECT decode($1, ''hex'')' LANGUAGE sql IMMUTABLE",
 ];
-
-async fn connect(url: &str) -> tokio_postgres::Client {
-    let (db, conn) = tokio_postgres::connect(url, NoTls).await.unwrap_or_else(|e| panic!("connect to {url}: {e}"));
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    db
-}
 
 /// The stand-in database (created once, with its shims) and its `redshift://` URL.
 async fn stand_in() -> Option<(String, tokio_postgres::Client)> {
@@ -51,41 +41,6 @@ async fn stand_in() -> Option<(String, tokio_postgres::Client)> {
     db.batch_execute("SELECT NULL::super, NULL::varbinary, json_parse('{}'), from_hex('00')").await.expect("stand-in shims");
     let redshift_url = format!("redshift{}", &u.as_str()[u.scheme().len()..]);
     Some((redshift_url, db))
-}
-
-struct PgReader {
-    db: tokio_postgres::Client,
-}
-
-fn quote(id: &str) -> String {
-    format!("\"{}\"", id.replace('"', "\"\""))
-}
-
-#[async_trait]
-impl TableReader for PgReader {
-    async fn rows(&self, dataset: &str, table: &str) -> Result<Option<Vec<Row>>, String> {
-        let sql = format!("SELECT row_to_json(t)::text FROM {}.{} t", quote(dataset), quote(table));
-        match self.db.query(&sql, &[]).await {
-            Ok(rows) => rows
-                .iter()
-                .map(|r| serde_json::from_str::<Row>(&r.get::<_, String>(0)).map_err(|e| e.to_string()))
-                .collect::<Result<Vec<Row>, String>>()
-                .map(Some),
-            Err(e) if e.as_db_error().is_some_and(|d| matches!(d.code().code(), "42P01" | "3F000")) => Ok(None),
-            Err(e) => Err(format!("{sql}: {e}")),
-        }
-    }
-    async fn columns(&self, dataset: &str, table: &str) -> Result<Option<BTreeSet<String>>, String> {
-        let rows = self
-            .db
-            .query(
-                "SELECT column_name::text FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2",
-                &[&dataset, &table],
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok((!rows.is_empty()).then(|| rows.iter().map(|r| r.get::<_, String>(0)).collect()))
-    }
 }
 
 /// Every scenario passes but `hostile_identifiers`, whose 120-character column name Redshift
