@@ -15,14 +15,14 @@ use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use serde_json::json;
-use stevedore_core::destination::{DestinationClient, FollowupJob, JobInfo, JobOutcome, PackageInfo};
+use stevedore_core::destination::{Dataset, DestinationClient, FollowupJob, JobInfo, JobOutcome, PackageInfo};
 use stevedore_core::schema::{
     C_DLT_ID, C_DLT_LOAD_ID, C_DLT_PARENT_ID, Column, MergeStrategy, ReplaceStrategy, Schema, Table, VERSION_TABLE, WriteDisposition,
 };
 use stevedore_core::{Error, ErrorKind, Result};
 
 use crate::ddl::{StorageColumn, StorageTables, migration_sql, table_diff};
-use crate::{Dialect, MergeContext, Names, TableChain, loads_to_staging, merge_sql, replace_sql, system};
+use crate::{Dialect, MergeContext, Names, TableChain, merge_sql, replace_sql, system};
 
 /// Format of followup SQL jobs (content: `{"statements": [...]}`).
 pub const SQL_JOB_FORMAT: &str = "sql";
@@ -234,7 +234,7 @@ impl<B: SqlBackend> SqlClient<B> {
             .iter()
             .map(|(t, _)| t)
             .chain(package.replace_tables.iter())
-            .filter(|t| s.table(t).is_some() && loads_to_staging(s, t))
+            .filter(|t| package.plan(t).is_ok_and(|p| p.dataset == Dataset::Staging))
             .filter_map(|t| s.root_table(t).map(|r| r.name.clone()))
             .collect()
     }
@@ -342,10 +342,9 @@ impl<B: SqlBackend> SqlClient<B> {
         let table = schema.table(&job.table).ok_or_else(|| {
             Error::new(ErrorKind::State, format!("table `{}` of job {} is not in the package schema", job.table, job.job_id()))
         })?;
-        let qualified = if loads_to_staging(schema, &job.table) {
-            self.names().staging_table(&job.table)
-        } else {
-            self.names().final_table(&job.table)
+        let qualified = match package.plan(&job.table)?.dataset {
+            Dataset::Staging => self.names().staging_table(&job.table),
+            Dataset::Final => self.names().final_table(&job.table),
         };
         let mut tx = self.backend.begin().await?;
         if self.job_done(&mut tx, &package.load_id, &job.job_id()).await? {
@@ -437,7 +436,9 @@ impl<B: SqlBackend> DestinationClient for SqlClient<B> {
         let staging_tables: Vec<&Table> = schema
             .tables
             .values()
-            .filter(|t| t.has_complete_columns() && (t.name == VERSION_TABLE || (!t.is_dlt_table() && loads_to_staging(schema, &t.name))))
+            .filter(|t| {
+                t.has_complete_columns() && (t.name == VERSION_TABLE || package.plan(&t.name).is_ok_and(|p| p.dataset == Dataset::Staging))
+            })
             .collect();
         if staging_tables.iter().any(|t| !t.is_dlt_table()) {
             self.backend.lock_dataset(&mut tx, &self.settings.staging_dataset).await?;
@@ -476,7 +477,10 @@ impl<B: SqlBackend> DestinationClient for SqlClient<B> {
         }
         let rows = self.run_load(package, job).await?;
         tracing::debug!(job = %job.job_id(), rows, "loaded");
-        let target = if loads_to_staging(&package.schema, &job.table) { &self.settings.staging_dataset } else { &self.settings.dataset };
+        let target = match package.plan(&job.table)?.dataset {
+            Dataset::Staging => &self.settings.staging_dataset,
+            Dataset::Final => &self.settings.dataset,
+        };
         Ok(JobOutcome { remote_url: Some(format!("{}/{}.{}", self.backend.display(), target, job.table)) })
     }
 
@@ -499,7 +503,7 @@ impl<B: SqlBackend> DestinationClient for SqlClient<B> {
                     if !with_rows.contains(&root) {
                         continue;
                     }
-                    let strategy = crate::merge_strategy(schema, &root, &self.settings.merge_strategies);
+                    let strategy = package.plan(&root)?.merge_strategy.unwrap_or(MergeStrategy::DeleteInsert);
                     merge_sql(&names, &chain, strategy, &MergeContext::new(package.created_at))?
                 }
                 _ => continue,
@@ -519,8 +523,11 @@ impl<B: SqlBackend> DestinationClient for SqlClient<B> {
     /// staging tables are never visible and are emptied before the next load that uses them.
     async fn discard_package(&self, package: &PackageInfo, jobs: &[JobInfo]) -> Result<()> {
         let schema = &package.schema;
-        let mut tables: Vec<&Table> =
-            jobs.iter().filter(|j| !loads_to_staging(schema, &j.table)).filter_map(|j| schema.table(&j.table)).collect();
+        let mut tables: Vec<&Table> = jobs
+            .iter()
+            .filter(|j| package.plan(&j.table).is_ok_and(|p| p.dataset == Dataset::Final))
+            .filter_map(|j| schema.table(&j.table))
+            .collect();
         tables.sort_by_key(|t| (std::cmp::Reverse(crate::jobs::nesting_depth(schema, t)), t.name.clone()));
         tables.dedup_by(|a, b| a.name == b.name);
         let names = self.names();

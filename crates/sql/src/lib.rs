@@ -26,19 +26,13 @@ pub mod system;
 pub use dialect::{Dialect, PostgresDialect};
 pub use jobs::{MergeContext, Names, TableChain, merge_sql, replace_sql};
 
-use stevedore_core::schema::{MergeStrategy, ReplaceStrategy, Schema, WriteDisposition};
+use stevedore_core::schema::{ReplaceStrategy, WriteDisposition};
 
-/// Whether rows of `table` load into the staging dataset: merge tables, and replace tables
-/// (every replace strategy: stevedore runs `truncate-and-insert` through staging too, so the
-/// final tables change in one transaction).
-pub fn loads_to_staging(schema: &Schema, table: &str) -> bool {
-    matches!(schema.write_disposition(table), WriteDisposition::Merge | WriteDisposition::Replace)
-}
-
-/// The merge strategy of a table: its hint, else the first supported one.
-pub fn merge_strategy(schema: &Schema, table: &str, supported: &[MergeStrategy]) -> MergeStrategy {
-    schema.merge_strategy(table).or_else(|| supported.first().copied()).unwrap_or(MergeStrategy::DeleteInsert)
-}
+/// The dispositions whose tables a SQL destination loads into its staging dataset
+/// ([`stevedore_core::destination::Capabilities::staging_dataset_dispositions`]): merge, and
+/// replace with every strategy (stevedore runs `truncate-and-insert` through staging too, so
+/// the final tables change in one transaction).
+pub const STAGING_DATASET_DISPOSITIONS: [WriteDisposition; 2] = [WriteDisposition::Merge, WriteDisposition::Replace];
 
 /// The replace strategy: the configured one, else the first supported one.
 pub fn replace_strategy(configured: Option<ReplaceStrategy>, supported: &[ReplaceStrategy]) -> ReplaceStrategy {

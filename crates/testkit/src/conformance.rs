@@ -895,8 +895,9 @@ pub async fn idempotent_job_rerun(kit: &Kit) -> ScenarioResult {
     let loaded = storage.loaded().map_err(|e| e.to_string())?;
     check_eq!(loaded.len(), 1, "loaded packages");
     let pkg = &loaded[0];
-    let info = pkg.info().map_err(|e| e.to_string())?;
-    let mut info = info;
+    let mut info = pkg.info().map_err(|e| e.to_string())?;
+    // as the loader hands it to the destination
+    info.plan_tables(&kit.destination.capabilities());
     let staged = kit.all_through_staging && kit.staging.is_some();
     if let (true, Some(st)) = (staged, &kit.staging) {
         // the final destination ran the reference jobs; the data jobs went to the bucket

@@ -12,7 +12,7 @@ use arrow_schema::DataType as ArrowType;
 use async_trait::async_trait;
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, Transaction, params};
-use stevedore::destination::{DestinationClient, FollowupJob, JobInfo, JobOutcome, PackageInfo};
+use stevedore::destination::{Dataset, DestinationClient, FollowupJob, JobInfo, JobOutcome, PackageInfo};
 use stevedore::schema::{LOADS_TABLE, MergeStrategy, STATE_TABLE, Schema, Table, VERSION_TABLE, WriteDisposition};
 use stevedore::serde_json::{self, Value as Json};
 use stevedore::{Error, ErrorKind, Result};
@@ -157,9 +157,10 @@ fn table_exists(tx: &Transaction<'_>, db: &str, table: &str) -> Result<bool> {
     Ok(!existing_columns(tx, db, table)?.is_empty())
 }
 
-/// Whether the rows of `table` go to staging first (tables of a merge).
-fn staged(schema: &Schema, table: &str) -> bool {
-    !table.starts_with("_dlt") && schema.write_disposition(table) == WriteDisposition::Merge
+/// Whether the rows of `table` go to staging first (tables of a merge: the loader's plan says
+/// so, from the dispositions `Sqlite::capabilities` lists).
+fn staged(package: &PackageInfo, table: &str) -> bool {
+    package.plan(table).is_ok_and(|p| p.dataset == Dataset::Staging)
 }
 
 /// Nesting depth (root: 0).
@@ -398,7 +399,7 @@ impl DestinationClient for SqliteClient {
             let tx = c.transaction().map_err(|e| sql_err("starting a transaction", e))?;
             for t in schema.tables.values().filter(|t| t.has_complete_columns()) {
                 ensure_table(&tx, &n.ds, t, n.create_indexes)?;
-                if staged(schema, &t.name) {
+                if staged(&package, &t.name) {
                     ensure_table(&tx, &n.stg, t, false)?;
                     tx.execute_batch(&format!("DELETE FROM {}", n.stg(&t.name))).map_err(|e| sql_err("emptying staging", e))?;
                 }
@@ -450,7 +451,7 @@ impl DestinationClient for SqliteClient {
             if job.format == MERGE_JOB {
                 merge(&tx, n, &package.schema, &job.table, &package.load_id)?;
             } else {
-                let target = if staged(&package.schema, &job.table) { n.stg(&job.table) } else { n.ds(&job.table) };
+                let target = if staged(&package, &job.table) { n.stg(&job.table) } else { n.ds(&job.table) };
                 load_file(&tx, &target, &package, data.as_ref().unwrap_or(&job)).map_err(|e| e.with("job", job_id.clone()))?;
             }
             record_job(&tx, n, &package.load_id, &job_id)?;
@@ -465,11 +466,18 @@ impl DestinationClient for SqliteClient {
         Ok(package
             .tables
             .iter()
-            .filter(|(t, wd)| *wd == WriteDisposition::Merge && staged(schema, t) && schema.table(t).is_some_and(|t| !t.is_nested()))
+            .filter(|(t, wd)| *wd == WriteDisposition::Merge && staged(package, t) && schema.table(t).is_some_and(|t| !t.is_nested()))
             .map(|(t, _)| FollowupJob {
                 table: t.clone(),
                 format: MERGE_JOB.into(),
-                content: schema.merge_strategy(t).unwrap_or(MergeStrategy::DeleteInsert).as_str().as_bytes().to_vec(),
+                content: package
+                    .plan(t)
+                    .ok()
+                    .and_then(|p| p.merge_strategy)
+                    .unwrap_or(MergeStrategy::DeleteInsert)
+                    .as_str()
+                    .as_bytes()
+                    .to_vec(),
             })
             .collect())
     }
@@ -502,7 +510,7 @@ impl DestinationClient for SqliteClient {
             let mut tables: Vec<&str> = package.tables.iter().map(|(t, _)| t.as_str()).collect();
             tables.sort_by_key(|t| std::cmp::Reverse(depth(schema, t)));
             for t in tables {
-                let (db, sql) = if staged(schema, t) {
+                let (db, sql) = if staged(&package, t) {
                     (&n.stg, format!("DELETE FROM {}", n.stg(t)))
                 } else {
                     (&n.ds, format!("DELETE FROM {} WHERE {}", n.ds(t), chain_predicate(schema, n, t, "\"_dlt_load_id\" = ?1")))

@@ -52,7 +52,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use stevedore::config::{Config, KeySpec, SectionSpec, ValueKind};
 use stevedore::destination::{Capabilities, Destination, DestinationClient};
-use stevedore::schema::{DataType, MergeStrategy, ReplaceStrategy};
+use stevedore::schema::{DataType, MergeStrategy, ReplaceStrategy, WriteDisposition};
 use stevedore::{Error, FileFormat, Registry, Result};
 
 /// The destination's name in the registry and in `[destination.sqlite]`.
@@ -166,6 +166,8 @@ impl Destination for Sqlite {
         c.truncate_tables_on_staging_destination_before_load = self.truncate_staged;
         c.supported_merge_strategies = vec![MergeStrategy::DeleteInsert, MergeStrategy::Upsert];
         c.supported_replace_strategies = vec![ReplaceStrategy::TruncateAndInsert];
+        // merge tables load into the staging database first, then the merge followup moves them
+        c.staging_dataset_dispositions = vec![WriteDisposition::Merge];
         // one writer at a time: SQLite locks the whole database file
         c.max_parallel_load_jobs = Some(1);
         c.state_as_table = true;

@@ -19,8 +19,8 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 
-use crate::error::Result;
-use crate::schema::{MergeStrategy, ReplaceStrategy, Schema, WriteDisposition};
+use crate::error::{Error, ErrorKind, Result};
+use crate::schema::{MergeStrategy, ReplaceStrategy, Schema, TableFormat, WriteDisposition};
 use crate::writers::{FileFormat, SqlLiterals};
 
 /// What a destination can do.
@@ -57,6 +57,10 @@ pub struct Capabilities {
     /// How `insert_values` job files for this destination write literals (dlt's
     /// `escape_literal`). Default PostgreSQL's.
     pub insert_values_literals: SqlLiterals,
+    /// The write dispositions whose tables load into a staging dataset first (SQL
+    /// destinations: merge and replace); empty: no staging dataset. The plan of each table
+    /// says where its rows go ([`TablePlan::dataset`]).
+    pub staging_dataset_dispositions: Vec<WriteDisposition>,
 }
 
 impl Capabilities {
@@ -76,6 +80,7 @@ impl Capabilities {
             supported_staging_file_formats: Vec::new(),
             truncate_tables_on_staging_destination_before_load: true,
             insert_values_literals: SqlLiterals::Postgres,
+            staging_dataset_dispositions: Vec::new(),
         }
     }
 }
@@ -166,6 +171,58 @@ impl JobInfo {
     }
 }
 
+/// Where a table's rows are loaded first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dataset {
+    /// The final dataset.
+    Final,
+    /// The staging dataset (merge and replace tables of destinations that have one); a
+    /// followup moves the rows to the final dataset.
+    Staging,
+}
+
+/// What the loader decided about one table of a package, once, from the package's frozen
+/// schema and the destination's capabilities: every job of the table runs by it, and
+/// destinations read it instead of asking the schema again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TablePlan {
+    /// The table.
+    pub table: String,
+    /// Its root table (itself for a root table): dispositions, formats and followups are
+    /// decided per root.
+    pub root_table: String,
+    /// The write disposition (the root's).
+    pub disposition: WriteDisposition,
+    /// For merge: the table's `x-merge-strategy`, else the destination's first supported one,
+    /// else `delete-insert`. `None` for append and replace.
+    pub merge_strategy: Option<MergeStrategy>,
+    /// The table format (`delta`, `iceberg`), if the root has one.
+    pub table_format: Option<TableFormat>,
+    /// Where the rows are loaded first.
+    pub dataset: Dataset,
+}
+
+impl TablePlan {
+    /// The plan of `table` in `schema` for a destination that can do `caps`.
+    pub fn new(schema: &Schema, table: &str, caps: &Capabilities) -> TablePlan {
+        let disposition = schema.write_disposition(table);
+        let merge_strategy = (disposition == WriteDisposition::Merge).then(|| {
+            schema.merge_strategy(table).or_else(|| caps.supported_merge_strategies.first().copied()).unwrap_or(MergeStrategy::DeleteInsert)
+        });
+        let is_dlt = schema.table(table).is_some_and(|t| t.is_dlt_table());
+        let dataset = if !is_dlt && caps.staging_dataset_dispositions.contains(&disposition) { Dataset::Staging } else { Dataset::Final };
+        TablePlan {
+            table: table.to_string(),
+            root_table: schema.root_table(table).map(|t| t.name.clone()).unwrap_or_else(|| table.to_string()),
+            disposition,
+            merge_strategy,
+            table_format: schema.table_format(table),
+            dataset,
+        }
+    }
+}
+
 /// What the client gets to know about the package being loaded.
 #[derive(Debug, Clone)]
 pub struct PackageInfo {
@@ -189,6 +246,29 @@ pub struct PackageInfo {
     /// The formats of each table's data job files (`parquet`, `jsonl`...), so a destination
     /// can refuse what its loads cannot carry before anything is uploaded.
     pub data_formats: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// The plan of every table of the schema (set by the loader with [`PackageInfo::plan_tables`]).
+    pub plans: std::collections::BTreeMap<String, TablePlan>,
+}
+
+impl PackageInfo {
+    /// Plans every table of the schema for a destination that can do `caps` (the loader does
+    /// this once per package, before the destination sees it).
+    pub fn plan_tables(&mut self, caps: &Capabilities) {
+        self.plans = self.schema.tables.keys().map(|t| (t.clone(), TablePlan::new(&self.schema, t, caps))).collect();
+    }
+
+    /// The plan of `table`; an error names a table the package's schema does not have.
+    pub fn plan(&self, table: &str) -> Result<&TablePlan> {
+        self.plans.get(table).ok_or_else(|| {
+            Error::new(ErrorKind::Internal, format!("no load plan for table `{table}` in package {}", self.load_id))
+                .with("table", table.to_string())
+                .with_hint(if self.plans.is_empty() {
+                    "the package was not planned: call PackageInfo::plan_tables with the destination's capabilities"
+                } else {
+                    "the table is not in the package's schema"
+                })
+        })
+    }
 }
 
 /// A followup job produced by the destination (merge SQL, replace cleanup...).
@@ -261,5 +341,78 @@ pub trait DestinationClient: Send + Sync {
     /// The newest pipeline state stored by a completed load, if the destination keeps one.
     async fn stored_state(&self, _pipeline_name: &str) -> Result<Option<serde_json::Value>> {
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Table;
+
+    /// Plans follow the root's disposition, hint and format; the dataset comes from the
+    /// destination's staging-dataset dispositions, and system tables always load directly.
+    #[test]
+    fn tables_are_planned_from_their_root_and_the_destinations_capabilities() {
+        let mut schema = Schema::new("s");
+        let mut orders = Table::new("orders");
+        orders.write_disposition = Some(WriteDisposition::Merge);
+        orders.extra.insert("x-merge-strategy".into(), serde_json::json!("scd2"));
+        schema.tables.insert("orders".into(), orders);
+        schema.tables.insert("orders__items".into(), Table::nested("orders__items", "orders"));
+        let mut users = Table::new("users");
+        users.write_disposition = Some(WriteDisposition::Merge);
+        users.table_format = Some(TableFormat::Delta);
+        schema.tables.insert("users".into(), users);
+        let mut events = Table::new("events");
+        events.write_disposition = Some(WriteDisposition::Replace);
+        schema.tables.insert("events".into(), events);
+        schema.tables.insert("logs".into(), Table::new("logs"));
+        let mut state = Table::new(crate::schema::STATE_TABLE);
+        state.write_disposition = Some(WriteDisposition::Merge);
+        schema.tables.insert(crate::schema::STATE_TABLE.into(), state);
+
+        let mut sql = Capabilities::new(FileFormat::Parquet);
+        sql.supported_merge_strategies = vec![MergeStrategy::Upsert, MergeStrategy::DeleteInsert];
+        sql.staging_dataset_dispositions = vec![WriteDisposition::Merge, WriteDisposition::Replace];
+        let mut info = PackageInfo {
+            load_id: "1".into(),
+            pipeline_name: "p".into(),
+            schema,
+            created_at: chrono::Utc::now(),
+            tables: Vec::new(),
+            replace_tables: Vec::new(),
+            state: None,
+            staging: None,
+            data_formats: Default::default(),
+            plans: Default::default(),
+        };
+        assert!(info.plan("orders").unwrap_err().to_string().contains("no load plan"));
+        info.plan_tables(&sql);
+
+        let items = info.plan("orders__items").unwrap();
+        assert_eq!(items.root_table, "orders");
+        assert_eq!(
+            (items.disposition, items.merge_strategy, items.dataset),
+            (WriteDisposition::Merge, Some(MergeStrategy::Scd2), Dataset::Staging)
+        );
+        let users = info.plan("users").unwrap();
+        assert_eq!(
+            (users.merge_strategy, users.table_format),
+            (Some(MergeStrategy::Upsert), Some(TableFormat::Delta)),
+            "no hint: the first supported"
+        );
+        assert_eq!((info.plan("events").unwrap().dataset, info.plan("events").unwrap().merge_strategy), (Dataset::Staging, None));
+        assert_eq!(info.plan("logs").unwrap().dataset, Dataset::Final);
+        assert_eq!(info.plan(crate::schema::STATE_TABLE).unwrap().dataset, Dataset::Final, "system tables load directly");
+        assert!(info.plan("nope").unwrap_err().to_string().contains("nope"));
+
+        // a destination with a staging dataset for merge only, and one without
+        let mut merge_only = sql.clone();
+        merge_only.staging_dataset_dispositions = vec![WriteDisposition::Merge];
+        info.plan_tables(&merge_only);
+        assert_eq!((info.plan("orders").unwrap().dataset, info.plan("events").unwrap().dataset), (Dataset::Staging, Dataset::Final));
+        info.plan_tables(&Capabilities::new(FileFormat::Jsonl));
+        assert_eq!(info.plan("orders").unwrap().dataset, Dataset::Final);
+        assert_eq!(info.plan("users").unwrap().merge_strategy, Some(MergeStrategy::DeleteInsert), "nothing supported: delete-insert");
     }
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use crate::destination::{DestinationClient, JobInfo, JobOutcome, PackageInfo};
+use crate::destination::{Capabilities, DestinationClient, JobInfo, JobOutcome, PackageInfo};
 use crate::error::{Error, ErrorKind, Result};
 use crate::package::{ABORTING_MARKER, COMPLETED_JOBS, FAILED_JOBS, LoadStorage, NEW_JOBS, Package, PackageStatus, STARTED_JOBS};
 use crate::staging::{REFERENCE_FORMAT, StagingClient};
@@ -163,12 +163,15 @@ pub async fn load_package(
     storage: &LoadStorage,
     pkg: &Package,
     client: &dyn DestinationClient,
+    caps: &Capabilities,
     staging: Option<&Staging<'_>>,
     opts: &LoaderOptions,
     progress: &(dyn Fn(&JobMetrics) + Send + Sync),
 ) -> Result<PackageLoad> {
     let started = Instant::now();
     let mut info = pkg.info()?;
+    // every table's disposition, merge strategy, table format and dataset, decided once
+    info.plan_tables(caps);
     if let Some(s) = staging {
         info.staging = Some(s.client.location());
     }

@@ -301,6 +301,7 @@ impl Package {
             state: m.state,
             staging: None,
             data_formats,
+            plans: Default::default(),
         })
     }
     /// Jobs in a folder, sorted by name.

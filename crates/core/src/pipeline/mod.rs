@@ -234,7 +234,8 @@ impl Pipeline {
         let storage = self.storage()?;
         let mut dropped = Vec::new();
         for pkg in storage.pending()? {
-            let info = pkg.info()?;
+            let mut info = pkg.info()?;
+            info.plan_tables(&self.destination.capabilities());
             let client = self.destination.client(&self.dataset_name, &self.name).await?;
             crate::loader::discard(&pkg, client.as_ref(), &info).await?;
             dropped.push(pkg.load_id.clone());
@@ -267,11 +268,11 @@ impl Pipeline {
             Some(s) => Some(s.client(&self.dataset_name, &self.name).await?),
             None => None,
         };
-        let staging = stage_client.as_deref().map(|c| Staging {
-            client: c,
-            truncate_before_load: self.destination.capabilities().truncate_tables_on_staging_destination_before_load,
-        });
-        let r = load_package(storage, pkg, client.as_ref(), staging.as_ref(), &self.loader, &progress).await;
+        let caps = self.destination.capabilities();
+        let staging = stage_client
+            .as_deref()
+            .map(|c| Staging { client: c, truncate_before_load: caps.truncate_tables_on_staging_destination_before_load });
+        let r = load_package(storage, pkg, client.as_ref(), &caps, staging.as_ref(), &self.loader, &progress).await;
         let record = match &r {
             Ok(p) => json!({"load_id": p.load_id, "status": p.status, "finished_at": chrono::Utc::now(),
                 "jobs": p.jobs.len(), "elapsed_s": p.elapsed.as_secs_f64()}),

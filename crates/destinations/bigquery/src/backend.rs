@@ -25,13 +25,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use sha3::{Digest, Sha3_256};
-use stevedore_core::destination::{JobInfo, JobKind, PackageInfo};
+use stevedore_core::destination::{Dataset, JobInfo, JobKind, PackageInfo};
 use stevedore_core::schema::{Column, Table};
 use stevedore_core::staging::{file_format_of, read_reference};
 use stevedore_core::writers::FileFormat;
 use stevedore_core::{Error, ErrorKind, Result};
+use stevedore_sql::Dialect;
 use stevedore_sql::client::{Param, SqlBackend, SqlRow, SqlTransaction};
-use stevedore_sql::{Dialect, loads_to_staging};
 
 use crate::dialect::BigQueryDialect;
 use crate::rest::{Rest, is_transient_reason, job_error};
@@ -255,7 +255,10 @@ impl SqlBackend for BigQueryBackend {
     }
 
     async fn load_file(&self, _tx: &mut BqTx, package: &PackageInfo, job: &JobInfo, table: &Table, _qualified: &str) -> Result<u64> {
-        let dataset = if loads_to_staging(&package.schema, &job.table) { &self.staging_dataset } else { &self.dataset };
+        let dataset = match package.plan(&job.table)?.dataset {
+            Dataset::Staging => &self.staging_dataset,
+            Dataset::Final => &self.dataset,
+        };
         let table_id = self.dialect.casefold(&table.name);
         let bq_id = bq_job_id(&self.rest.project, dataset, &package.load_id, job);
         let (done, source) = self.run_load_job(package, job, dataset, &table_id, &bq_id).await?;

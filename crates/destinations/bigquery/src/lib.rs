@@ -127,6 +127,8 @@ impl Destination for BigQuery {
 
     fn capabilities(&self) -> Capabilities {
         let mut c = Capabilities::new(FileFormat::Jsonl);
+        // merge and replace tables load into the staging dataset, then a followup moves them
+        c.staging_dataset_dispositions = stevedore_sql::STAGING_DATASET_DISPOSITIONS.to_vec();
         c.supported_loader_file_formats = vec![FileFormat::Jsonl, FileFormat::Parquet];
         c.preferred_staging_file_format = Some(FileFormat::Parquet);
         c.supported_staging_file_formats = vec![FileFormat::Parquet, FileFormat::Jsonl];

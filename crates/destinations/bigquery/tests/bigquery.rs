@@ -315,7 +315,7 @@ async fn a_load_job_that_ran_before_a_crash_is_not_run_again() {
     t.add_column(Column::new("_dlt_load_id", DataType::Text).not_null());
     t.add_column(Column::new("_dlt_id", DataType::Text).not_null());
     schema.tables.insert("items".into(), t);
-    let package = PackageInfo {
+    let mut package = PackageInfo {
         load_id: "1796000000.000001".into(),
         pipeline_name: "once".into(),
         schema,
@@ -325,6 +325,7 @@ async fn a_load_job_that_ran_before_a_crash_is_not_run_again() {
         state: None,
         staging: None,
         data_formats: Default::default(),
+        plans: Default::default(),
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("items.0a1b2c3d4e.0.reference");
@@ -332,6 +333,7 @@ async fn a_load_job_that_ran_before_a_crash_is_not_run_again() {
     let job = JobInfo::parse(path).unwrap();
     let dataset = unique("bqonce");
     let dest = destination(&b);
+    package.plan_tables(&stevedore::Destination::capabilities(&dest));
     let client = stevedore::Destination::client(&dest, &dataset, "once").await.unwrap();
     client.migrate_schema(&package).await.unwrap();
     client.run_job(&package, &job).await.unwrap();

@@ -18,7 +18,7 @@ use base64::Engine as _;
 use object_store::ObjectStoreExt;
 use serde_json::{Value, json};
 use stevedore_core::destination::{DestinationClient, FollowupJob, JobInfo, JobOutcome, PackageInfo};
-use stevedore_core::schema::{LOADS_TABLE, MergeStrategy, STATE_TABLE, Schema, TableFormat, VERSION_TABLE, WriteDisposition};
+use stevedore_core::schema::{LOADS_TABLE, MergeStrategy, STATE_TABLE, TableFormat, VERSION_TABLE, WriteDisposition};
 use stevedore_core::table_format::{TableFormatWriter, TableLocation, TableWrite, TableWriteMode};
 use stevedore_core::{Error, ErrorKind, Result};
 use stevedore_object_store::Bucket;
@@ -112,7 +112,7 @@ impl FilesystemClient {
                 continue;
             }
             self.table_prefix(&schema.name, table)?;
-            if !matches!(self.table_writer(schema, table), Ok(None)) {
+            if schema.table(table).is_some() && !matches!(self.table_writer(package, table), Ok(None)) {
                 // a table format: files are named by its writer under the prefix (a format
                 // without a writer fails its jobs, as before)
                 continue;
@@ -177,8 +177,8 @@ impl FilesystemClient {
 
     /// The writer of `table`'s table format; `None` when the table is plain files. A table
     /// format without a registered writer is an error naming the feature to enable.
-    fn table_writer(&self, schema: &Schema, table: &str) -> Result<Option<&Arc<dyn TableFormatWriter>>> {
-        let Some(format) = schema.table_format(table) else { return Ok(None) };
+    fn table_writer(&self, package: &PackageInfo, table: &str) -> Result<Option<&Arc<dyn TableFormatWriter>>> {
+        let Some(format) = package.plan(table)?.table_format else { return Ok(None) };
         if !matches!(format, TableFormat::Delta | TableFormat::Iceberg) {
             return Ok(None); // hive / native: plain files
         }
@@ -247,7 +247,7 @@ impl FilesystemClient {
         let mode = if package.replace_tables.iter().any(|r| r == table) {
             TableWriteMode::Overwrite
         } else {
-            match schema.write_disposition(table) {
+            match package.plan(table)?.disposition {
                 WriteDisposition::Replace => TableWriteMode::Overwrite,
                 WriteDisposition::Merge => {
                     let strategy = schema
@@ -285,7 +285,7 @@ impl FilesystemClient {
         let table = v["table"].as_str().unwrap_or_default().to_string();
         let files: Vec<std::path::PathBuf> =
             v["files"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(std::path::PathBuf::from)).collect()).unwrap_or_default();
-        let Some(writer) = self.table_writer(&package.schema, &table)? else {
+        let Some(writer) = self.table_writer(package, &table)? else {
             return Err(Error::new(ErrorKind::State, format!("table `{table}` has no table format")));
         };
         let write = self.table_write(package, &table, files, writer.as_ref())?;
@@ -389,7 +389,7 @@ impl DestinationClient for FilesystemClient {
                 Error::new(ErrorKind::Unsupported, format!("filesystem cannot run `{}` jobs", job.format)).with("job", job.job_id())
             );
         }
-        if let Some(writer) = self.table_writer(&package.schema, &job.table)? {
+        if let Some(writer) = self.table_writer(package, &job.table)? {
             // a table-format table: nothing is uploaded now; the file is checked (before any
             // commit of the package) and committed by the table's followup job
             if job.format != "parquet" {
@@ -417,7 +417,7 @@ impl DestinationClient for FilesystemClient {
         for job in jobs {
             // the state is written at complete_load; table-format files are not visible
             // before their table's commit, which is a followup
-            if job.table == STATE_TABLE || self.table_writer(&package.schema, &job.table)?.is_some() {
+            if job.table == STATE_TABLE || self.table_writer(package, &job.table)?.is_some() {
                 continue;
             }
             // a path that cannot be rendered was never written
@@ -442,7 +442,7 @@ impl DestinationClient for FilesystemClient {
             }
         }
         for table in commit_tables {
-            if self.table_writer(&package.schema, table)?.is_none() {
+            if self.table_writer(package, table)?.is_none() {
                 continue;
             }
             let files: Vec<String> =
@@ -451,7 +451,7 @@ impl DestinationClient for FilesystemClient {
             out.push(FollowupJob { table: table.to_string(), format: TABLE_COMMIT_FORMAT.into(), content: serde_json::to_vec(&content)? });
         }
         for table in &package.replace_tables {
-            if self.table_writer(&package.schema, table)?.is_some() {
+            if self.table_writer(package, table)?.is_some() {
                 continue; // replaced by the overwrite commit
             }
             let keep: Vec<String> = completed

@@ -317,17 +317,24 @@ mod tests {
     }
 
     fn package(tables: &[&str]) -> PackageInfo {
-        PackageInfo {
+        let mut schema = Schema::new("p");
+        for t in tables {
+            schema.tables.insert(t.to_string(), stevedore_core::schema::Table::new(*t));
+        }
+        let mut info = PackageInfo {
             load_id: "1712345678.123".into(),
             pipeline_name: "p".into(),
-            schema: Schema::new("p"),
+            schema,
             created_at: chrono::Utc::now(),
             tables: tables.iter().map(|t| (t.to_string(), WriteDisposition::Append)).collect(),
             replace_tables: Vec::new(),
             state: None,
             staging: None,
             data_formats: Default::default(),
-        }
+            plans: Default::default(),
+        };
+        info.plan_tables(&Filesystem::builder().bucket_url("bucket").build().unwrap().capabilities());
+        info
     }
 
     #[test]

@@ -160,6 +160,8 @@ impl Destination for Postgres {
 
     fn capabilities(&self) -> Capabilities {
         let mut c = Capabilities::new(FileFormat::Parquet);
+        // merge and replace tables load into the staging dataset, then a followup moves them
+        c.staging_dataset_dispositions = stevedore_sql::STAGING_DATASET_DISPOSITIONS.to_vec();
         c.supported_loader_file_formats = vec![FileFormat::Parquet, FileFormat::Jsonl, FileFormat::Csv, FileFormat::InsertValues];
         c.max_identifier_length = Some(63);
         c.max_column_identifier_length = Some(63);

@@ -169,6 +169,8 @@ impl Destination for Redshift {
 
     fn capabilities(&self) -> Capabilities {
         let mut c = Capabilities::new(FileFormat::InsertValues);
+        // merge and replace tables load into the staging dataset, then a followup moves them
+        c.staging_dataset_dispositions = stevedore_sql::STAGING_DATASET_DISPOSITIONS.to_vec();
         c.supported_loader_file_formats = vec![FileFormat::InsertValues];
         c.preferred_staging_file_format = Some(FileFormat::Jsonl);
         c.supported_staging_file_formats = vec![FileFormat::Jsonl, FileFormat::Parquet];

@@ -25,13 +25,13 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use stevedore_core::config::Secret;
-use stevedore_core::destination::{JobInfo, JobKind, PackageInfo};
+use stevedore_core::destination::{Dataset, JobInfo, JobKind, PackageInfo};
 use stevedore_core::schema::Table;
 use stevedore_core::staging::{file_format_of, read_reference};
 use stevedore_core::writers::FileFormat;
 use stevedore_core::{Error, ErrorKind, Result};
+use stevedore_sql::Dialect;
 use stevedore_sql::client::{Param, SqlBackend, SqlRow, SqlTransaction};
-use stevedore_sql::{Dialect, loads_to_staging};
 
 use crate::config::CsvFormat;
 use crate::dialect::{SnowflakeDialect, string_literal};
@@ -488,7 +488,10 @@ impl SqlBackend for SnowflakeBackend {
     }
 
     async fn load_file(&self, tx: &mut SfTx, package: &PackageInfo, job: &JobInfo, table: &Table, qualified: &str) -> Result<u64> {
-        let schema = if loads_to_staging(&package.schema, &job.table) { &self.staging_dataset } else { &self.dataset };
+        let schema = match package.plan(&job.table)?.dataset {
+            Dataset::Staging => &self.staging_dataset,
+            Dataset::Final => &self.dataset,
+        };
         let table_display = format!("{}.{}", self.dialect.casefold(schema), self.dialect.casefold(&table.name));
         match job.kind() {
             JobKind::Reference if local_reference(job).is_some() => {

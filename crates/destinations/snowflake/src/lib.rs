@@ -145,6 +145,8 @@ impl Destination for Snowflake {
     fn capabilities(&self) -> Capabilities {
         // parquet first: typed, and loaded by column name (dlt prefers jsonl)
         let mut c = Capabilities::new(FileFormat::Parquet);
+        // merge and replace tables load into the staging dataset, then a followup moves them
+        c.staging_dataset_dispositions = stevedore_sql::STAGING_DATASET_DISPOSITIONS.to_vec();
         c.supported_loader_file_formats = vec![FileFormat::Parquet, FileFormat::Jsonl, FileFormat::Csv];
         c.preferred_staging_file_format = Some(FileFormat::Parquet);
         c.supported_staging_file_formats = vec![FileFormat::Parquet, FileFormat::Jsonl, FileFormat::Csv];
