@@ -842,13 +842,13 @@ mod tests {
         let (token_url, token_srv) = stub(vec![(200, r#"{"access_token":"user-tok","expires_in":3599}"#.into())]);
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("adc.json");
-        std::fs::write(
-            &file,
-            json!({"type": "authorized_user", "client_id": "cid.apps", "client_secret": "CL1ENTSECRET",
-                "refresh_token": "1//REFRESHTOKEN", "token_uri": format!("{token_url}/token")})
-            .to_string(),
-        )
-        .unwrap();
+        // gcloud's user credentials file, its token endpoint at `token_url`
+        let write_user_file = |token_url: &str| {
+            let user = json!({"type": "authorized_user", "client_id": "cid.apps", "client_secret": "CL1ENTSECRET",
+                "refresh_token": "1//REFRESHTOKEN", "token_uri": format!("{token_url}/token")});
+            std::fs::write(&file, user.to_string()).unwrap();
+        };
+        write_user_file(&token_url);
         let env = env_of(vec![
             ("GOOGLE_APPLICATION_CREDENTIALS", file.display().to_string()),
             ("GOOGLE_CLOUD_PROJECT", "env-proj".into()),
@@ -870,13 +870,7 @@ mod tests {
         // a refused refresh token: an auth error naming the file, without the secrets
         let (token_url, token_srv) =
             stub(vec![(400, r#"{"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#.into())]);
-        std::fs::write(
-            &file,
-            json!({"type": "authorized_user", "client_id": "cid.apps", "client_secret": "CL1ENTSECRET",
-                "refresh_token": "1//REFRESHTOKEN", "token_uri": format!("{token_url}/token")})
-            .to_string(),
-        )
-        .unwrap();
+        write_user_file(&token_url);
         let rest = Rest::new_with_env(&BigQueryConfig::default(), &env).unwrap();
         let e = rest.bearer().await.unwrap_err();
         token_srv.join().unwrap();
