@@ -72,7 +72,8 @@ pub fn create_table_sql(d: &dyn Dialect, qualified: &str, cols: &[&Column], if_n
 /// `ALTER TABLE q\nADD COLUMN <def>,\nADD COLUMN ...` (one statement per column when the
 /// dialect cannot add several at once).
 pub fn alter_table_sql(d: &dyn Dialect, qualified: &str, cols: &[&Column], hints: bool) -> Result<Vec<String>> {
-    let defs = cols.iter().map(|c| Ok(format!("ADD COLUMN {}", column_def(d, c, false, hints)?))).collect::<Result<Vec<_>>>()?;
+    let ine = if d.idempotent_migrations() { "IF NOT EXISTS " } else { "" };
+    let defs = cols.iter().map(|c| Ok(format!("ADD COLUMN {ine}{}", column_def(d, c, false, hints)?))).collect::<Result<Vec<_>>>()?;
     if defs.is_empty() {
         return Ok(Vec::new());
     }
@@ -85,7 +86,7 @@ pub fn alter_table_sql(d: &dyn Dialect, qualified: &str, cols: &[&Column], hints
 
 /// The statements bringing `tables` of one dataset up to date, given what exists.
 /// `qualify` renders a table's qualified name; dlt tables (`_dlt*`) are created with
-/// `IF NOT EXISTS`; `hints` renders inline column hints (off for staging tables).
+/// `IF NOT EXISTS` (every table and column, with [`Dialect::idempotent_migrations`]); `hints` renders inline column hints (off for staging tables).
 pub fn migration_sql(
     d: &dyn Dialect,
     tables: &[&Table],
@@ -103,7 +104,7 @@ pub fn migration_sql(
         let q = qualify(&t.name);
         match stored {
             None => {
-                let mut sql = create_table_sql(d, &q, &new_cols, t.is_dlt_table(), hints)?;
+                let mut sql = create_table_sql(d, &q, &new_cols, t.is_dlt_table() || d.idempotent_migrations(), hints)?;
                 let constraints = if hints { d.table_constraints(&t.name, &new_cols) } else { Vec::new() };
                 if !constraints.is_empty()
                     && let Some(body) = sql.strip_suffix("\n)")

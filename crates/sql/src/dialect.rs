@@ -75,6 +75,14 @@ pub trait Dialect: Send + Sync + fmt::Debug {
         true
     }
 
+    /// Whether migrations write every `CREATE TABLE` and `ADD COLUMN` with `IF NOT EXISTS`, so
+    /// that two loads migrating the same dataset at once both succeed: for warehouses with no
+    /// lock that serializes migrations ([`crate::client::SqlBackend::lock_dataset`]). Default:
+    /// dlt's plain statements (data tables without `IF NOT EXISTS`).
+    fn idempotent_migrations(&self) -> bool {
+        false
+    }
+
     /// Whether `CREATE TABLE IF NOT EXISTS` is supported.
     fn supports_create_if_not_exists(&self) -> bool {
         true

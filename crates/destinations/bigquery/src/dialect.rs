@@ -104,6 +104,12 @@ impl Dialect for BigQueryDialect {
         false
     }
 
+    /// BigQuery has no lock to serialize two loads migrating one dataset: every table and
+    /// column is created with `IF NOT EXISTS`, so the second migration finds its work done.
+    fn idempotent_migrations(&self) -> bool {
+        true
+    }
+
     fn timestamp_literal(&self, ts: DateTime<Utc>, _timezone: bool) -> String {
         format!("TIMESTAMP '{}'", ts.format("%Y-%m-%d %H:%M:%S%.6f+00:00"))
     }
@@ -167,6 +173,24 @@ impl Dialect for BigQueryDialect {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Migrations can run twice at once: tables and columns are created if not there.
+    #[test]
+    fn migrations_are_idempotent() {
+        let d = BigQueryDialect;
+        let mut t = stevedore_core::schema::Table::new("items");
+        t.add_column(Column::new("id", DataType::Bigint));
+        let existing = stevedore_sql::ddl::StorageTables::default();
+        let sql = stevedore_sql::ddl::migration_sql(&d, &[&t], &existing, &|n| format!("`ds`.`{n}`"), true).unwrap();
+        assert!(sql[0].starts_with("CREATE TABLE IF NOT EXISTS `ds`.`items`"), "{sql:?}");
+        let mut stored = stevedore_sql::ddl::StorageTables::default();
+        let id =
+            stevedore_sql::ddl::StorageColumn { name: "id".into(), db_type: "INT64".into(), nullable: true, precision: None, scale: None };
+        stored.insert("items".into(), [("id".to_string(), id)].into());
+        t.add_column(Column::new("name", DataType::Text));
+        let sql = stevedore_sql::ddl::migration_sql(&d, &[&t], &stored, &|n| format!("`ds`.`{n}`"), true).unwrap();
+        assert_eq!(sql, ["ALTER TABLE `ds`.`items`\nADD COLUMN IF NOT EXISTS `name` STRING"]);
+    }
 
     #[test]
     fn dlt_bigquery_types() {
