@@ -1257,3 +1257,42 @@ impl TableReader for LocalParquetReader {
         Ok(Some(rows))
     }
 }
+
+/// Two clients of `destination` migrate dataset `dataset` at once, twice: three new tables,
+/// then a new column in each. Returns the tables it made (`items`, `orders`, `users`, each with
+/// `id` and then `note`) for the caller to read back; an error names the failed migration.
+/// For warehouses without a lock that serializes migrations.
+pub async fn concurrent_migrations(destination: &dyn Destination, dataset: &str) -> Result<Vec<&'static str>, String> {
+    use stevedore_core::schema::{Column, DataType, Schema, Table};
+    const TABLES: [&str; 3] = ["items", "orders", "users"];
+    for extra in [false, true] {
+        let mut schema = Schema::new("race");
+        for name in TABLES {
+            let mut t = Table::new(name);
+            t.add_column(Column::new("id", DataType::Bigint));
+            if extra {
+                t.add_column(Column::new("note", DataType::Text));
+            }
+            schema.tables.insert(name.into(), t);
+        }
+        let mut p = PackageInfo {
+            load_id: format!("1796000000.00000{}", u8::from(extra)),
+            pipeline_name: "race".into(),
+            schema,
+            created_at: chrono::Utc::now(),
+            tables: TABLES.iter().map(|t| (t.to_string(), WriteDisposition::Append)).collect(),
+            replace_tables: Vec::new(),
+            state: None,
+            staging: None,
+            data_formats: Default::default(),
+            plans: Default::default(),
+        };
+        p.plan_tables(&destination.capabilities());
+        let a = destination.client(dataset, "race").await.map_err(|e| e.to_string())?;
+        let b = destination.client(dataset, "race").await.map_err(|e| e.to_string())?;
+        a.initialize_storage().await.map_err(|e| e.to_string())?;
+        let (ra, rb) = futures::join!(a.migrate_schema(&p), b.migrate_schema(&p));
+        ra.and(rb).map_err(|e| format!("migration {}: {e}", if extra { "adding columns" } else { "creating tables" }))?;
+    }
+    Ok(TABLES.to_vec())
+}

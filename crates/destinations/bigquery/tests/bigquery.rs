@@ -352,47 +352,11 @@ async fn a_load_job_that_ran_before_a_crash_is_not_run_again() {
 /// succeed, and the tables and columns exist once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_migrations_of_one_dataset_at_once_both_succeed() {
-    use stevedore::destination::PackageInfo;
-    use stevedore::schema::{Schema, Table, WriteDisposition};
     let Some(b) = bq() else { return };
     let reader = RestReader::new(&b);
     let dataset = unique("bqrace");
-    let dest = destination(&b);
-    let package = |extra: bool| {
-        let mut schema = Schema::new("race");
-        for name in ["items", "orders", "users"] {
-            let mut t = Table::new(name);
-            t.add_column(Column::new("id", DataType::Bigint));
-            if extra {
-                t.add_column(Column::new("note", DataType::Text));
-            }
-            schema.tables.insert(name.into(), t);
-        }
-        let mut p = PackageInfo {
-            load_id: "1796000000.000002".into(),
-            pipeline_name: "race".into(),
-            schema,
-            created_at: chrono::Utc::now(),
-            tables: ["items", "orders", "users"].iter().map(|t| (t.to_string(), WriteDisposition::Append)).collect(),
-            replace_tables: Vec::new(),
-            state: None,
-            staging: None,
-            data_formats: Default::default(),
-            plans: Default::default(),
-        };
-        p.plan_tables(&stevedore::Destination::capabilities(&dest));
-        p
-    };
-    for extra in [false, true] {
-        let p = package(extra);
-        let a = stevedore::Destination::client(&dest, &dataset, "race").await.unwrap();
-        let c = stevedore::Destination::client(&dest, &dataset, "race").await.unwrap();
-        a.initialize_storage().await.unwrap();
-        let (ra, rc) = tokio::join!(a.migrate_schema(&p), c.migrate_schema(&p));
-        ra.unwrap();
-        rc.unwrap();
-    }
-    for name in ["items", "orders", "users"] {
+    let tables = stevedore_testkit::conformance::concurrent_migrations(&destination(&b), &dataset).await.unwrap();
+    for name in tables {
         let t = reader.get(&format!("datasets/{dataset}/tables/{name}")).await.unwrap().expect("the table exists");
         let cols: Vec<&str> = t["schema"]["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
         assert_eq!(cols, ["id", "note"], "{name}");

@@ -127,6 +127,12 @@ impl Dialect for SnowflakeDialect {
         false
     }
 
+    /// Snowflake has no lock that would serialize two loads migrating one schema (DDL commits
+    /// at once): every table and column is created with `IF NOT EXISTS`.
+    fn idempotent_migrations(&self) -> bool {
+        true
+    }
+
     fn timestamp_literal(&self, ts: DateTime<Utc>, timezone: bool) -> String {
         if timezone {
             format!("CAST('{}' AS TIMESTAMP_TZ)", ts.format("%Y-%m-%dT%H:%M:%S%.6f+00:00"))
@@ -258,10 +264,19 @@ mod tests {
             stevedore_sql::ddl::migration_sql(&idx, &[&t], &Default::default(), &|n| format!("\"DS\".\"{}\"", n.to_uppercase()), true)
                 .unwrap();
         assert!(
-            sql[0].starts_with("CREATE TABLE \"DS\".\"EVENTS\" (\n\"ID\" NUMBER(19,0),\n\"V\" VARCHAR,\nCONSTRAINT \"PK_EVENTS_"),
+            sql[0].starts_with(
+                "CREATE TABLE IF NOT EXISTS \"DS\".\"EVENTS\" (\n\"ID\" NUMBER(19,0),\n\"V\" VARCHAR,\nCONSTRAINT \"PK_EVENTS_"
+            ),
             "{sql:?}"
         );
         assert!(sql[0].ends_with(" PRIMARY KEY (\"ID\")\n)"), "{sql:?}");
+        // a second load migrating at once finds its tables and columns there
+        let mut stored = stevedore_sql::ddl::StorageTables::default();
+        let id_col =
+            stevedore_sql::ddl::StorageColumn { name: "ID".into(), db_type: "NUMBER".into(), nullable: true, precision: None, scale: None };
+        stored.insert("events".into(), [("id".to_string(), id_col)].into());
+        let sql = stevedore_sql::ddl::migration_sql(&idx, &[&t], &stored, &|n| format!("\"DS\".\"{}\"", n.to_uppercase()), true).unwrap();
+        assert_eq!(sql, ["ALTER TABLE \"DS\".\"EVENTS\"\nADD COLUMN IF NOT EXISTS \"V\" VARCHAR"]);
         assert_eq!(d.truncate_table("\"S\".\"T\""), "DELETE FROM \"S\".\"T\" WHERE 1=1");
         assert_eq!(
             d.staging_optimized_replace("\"S\".\"T\"", "\"S_STAGING\".\"T\"", "\"S\"", "\"T\"").unwrap(),
