@@ -31,7 +31,18 @@ async fn stand_in() -> Option<(String, tokio_postgres::Client)> {
         // two test binaries may race to create it
         let _ = admin.batch_execute(&format!("CREATE DATABASE {DB}")).await;
     }
-    admin.batch_execute(&format!("ALTER DATABASE {DB} SET standard_conforming_strings = off")).await.unwrap();
+    // the tests of this binary set it at once: PostgreSQL refuses a concurrent update of the
+    // same catalog row ("tuple concurrently updated"), so try again; checked below
+    for attempt in 1.. {
+        match admin.batch_execute(&format!("ALTER DATABASE {DB} SET standard_conforming_strings = off")).await {
+            Ok(()) => break,
+            Err(e) if attempt < 20 => {
+                eprintln!("ALTER DATABASE {DB}: {e}; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+            }
+            Err(e) => panic!("ALTER DATABASE {DB}: {e}"),
+        }
+    }
     let mut u = url::Url::parse(&url).unwrap();
     u.set_path(&format!("/{DB}"));
     let db = connect(u.as_str()).await;
@@ -39,6 +50,8 @@ async fn stand_in() -> Option<(String, tokio_postgres::Client)> {
         let _ = db.batch_execute(s).await; // concurrent CREATE OR REPLACE may collide; checked below
     }
     db.batch_execute("SELECT NULL::super, NULL::varbinary, json_parse('{}'), from_hex('00')").await.expect("stand-in shims");
+    let scs: String = db.query_one("SHOW standard_conforming_strings", &[]).await.unwrap().get(0);
+    assert_eq!(scs, "off", "the stand-in reads strings as Redshift does");
     let redshift_url = format!("redshift{}", &u.as_str()[u.scheme().len()..]);
     Some((redshift_url, db))
 }
