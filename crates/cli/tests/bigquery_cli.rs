@@ -210,11 +210,8 @@ fn kill_9_during_a_chained_load_then_the_same_command_is_exact() {
         }
         c
     };
-    let mut child = command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
-    let landed = stevedore_testkit::kill_9_after_jobs(&mut child, &proj.working_dir("bq_kill"), 3, std::time::Duration::from_secs(180));
-    println!("{landed}");
+    let landed = stevedore_testkit::kill_9_then_rerun(command, &proj.working_dir("bq_kill"), std::time::Duration::from_secs(180));
     assert!(landed.starts_with("killed"), "{landed}");
-    assert_success(&command().output().unwrap(), "same command after kill -9");
     let mut args = vec!["counts", ds.as_str()];
     args.extend(expected.keys().map(String::as_str));
     let counts = e.py(&args);

@@ -105,15 +105,8 @@ async fn kill_9_during_copy_then_same_command_is_exact() {
     stevedore_testkit::gen_events(6000, &proj.path().join("events.jsonl"));
     let expected = stevedore_testkit::expected_row_counts(&proj.path().join("events.jsonl"), "events");
     proj.write(".stevedore/config.toml", "[data_writer]\nfile_max_items = 150\n\n[load]\nworkers = 1\n");
-    let mut child = pg_load(&proj, "events.jsonl", &dataset, &url, &[])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let landed = stevedore_testkit::kill_9_after_jobs(&mut child, &proj.working_dir("pg_resume"), 3, std::time::Duration::from_secs(120));
-    println!("{landed}");
-    let out = pg_load(&proj, "events.jsonl", &dataset, &url, &[]).output().unwrap();
-    stevedore_testkit::assert_success(&out, "same command after kill -9");
+    let command = || pg_load(&proj, "events.jsonl", &dataset, &url, &[]);
+    stevedore_testkit::kill_9_then_rerun(command, &proj.working_dir("pg_resume"), std::time::Duration::from_secs(120));
     let tables: Vec<&String> = expected.keys().collect();
     assert_eq!(count_rows(&url, &dataset, &tables).await, expected, "exact rows per table");
     assert_eq!(query(&url, &format!("SELECT count(*) FROM \"{dataset}\"._dlt_loads")).await, vec!["1"]);

@@ -474,6 +474,18 @@ pub fn kill_9_when(
     }
 }
 
+/// The CLI resume check: starts `command` (output discarded), `kill -9`s it once 3 jobs of its
+/// first package completed under `working_dir` ([`kill_9_after_jobs`], waiting at most
+/// `limit`), then runs the same command again, which must succeed. Returns what the kill saw
+/// (`killed with N jobs done`, or why it did not kill).
+pub fn kill_9_then_rerun(command: impl Fn() -> std::process::Command, working_dir: &Path, limit: std::time::Duration) -> String {
+    let mut child = command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("start the load");
+    let landed = kill_9_after_jobs(&mut child, working_dir, 3, limit);
+    println!("{landed}");
+    assert_success(&command().output().expect("run the load again"), "same command after kill -9");
+    landed
+}
+
 /// `kill -9` of a `stevedore load` child once `jobs` jobs of its first normalized package
 /// completed (under `working_dir/load/normalized`), polled every millisecond: the moment the
 /// CLI resume tests aim at. Returns what happened, as [`kill_9_when`] does.

@@ -449,13 +449,13 @@ fn chunk_headers(data: &Value) -> Vec<(String, String)> {
 /// The rows of one downloaded result chunk: an Arrow IPC stream, or JSON rows without the
 /// enclosing brackets (`["a","b"],["c",null]`); gzip-compressed or not.
 pub fn chunk_rows(body: &[u8], arrow: bool) -> Result<Vec<SqlRow>> {
-    let body = if body.starts_with(&[0x1f, 0x8b]) {
+    let body: std::borrow::Cow<'_, [u8]> = if body.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(body), &mut out)
             .map_err(|e| Error::new(ErrorKind::Destination, format!("cannot decompress a Snowflake result chunk: {e}")))?;
-        out
+        out.into()
     } else {
-        body.to_vec()
+        body.into()
     };
     if arrow {
         return Ok(arrow_rows(&body)?.1);
