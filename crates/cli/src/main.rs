@@ -160,7 +160,7 @@ struct LoadArgs {
 fn init_logging(config: Option<&Config>) {
     let level = std::env::var("RUST_LOG")
         .ok()
-        .or_else(|| config.and_then(|c| c.get_str(&[&["runtime"]], "log_level").ok().flatten()).map(|l| l.to_lowercase()));
+        .or_else(|| config.and_then(|c| stevedore::pipeline::RuntimeConfig::read(c).ok()?.log_level).map(|l| l.to_lowercase()));
     let filter = tracing_subscriber::EnvFilter::try_new(level.unwrap_or_else(|| "warn".into()))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
@@ -189,7 +189,7 @@ fn pipelines_dir(arg: Option<PathBuf>, config: &Config) -> stevedore::Result<Pat
     if let Some(p) = arg {
         return Ok(p);
     }
-    if let Some(p) = config.get_str(&[&["pipeline"]], "pipelines_dir")? {
+    if let Some(p) = stevedore::pipeline::PipelineConfig::read(config)?.pipelines_dir {
         return Ok(PathBuf::from(p));
     }
     stevedore::pipeline::default_pipelines_dir()

@@ -25,6 +25,7 @@ use std::sync::Arc;
 pub use serde_json;
 pub use stevedore_core;
 pub use stevedore_core::config::{self, Config};
+pub use stevedore_core::config_section;
 pub use stevedore_core::destination::{self, Destination, DestinationClient};
 pub use stevedore_core::pipeline::{self, LoadInfo, Pipeline, PipelineBuilder, Progress};
 pub use stevedore_core::schema::{self, Column, DataType, MergeStrategy, Schema, TableFormat, WriteDisposition};

@@ -50,7 +50,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use stevedore::config::{Config, KeySpec, SectionSpec, ValueKind};
+use stevedore::config::Config;
 use stevedore::destination::{Capabilities, Destination, DestinationClient};
 use stevedore::schema::{DataType, MergeStrategy, ReplaceStrategy, WriteDisposition};
 use stevedore::{Error, FileFormat, Registry, Result};
@@ -58,22 +58,23 @@ use stevedore::{Error, FileFormat, Registry, Result};
 /// The destination's name in the registry and in `[destination.sqlite]`.
 pub const NAME: &str = "sqlite";
 
-/// `[destination.sqlite]`: the keys this destination reads. Unknown keys in the section are
-/// configuration errors (the registry validates against this spec).
-pub static SQLITE_SPEC: SectionSpec = SectionSpec {
-    path: &["destination", "sqlite"],
-    alt_paths: &[],
-    keys: &[
-        KeySpec::new("database", ValueKind::String, "path of the main database file; datasets are files beside it (default stevedore.db)"),
-        KeySpec::new("create_indexes", ValueKind::Bool, "create UNIQUE indexes for columns with the unique hint (default true)"),
-        KeySpec::new(
-            "truncate_tables_on_staging_destination_before_load",
-            ValueKind::Bool,
-            "through the staging chain: remove the staged files of a load's tables before it (default true)",
-        ),
-    ],
-    children: &[],
-};
+stevedore::config_section! {
+    /// `[destination.sqlite]`: the keys this destination reads, declared once: the spec
+    /// (validation, environment names, the reference) and the typed struct come from this
+    /// block. Unknown keys in the section are configuration errors (the registry validates
+    /// against the spec).
+    pub static SQLITE_SPEC = ["destination", "sqlite"];
+    /// Resolved `[destination.sqlite]` settings.
+    #[derive(Debug, Clone)]
+    pub struct SqliteConfig {
+        /// path of the main database file; datasets are files beside it
+        pub database: String = "stevedore.db".into() => "`stevedore.db`",
+        /// create UNIQUE indexes for columns with the unique hint
+        pub create_indexes: bool = true => "true",
+        /// through the staging chain: remove the staged files of a load's tables before it
+        pub truncate_tables_on_staging_destination_before_load: bool = true => "true",
+    }
+}
 
 /// The SQLite destination.
 #[derive(Debug, Clone)]
@@ -107,16 +108,10 @@ impl Sqlite {
     /// Reads `[destination.sqlite]` from layered configuration (files, environment:
     /// `DESTINATION__SQLITE__DATABASE`, ...).
     pub fn from_config(config: &Config) -> Result<Self> {
-        // resolving checks the section against the spec (types, unknown keys)
-        config.resolve(&SQLITE_SPEC)?;
-        let paths: &[&[&str]] = &[&["destination", "sqlite"]];
-        let mut d = Sqlite::new(config.get_str(paths, "database")?.unwrap_or_else(|| "stevedore.db".into()));
-        if let Some(b) = config.get_bool(paths, "create_indexes")? {
-            d.create_indexes = b;
-        }
-        if let Some(b) = config.get_bool(paths, "truncate_tables_on_staging_destination_before_load")? {
-            d.truncate_staged = b;
-        }
+        let c = SqliteConfig::read(config)?;
+        let d = Sqlite::new(c.database)
+            .create_indexes(c.create_indexes)
+            .truncate_staged_files(c.truncate_tables_on_staging_destination_before_load);
         Ok(d)
     }
 

@@ -75,6 +75,7 @@ mod spec;
 #[cfg(test)]
 mod tests;
 mod text;
+mod typed;
 mod validate;
 mod value;
 
@@ -82,6 +83,7 @@ pub use self::error::*;
 use self::layer::*;
 pub use self::spec::*;
 pub use self::text::*;
+pub use self::typed::*;
 use self::validate::*;
 pub use self::value::*;
 

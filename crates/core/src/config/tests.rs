@@ -598,3 +598,88 @@ fn edit_distance_and_suggestions() {
     assert_eq!(suggest("zzz", ["workers", "layout"]), None);
     assert_eq!(suggest("a", ["b"]), None);
 }
+
+crate::config_section! {
+    /// A typed section for the tests.
+    pub(super) static TYPED_SPEC = ["destination", "typed"], alt [["typed"]], children [&AWS_CREDENTIALS];
+    /// Resolved typed settings.
+    #[derive(Debug)]
+    pub(super) struct TypedConfig {
+        #[filled]
+        /// built by the consumer
+        pub(super) built: Vec<String>,
+        /// where the files go
+        pub(super) bucket_url: String = "./data".into() => "`./data`",
+        /// parallel jobs
+        pub(super) pool_size: usize = 4 => "4",
+        /// the password
+        pub(super) password: Option<Secret<String>> = None,
+        /// seconds for one request
+        pub(super) http_timeout: std::time::Duration = std::time::Duration::from_secs(15) => "15",
+        /// how replace works
+        pub(super) replace_strategy: Option<crate::schema::ReplaceStrategy> = None,
+        /// names, comma separated
+        pub(super) names: Vec<String> = Vec::new(); read String => comma_list,
+    }
+}
+
+fn comma_list(s: String) -> crate::Result<Vec<String>> {
+    Ok(s.split(',').map(String::from).collect())
+}
+
+#[test]
+fn a_typed_section_is_its_spec_its_defaults_and_its_reader() {
+    // the spec: one key per field (filled fields are not keys), kinds and secrets from the
+    // types, meanings from the doc lines, the reference's defaults after `=>`
+    let keys: Vec<(&str, ValueKind, bool, &str, &str)> =
+        TYPED_SPEC.keys.iter().map(|k| (k.name, k.kind, k.secret, k.doc, k.default)).collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("bucket_url", ValueKind::String, false, "where the files go", "`./data`"),
+            ("pool_size", ValueKind::Integer, false, "parallel jobs", "4"),
+            ("password", ValueKind::String, true, "the password", ""),
+            ("http_timeout", ValueKind::Float, false, "seconds for one request", "15"),
+            ("replace_strategy", ValueKind::String, false, "how replace works", ""),
+            ("names", ValueKind::String, false, "names, comma separated", ""),
+        ]
+    );
+    assert_eq!(TYPED_SPEC.lookup_paths(), vec![&["destination", "typed"][..], &["typed"][..]]);
+    assert_eq!(TYPED_SPEC.children.len(), 1);
+
+    // defaults when nothing is set
+    let (_d, cfg) = load(&[], &[]);
+    let c = TypedConfig::read(&cfg).unwrap();
+    assert_eq!((c.bucket_url.as_str(), c.pool_size, c.http_timeout.as_secs(), c.built.len()), ("./data", 4, 15, 0));
+    assert!(c.password.is_none() && c.replace_strategy.is_none() && c.names.is_empty());
+
+    // values from files and the environment, with the alternative path and the usual precedence
+    let (_d, cfg) = load(
+        &[
+            (".stevedore/config.toml", "[typed]\npool_size = 7\nnames = 'a,b'\n[destination.typed]\nhttp_timeout = 2.5\n"),
+            (".stevedore/secrets.toml", "[destination.typed]\npassword = 'pw-from-secrets'\n"),
+        ],
+        &[("DESTINATION__TYPED__BUCKET_URL", "s3://b/p"), ("DESTINATION__TYPED__REPLACE_STRATEGY", "staging-optimized")],
+    );
+    let c = TypedConfig::read(&cfg).unwrap();
+    assert_eq!((c.bucket_url.as_str(), c.pool_size, c.http_timeout.as_millis()), ("s3://b/p", 7, 2500));
+    assert_eq!(c.password.as_ref().map(|p| p.expose().as_str()), Some("pw-from-secrets"));
+    assert_eq!(c.replace_strategy, Some(crate::schema::ReplaceStrategy::StagingOptimized));
+    assert_eq!(c.names, vec!["a".to_string(), "b".to_string()]);
+    assert!(!format!("{c:?}").contains("pw-from-secrets"));
+
+    // errors are the getters' errors: where, what is expected, never the value
+    let (_d, cfg) = load(&[(".stevedore/config.toml", "[destination.typed]\npool_size = 'many'\n")], &[]);
+    let e = TypedConfig::read(&cfg).unwrap_err().to_string();
+    assert!(e.contains("destination.typed.pool_size") && e.contains("config.toml:2") && e.contains("an integer"), "{e}");
+    assert!(!e.contains("many"), "{e}");
+    let (_d, cfg) = load(&[(".stevedore/config.toml", "[destination.typed]\npassword = 'leaked-pw'\n")], &[]);
+    let e = TypedConfig::read(&cfg).unwrap_err().to_string();
+    assert!(e.contains("DESTINATION__TYPED__PASSWORD") && !e.contains("leaked-pw"), "{e}");
+    let (_d, cfg) = load(&[], &[("DESTINATION__TYPED__HTTP_TIMEOUT", "-1")]);
+    let e = TypedConfig::read(&cfg).unwrap_err().to_string();
+    assert!(e.contains("[destination.typed] http_timeout = -1 is not a positive number of seconds"), "{e}");
+    let (_d, cfg) = load(&[], &[("DESTINATION__TYPED__REPLACE_STRATEGY", "swap")]);
+    let e = TypedConfig::read(&cfg).unwrap_err().to_string();
+    assert!(e.contains("unknown ReplaceStrategy `swap`"), "{e}");
+}

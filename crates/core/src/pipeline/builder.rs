@@ -73,39 +73,21 @@ impl PipelineBuilder {
             None => Config::from_env()?,
         }
         .with_pipeline_name(&self.name);
+        let pipeline_cfg = PipelineConfig::read(&config)?;
         let pipelines_dir = match self.pipelines_dir {
             Some(p) => p,
-            None => match config.get_str(&[&["pipeline"]], "pipelines_dir")? {
+            None => match pipeline_cfg.pipelines_dir {
                 Some(p) => PathBuf::from(p),
                 None => default_pipelines_dir()?,
             },
         };
         let dataset_name = match self.dataset_name {
             Some(d) => d,
-            None => config.get_str(&[&["pipeline"]], "dataset_name")?.unwrap_or_else(|| format!("{}_dataset", self.name)),
+            None => pipeline_cfg.dataset_name.unwrap_or_else(|| format!("{}_dataset", self.name)),
         };
-        let dw: &[&[&str]] = &[&["normalize", "data_writer"], &["data_writer"]];
-        let compression = !config.get_bool(dw, "disable_compression")?.unwrap_or(false);
-        let buffer_max_items = config.get_u64(dw, "buffer_max_items")?.map(|v| v as usize);
-        let file_max_items = config.get_u64(dw, "file_max_items")?.map(|v| v as usize);
-        let file_max_bytes = config.get_u64(dw, "file_max_bytes")?;
-        let load: &[&[&str]] = &[&["load"]];
-        let mut loader = LoaderOptions::default();
-        if let Some(w) = config.get_u64(load, "workers")? {
-            loader.workers = w.max(1) as usize;
-        }
-        if let Some(r) = config.get_bool(load, "raise_on_failed_jobs")? {
-            loader.raise_on_failed_jobs = r;
-        }
-        if let Some(r) = config.get_u64(load, "raise_on_max_retries")? {
-            loader.max_attempts = r.max(1) as u32;
-        }
-        if let Some(r) = config.get_bool(load, "delete_completed_jobs")? {
-            loader.delete_completed_jobs = r;
-        }
-        if let Some(r) = config.get_bool(load, "truncate_staging_dataset")? {
-            loader.truncate_staging_dataset = r;
-        }
+        let writer = DataWriterConfig::read(&config)?;
+        let compression = !writer.disable_compression;
+        let mut loader = LoadConfig::read(&config)?.loader_options();
         let caps = destination.capabilities();
         if let Some(w) = caps.max_parallel_load_jobs {
             loader.workers = loader.workers.min(w);
@@ -118,14 +100,15 @@ impl PipelineBuilder {
             stage_formats.as_ref().map(|(n, f)| (n.as_str(), f.as_slice())),
         )?;
         let mut normalizer = NormalizerOptions::default();
-        if let Some(b) = buffer_max_items {
+        if let Some(b) = writer.buffer_max_items {
             normalizer.batch_rows = b.max(1);
         }
-        if let Some(m) = config.get_u64(&[&["normalize"]], "max_nesting")? {
-            normalizer.max_nesting = Some(m as u32);
+        let normalize = NormalizeConfig::read(&config)?;
+        if let Some(m) = normalize.max_nesting {
+            normalizer.max_nesting = Some(u32::try_from(m).unwrap_or(u32::MAX));
         }
-        if let Some(w) = config.get_u64(&[&["normalize"]], "workers")? {
-            normalizer.workers = w.max(1) as usize;
+        if let Some(w) = normalize.workers {
+            normalizer.workers = w.max(1);
         }
         Ok(Pipeline {
             working_dir: pipelines_dir.join(&self.name),
@@ -137,8 +120,8 @@ impl PipelineBuilder {
             config,
             format: self.format,
             compression,
-            file_max_items,
-            file_max_bytes,
+            file_max_items: writer.file_max_items,
+            file_max_bytes: writer.file_max_bytes,
             loader,
             normalizer,
             progress: self.progress,

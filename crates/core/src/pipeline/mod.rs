@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use arrow_array::RecordBatch;
 use serde_json::{Value, json};
 
-use crate::config::{Config, KeySpec, SectionSpec, ValueKind};
+use crate::config::{Config, SectionSpec};
 use crate::destination::Destination;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fingerprint::{self, ContentDigest, Fingerprint, Recorder, ValueDigest};

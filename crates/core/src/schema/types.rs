@@ -121,6 +121,12 @@ macro_rules! str_enum {
                 s.parse().map_err(|e: Error| serde::de::Error::custom(e.to_string()))
             }
         }
+        impl crate::config::KeyValue for $name {
+            const KIND: crate::config::ValueKind = crate::config::ValueKind::String;
+            fn read(config: &crate::config::Config, paths: &[&[&str]], key: &str) -> Result<Option<Self>> {
+                config.get_str(paths, key)?.map(|s| s.parse()).transpose()
+            }
+        }
         impl FromStr for $name {
             type Err = Error;
             fn from_str(s: &str) -> Result<Self> {

@@ -36,29 +36,6 @@ pub static CREDENTIALS_SPEC: SectionSpec = SectionSpec {
     children: &[],
 };
 
-/// `[destination.bigquery]` keys.
-pub static BIGQUERY_SPEC: SectionSpec = SectionSpec {
-    path: &["destination", "bigquery"],
-    alt_paths: &[],
-    keys: &[
-        KeySpec::new("location", ValueKind::String, "dataset and job location").with_default("`US`"),
-        KeySpec::new("http_timeout", ValueKind::Any, "seconds for one HTTP request").with_default("15"),
-        KeySpec::new("file_upload_timeout", ValueKind::Any, "seconds for uploading one job file").with_default("1800"),
-        KeySpec::new("retry_deadline", ValueKind::Any, "seconds to keep retrying a transient API error").with_default("60"),
-        KeySpec::new("staging_dataset_name_layout", ValueKind::String, "staging dataset: a pattern with `%s` or a fixed name")
-            .with_default("`%s_staging`"),
-        KeySpec::new("replace_strategy", ValueKind::String, "or `insert-from-staging`, `staging-optimized`")
-            .with_default("`truncate-and-insert`"),
-        KeySpec::new(
-            "truncate_tables_on_staging_destination_before_load",
-            ValueKind::Bool,
-            "remove the staged files of a load's tables before its first upload",
-        )
-        .with_default("true"),
-    ],
-    children: &[&CREDENTIALS_SPEC],
-};
-
 /// Google's OAuth token endpoint.
 pub const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 /// The BigQuery API.
@@ -180,56 +157,37 @@ impl Credentials {
     }
 }
 
-/// Resolved `[destination.bigquery]` settings.
-#[derive(Debug, Clone)]
-pub struct BigQueryConfig {
-    /// Credentials.
-    pub credentials: Credentials,
-    /// Dataset and job location.
-    pub location: String,
-    /// One HTTP request.
-    pub http_timeout: Duration,
-    /// Uploading one job file.
-    pub file_upload_timeout: Duration,
-    /// How long transient API errors are retried.
-    pub retry_deadline: Duration,
-    /// `staging_dataset_name_layout`.
-    pub staging_dataset_name_layout: String,
-    /// `replace_strategy`.
-    pub replace_strategy: Option<ReplaceStrategy>,
-    /// `truncate_tables_on_staging_destination_before_load`.
-    pub truncate_staged_files: bool,
-}
-
-impl Default for BigQueryConfig {
-    fn default() -> Self {
-        BigQueryConfig {
-            credentials: Credentials::default(),
-            location: "US".into(),
-            http_timeout: Duration::from_secs(15),
-            file_upload_timeout: Duration::from_secs(1800),
-            retry_deadline: Duration::from_secs(60),
-            staging_dataset_name_layout: "%s_staging".into(),
-            replace_strategy: None,
-            truncate_staged_files: true,
-        }
+stevedore_core::config_section! {
+    /// `[destination.bigquery]` keys.
+    pub static BIGQUERY_SPEC = ["destination", "bigquery"], children [&CREDENTIALS_SPEC];
+    /// Resolved `[destination.bigquery]` settings.
+    #[derive(Debug, Clone)]
+    pub struct BigQueryConfig {
+        #[filled]
+        /// Credentials (a service account, or application default credentials when empty).
+        pub credentials: Credentials,
+        /// dataset and job location
+        pub location: String = "US".into() => "`US`",
+        /// seconds for one HTTP request
+        pub http_timeout: Duration = Duration::from_secs(15) => "15",
+        /// seconds for uploading one job file
+        pub file_upload_timeout: Duration = Duration::from_secs(1800) => "1800",
+        /// seconds to keep retrying a transient API error
+        pub retry_deadline: Duration = Duration::from_secs(60) => "60",
+        /// staging dataset: a pattern with `%s` or a fixed name
+        pub staging_dataset_name_layout: String = "%s_staging".into() => "`%s_staging`",
+        /// or `insert-from-staging`, `staging-optimized`
+        pub replace_strategy: Option<ReplaceStrategy> = None => "`truncate-and-insert`",
+        /// remove the staged files of a load's tables before its first upload
+        pub truncate_tables_on_staging_destination_before_load: bool = true => "true",
     }
-}
-
-fn seconds(config: &Config, paths: &[&[&str]], key: &str) -> Result<Option<Duration>> {
-    let Some(v) = config.get_f64(paths, key)? else { return Ok(None) };
-    if !(v.is_finite() && v > 0.0) {
-        return Err(Error::config(format!("[destination.bigquery] {key} = {v} is not a positive number of seconds")));
-    }
-    Ok(Some(Duration::from_secs_f64(v)))
 }
 
 impl BigQueryConfig {
     /// Reads `[destination.bigquery]` and the credentials (`[destination.bigquery.credentials]`,
     /// else `[destination.credentials]`).
     pub fn from_config(config: &Config) -> Result<Self> {
-        let mut c = BigQueryConfig::default();
-        let paths: &[&[&str]] = &[&["destination", "bigquery"]];
+        let mut c = BigQueryConfig::read(config)?;
         let cred_paths: &[&[&str]] = &[&["destination", "bigquery", "credentials"], &["destination", "credentials"]];
         // the whole service-account JSON as one value
         let whole = [&["destination", "bigquery"][..], &["destination"][..]]
@@ -254,27 +212,6 @@ impl BigQueryConfig {
         // belongs to the GCS bucket of the staging chain
         if let Some(v) = config.get_str(&[&["destination", "bigquery", "credentials"]], "endpoint_url")? {
             c.credentials.endpoint_url = Some(v);
-        }
-        if let Some(l) = config.get_str(paths, "location")? {
-            c.location = l;
-        }
-        if let Some(d) = seconds(config, paths, "http_timeout")? {
-            c.http_timeout = d;
-        }
-        if let Some(d) = seconds(config, paths, "file_upload_timeout")? {
-            c.file_upload_timeout = d;
-        }
-        if let Some(d) = seconds(config, paths, "retry_deadline")? {
-            c.retry_deadline = d;
-        }
-        if let Some(l) = config.get_str(paths, "staging_dataset_name_layout")? {
-            c.staging_dataset_name_layout = l;
-        }
-        if let Some(s) = config.get_str(paths, "replace_strategy")? {
-            c.replace_strategy = Some(s.parse()?);
-        }
-        if let Some(b) = config.get_bool(paths, "truncate_tables_on_staging_destination_before_load")? {
-            c.truncate_staged_files = b;
         }
         Ok(c)
     }

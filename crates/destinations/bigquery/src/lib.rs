@@ -140,7 +140,7 @@ impl Destination for BigQuery {
         // load jobs queue on BigQuery's side; a few at a time keep the client light
         c.max_parallel_load_jobs = Some(8);
         c.state_as_table = true;
-        c.truncate_tables_on_staging_destination_before_load = self.config.truncate_staged_files;
+        c.truncate_tables_on_staging_destination_before_load = self.config.truncate_tables_on_staging_destination_before_load;
         c
     }
 

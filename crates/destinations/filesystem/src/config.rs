@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use stevedore_core::config::{Config, KeySpec, Secret, SectionSpec, ValueKind};
+use stevedore_core::config::{Config, KeySpec, KeyValue, Secret, SectionSpec, ValueKind};
+use stevedore_core::schema::ReplaceStrategy;
 use stevedore_core::{Error, Result};
 use stevedore_object_store::{Credentials, StoreOptions};
 
@@ -43,47 +44,6 @@ pub static CREDENTIALS_SPEC: SectionSpec = SectionSpec { path: &["credentials"],
 pub static SHARED_CREDENTIALS_SPEC: SectionSpec =
     SectionSpec { path: &["destination", "credentials"], alt_paths: &[], keys: CREDENTIAL_KEYS, children: &[] };
 
-/// `[destination.filesystem]` keys.
-pub static FILESYSTEM_SPEC: SectionSpec = SectionSpec {
-    path: &["destination", "filesystem"],
-    alt_paths: &[],
-    keys: &[
-        KeySpec::new(
-            "bucket_url",
-            ValueKind::String,
-            "`file:///abs/path`, native absolute or relative path, `s3://bucket/path`, `az://container/path`, `abfss://container@account.dfs.core.windows.net/path`, `gs://bucket/path`; a malformed URL (`s3:/bucket`, `gs:bucket`, `s3//bucket`) or an unknown scheme is refused, never taken as a folder (write `./s3:x` for such a folder)",
-        )
-        .with_default("`./stevedore_data`"),
-        KeySpec::new(
-            "layout",
-            ValueKind::String,
-            "relative to the dataset folder: no `..`, `.` or empty segments, no leading `/`, `\\` or NUL, at most 255 bytes per file or folder name; see the filesystem page",
-        )
-        .with_default("`{table_name}/{load_id}.{file_id}.{ext}`"),
-        KeySpec::new("extra_placeholders", ValueKind::Table, "table of static values for custom placeholders"),
-        KeySpec::new("current_datetime", ValueKind::String, "RFC 3339 datetime used by date/time placeholders").with_default("load package time"),
-        KeySpec::new("max_state_files", ValueKind::Integer, "state files kept per pipeline; ≤ 0 keeps all").with_default("100"),
-        KeySpec::new(
-            "kwargs",
-            ValueKind::Any,
-            "JSON string or table of filesystem options: `use_ssl`, `anon`, `account_host` are mapped to the bucket clients (see the filesystem page); local folders are always created",
-        ),
-        KeySpec::new(
-            "client_kwargs",
-            ValueKind::Any,
-            "JSON string or table of client options: `verify`, `endpoint_url`, `region_name` are mapped to the bucket clients",
-        ),
-        KeySpec::new("always_refresh_views", ValueKind::Bool, "dlt SQL-client option; accepted and ignored"),
-        KeySpec::new(
-            "deltalake_storage_options",
-            ValueKind::Any,
-            "options for Delta tables (JSON object or table), merged over the credentials: object_store keys (aws_conditional_put, aws_endpoint...) and delta-rs keys (AWS_S3_ALLOW_UNSAFE_RENAME...)",
-        ),
-        KeySpec::new("replace_strategy", ValueKind::String, "only `truncate-and-insert` applies to plain files").with_default("`truncate-and-insert`"),
-    ],
-    children: &[&CREDENTIALS_SPEC],
-};
-
 /// Default bucket when nothing is configured (the embedded default).
 pub const DEFAULT_BUCKET_URL: &str = "./stevedore_data";
 
@@ -105,74 +65,101 @@ impl std::fmt::Debug for CurrentDatetime {
     }
 }
 
-/// Resolved filesystem settings.
-#[derive(Debug, Clone)]
-pub struct FilesystemConfig {
-    /// Bucket URL as given.
-    pub bucket_url: String,
-    /// Layout template.
-    pub layout: String,
-    /// Extra placeholders.
-    pub extra_placeholders: BTreeMap<String, ExtraPlaceholder>,
-    /// Override of the datetime used by date/time placeholders.
-    pub current_datetime: Option<CurrentDatetime>,
-    /// State files kept per pipeline.
-    pub max_state_files: i64,
-    /// Credentials, `kwargs` and `client_kwargs` for remote buckets.
-    pub store: StoreOptions,
-    /// `deltalake_storage_options`: options for the Delta tables' store and log, merged over
-    /// the credentials (values as strings; may hold secrets).
-    pub deltalake_storage_options: Secret<BTreeMap<String, String>>,
+stevedore_core::config_section! {
+    /// `[destination.filesystem]` keys.
+    pub static FILESYSTEM_SPEC = ["destination", "filesystem"], children [&CREDENTIALS_SPEC];
+    /// Resolved filesystem settings.
+    #[derive(Debug, Clone)]
+    pub struct FilesystemConfig {
+        #[filled]
+        /// Credentials (`[destination.filesystem.credentials]`, then `[destination.credentials]`), `kwargs` and `client_kwargs` for remote buckets.
+        pub store: StoreOptions,
+        /// `file:///abs/path`, native absolute or relative path, `s3://bucket/path`, `az://container/path`, `abfss://container@account.dfs.core.windows.net/path`, `gs://bucket/path`; a malformed URL (`s3:/bucket`, `gs:bucket`, `s3//bucket`) or an unknown scheme is refused, never taken as a folder (write `./s3:x` for such a folder)
+        pub bucket_url: String = DEFAULT_BUCKET_URL.into() => "`./stevedore_data`",
+        /// relative to the dataset folder: no `..`, `.` or empty segments, no leading `/`, `\` or NUL, at most 255 bytes per file or folder name; see the filesystem page
+        pub layout: String = DEFAULT_LAYOUT.into() => "`{table_name}/{load_id}.{file_id}.{ext}`",
+        /// table of static values for custom placeholders
+        pub extra_placeholders: BTreeMap<String, ExtraPlaceholder> = BTreeMap::new(); read toml::Table => static_placeholders,
+        /// RFC 3339 datetime used by date/time placeholders
+        pub current_datetime: Option<CurrentDatetime> = None => "load package time"; read String => fixed_datetime,
+        /// state files kept per pipeline; ≤ 0 keeps all
+        pub max_state_files: i64 = 100 => "100",
+        /// JSON string or table of filesystem options: `use_ssl`, `anon`, `account_host` are mapped to the bucket clients (see the filesystem page); local folders are always created
+        pub kwargs: Option<Kwargs> = None,
+        /// JSON string or table of client options: `verify`, `endpoint_url`, `region_name` are mapped to the bucket clients
+        pub client_kwargs: Option<Kwargs> = None,
+        /// dlt SQL-client option; accepted and ignored
+        pub always_refresh_views: bool = false,
+        /// options for Delta tables (JSON object or table), merged over the credentials: object_store keys (aws_conditional_put, aws_endpoint...) and delta-rs keys (AWS_S3_ALLOW_UNSAFE_RENAME...)
+        pub deltalake_storage_options: Secret<BTreeMap<String, String>> = Secret::default(); read Kwargs => delta_options,
+        /// only `truncate-and-insert` applies to plain files
+        pub replace_strategy: Option<ReplaceStrategy> = None => "`truncate-and-insert`",
+    }
 }
 
-impl Default for FilesystemConfig {
-    fn default() -> Self {
-        FilesystemConfig {
-            bucket_url: DEFAULT_BUCKET_URL.into(),
-            layout: DEFAULT_LAYOUT.into(),
-            extra_placeholders: BTreeMap::new(),
-            current_datetime: None,
-            max_state_files: 100,
-            store: StoreOptions::default(),
-            deltalake_storage_options: Secret::default(),
-        }
+/// A table of options given as a TOML table or a JSON object in a string, with where it was
+/// found. `Debug` shows the option names only (values may be secrets).
+#[derive(Clone, PartialEq)]
+pub struct Kwargs {
+    /// The options.
+    pub options: serde_json::Map<String, serde_json::Value>,
+    /// Where they were found (a file and line, or a variable).
+    pub origin: String,
+}
+
+impl std::fmt::Debug for Kwargs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kwargs").field("keys", &self.options.keys().collect::<Vec<_>>()).field("origin", &self.origin).finish()
     }
+}
+
+impl KeyValue for Kwargs {
+    const KIND: ValueKind = ValueKind::Any;
+    fn read(config: &Config, paths: &[&[&str]], key: &str) -> Result<Option<Self>> {
+        let Some(cv) = config.get(paths, key) else { return Ok(None) };
+        let origin = cv.source.to_string();
+        let options = StoreOptions::parse_kwargs(key, &cv.value, &origin)?;
+        Ok(Some(Kwargs { options, origin }))
+    }
+}
+
+fn static_placeholders(t: toml::Table) -> Result<BTreeMap<String, ExtraPlaceholder>> {
+    Ok(t.into_iter()
+        .map(|(k, v)| {
+            let s = match v {
+                toml::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, ExtraPlaceholder::Static(s))
+        })
+        .collect())
+}
+
+fn fixed_datetime(d: String) -> Result<Option<CurrentDatetime>> {
+    let dt = DateTime::parse_from_rfc3339(&d).map_err(|e| {
+        Error::config(format!("current_datetime `{d}` is not an RFC 3339 datetime: {e}")).with_hint("write it like 2024-04-14T08:32:00Z")
+    })?;
+    Ok(Some(CurrentDatetime::Fixed(dt.with_timezone(&Utc))))
+}
+
+/// `deltalake_storage_options` as dlt writes it: a stringified JSON object
+/// (`'{"AWS_S3_ALLOW_UNSAFE_RENAME": "true"}'`) or a TOML table; values become strings.
+fn delta_options(k: Kwargs) -> Result<Secret<BTreeMap<String, String>>> {
+    let strings = k.options.into_iter().map(|(k, v)| {
+        let v = match v {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        (k, v)
+    });
+    Ok(Secret::new(strings.collect()))
 }
 
 impl FilesystemConfig {
     /// Reads `[destination.filesystem]` (with dlt's fallbacks) from layered config.
     pub fn from_config(config: &Config) -> Result<Self> {
-        let paths: &[&[&str]] = &[&["destination", "filesystem"]];
-        let mut c = FilesystemConfig::default();
-        if let Some(u) = config.get_str(paths, "bucket_url")? {
-            c.bucket_url = u;
-        }
-        if let Some(l) = config.get_str(paths, "layout")? {
-            c.layout = l;
-        }
-        if let Some(t) = config.get_table(paths, "extra_placeholders")? {
-            for (k, v) in t {
-                let s = match v {
-                    toml::Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                c.extra_placeholders.insert(k, ExtraPlaceholder::Static(s));
-            }
-        }
-        if let Some(d) = config.get_str(paths, "current_datetime")? {
-            let dt = DateTime::parse_from_rfc3339(&d)
-                .map_err(|e| {
-                    Error::config(format!("current_datetime `{d}` is not an RFC 3339 datetime: {e}"))
-                        .with_hint("write it like 2024-04-14T08:32:00Z")
-                })?
-                .with_timezone(&Utc);
-            c.current_datetime = Some(CurrentDatetime::Fixed(dt));
-        }
-        if let Some(n) = config.get_i64(paths, "max_state_files")? {
-            c.max_state_files = n;
-        }
-        c.store = store_options(config)?;
-        c.deltalake_storage_options = Secret::new(deltalake_storage_options(config)?);
+        let mut c = FilesystemConfig::read(config)?;
+        c.store = store_options(config, &c)?;
         Ok(c)
     }
 
@@ -200,8 +187,8 @@ pub(crate) fn layout_error(e: &LayoutError, layout: &str) -> Error {
 }
 
 /// Credentials from `[destination.filesystem.credentials]` then `[destination.credentials]`,
-/// and `kwargs` / `client_kwargs` from `[destination.filesystem]`.
-fn store_options(config: &Config) -> Result<StoreOptions> {
+/// and the `kwargs` / `client_kwargs` already read from `[destination.filesystem]`.
+fn store_options(config: &Config, c: &FilesystemConfig) -> Result<StoreOptions> {
     let fs = config.resolve(&FILESYSTEM_SPEC)?;
     let shared = config.resolve(&SHARED_CREDENTIALS_SPEC)?;
     let mut sections = Vec::new();
@@ -210,37 +197,13 @@ fn store_options(config: &Config) -> Result<StoreOptions> {
     }
     sections.push(&shared);
     let mut opts = StoreOptions::new(Credentials::from_sections(&sections)?);
-    for name in ["kwargs", "client_kwargs"] {
-        if let Some(v) = fs.get(name) {
-            let cv = v.expose();
-            let origin = cv.source.to_string();
-            let m = StoreOptions::parse_kwargs(name, &cv.value, &origin)?;
-            if name == "kwargs" {
-                opts = opts.with_kwargs(m);
-                opts.kwargs_origin.insert("kwargs", origin);
-            } else {
-                opts = opts.with_client_kwargs(m);
-                opts.kwargs_origin.insert("client_kwargs", origin);
-            }
-        }
+    if let Some(k) = &c.kwargs {
+        opts = opts.with_kwargs(k.options.clone());
+        opts.kwargs_origin.insert("kwargs", k.origin.clone());
+    }
+    if let Some(k) = &c.client_kwargs {
+        opts = opts.with_client_kwargs(k.options.clone());
+        opts.kwargs_origin.insert("client_kwargs", k.origin.clone());
     }
     Ok(opts)
-}
-
-/// `deltalake_storage_options` as dlt writes it: a stringified JSON object
-/// (`'{"AWS_S3_ALLOW_UNSAFE_RENAME": "true"}'`) or a TOML table; values become strings.
-fn deltalake_storage_options(config: &Config) -> Result<BTreeMap<String, String>> {
-    let fs = config.resolve(&FILESYSTEM_SPEC)?;
-    let Some(v) = fs.get("deltalake_storage_options") else { return Ok(BTreeMap::new()) };
-    let cv = v.expose();
-    let m = StoreOptions::parse_kwargs("deltalake_storage_options", &cv.value, &cv.source.to_string())?;
-    Ok(m.into_iter()
-        .map(|(k, v)| {
-            let v = match v {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            };
-            (k, v)
-        })
-        .collect())
 }

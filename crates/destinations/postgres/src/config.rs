@@ -9,91 +9,53 @@
 //! `Debug`, `Display`, logs or errors.
 
 use stevedore_core::Result;
-use stevedore_core::config::{Config, KeySpec, SectionSpec, ValueKind};
+use stevedore_core::config::Config;
 use stevedore_core::schema::ReplaceStrategy;
-
-/// `[destination.postgres]` keys.
-pub static POSTGRES_SPEC: SectionSpec = SectionSpec {
-    path: &["destination", "postgres"],
-    alt_paths: &[],
-    keys: &[
-        KeySpec::new("staging_dataset_name_layout", ValueKind::String, "staging dataset: a pattern with `%s` or a fixed name")
-            .with_default("`%s_staging`"),
-        KeySpec::new("replace_strategy", ValueKind::String, "or `insert-from-staging`, `staging-optimized`")
-            .with_default("`truncate-and-insert`"),
-        KeySpec::new("create_indexes", ValueKind::Bool, "`UNIQUE` constraints for unique columns").with_default("true"),
-        KeySpec::new("enable_dataset_name_normalization", ValueKind::Bool, "snake_case dataset names").with_default("true"),
-        KeySpec::new("pool_size", ValueKind::Integer, "connections for parallel jobs; more parallel COPYs than cores only add memory")
-            .with_default("one per core, 2 to 8 (`[load] workers` sets it too, at most 20)"),
-        KeySpec::new("csv_format", ValueKind::Any, "accepted for dlt compatibility"),
-    ],
-    children: &[&CREDENTIALS_SPEC],
-};
 
 pub use stevedore_pgwire::credentials::{CREDENTIALS_SPEC, Credentials, SslMode};
 
-/// Resolved `[destination.postgres]` settings.
-#[derive(Debug, Clone)]
-pub struct PostgresConfig {
-    /// Credentials.
-    pub credentials: Option<Credentials>,
-    /// `staging_dataset_name_layout` (`%s_staging`).
-    pub staging_dataset_name_layout: String,
-    /// `replace_strategy` (`None`: the first supported, truncate-and-insert).
-    pub replace_strategy: Option<ReplaceStrategy>,
-    /// `create_indexes`.
-    pub create_indexes: bool,
-    /// `enable_dataset_name_normalization`.
-    pub enable_dataset_name_normalization: bool,
-    /// Connections for parallel jobs.
-    pub pool_size: usize,
-}
-
-impl Default for PostgresConfig {
-    fn default() -> Self {
-        PostgresConfig {
-            credentials: None,
-            staging_dataset_name_layout: "%s_staging".into(),
-            replace_strategy: None,
-            create_indexes: true,
-            enable_dataset_name_normalization: true,
-            pool_size: default_pool_size(),
-        }
+stevedore_core::config_section! {
+    /// `[destination.postgres]` keys.
+    pub static POSTGRES_SPEC = ["destination", "postgres"], children [&CREDENTIALS_SPEC];
+    /// Resolved `[destination.postgres]` settings.
+    #[derive(Debug, Clone)]
+    pub struct PostgresConfig {
+        #[filled]
+        /// Credentials (`None` until given).
+        pub credentials: Option<Credentials>,
+        /// staging dataset: a pattern with `%s` or a fixed name
+        pub staging_dataset_name_layout: String = "%s_staging".into() => "`%s_staging`",
+        /// or `insert-from-staging`, `staging-optimized`
+        pub replace_strategy: Option<ReplaceStrategy> = None => "`truncate-and-insert`",
+        /// `UNIQUE` constraints for unique columns
+        pub create_indexes: bool = true => "true",
+        /// snake_case dataset names
+        pub enable_dataset_name_normalization: bool = true => "true",
+        /// connections for parallel jobs; more parallel COPYs than cores only add memory
+        pub pool_size: usize = default_pool_size() => "one per core, 2 to 8 (`[load] workers` sets it too, at most 20)",
+        /// accepted for dlt compatibility
+        pub csv_format: Option<toml::Value> = None,
     }
 }
 
-/// Connections by default: one per core, at least 2 and at most 8. Measured on 2 cores
-/// (1M records, 3.2M rows): 2 connections loaded in 7.4 s at 159 MB peak RSS, 4 in 8.8 s at
-/// 194 MB, 8 in 9.3 s at 256 MB; client-side encoding and the server compete for the same
-/// cores, so more parallel COPYs than cores only add memory.
+/// Connections by default: one per core, 2 to 8.
 pub fn default_pool_size() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8)
 }
 
 impl PostgresConfig {
-    /// Reads `[destination.postgres]` (and `[load] workers` for the pool size) from config.
+    /// Reads `[destination.postgres]` (and its credentials) from config; without `pool_size`,
+    /// `[load] workers` sets the pool (at most 20).
     pub fn from_config(config: &Config) -> Result<Self> {
         let resolved = config.resolve(&POSTGRES_SPEC)?;
-        let mut c = PostgresConfig { credentials: Credentials::from_resolved(resolved.child("credentials"))?, ..Default::default() };
-        let paths: &[&[&str]] = &[&["destination", "postgres"]];
-        if let Some(l) = config.get_str(paths, "staging_dataset_name_layout")? {
-            c.staging_dataset_name_layout = l;
-        }
-        if let Some(s) = config.get_str(paths, "replace_strategy")? {
-            c.replace_strategy = Some(s.parse()?);
-        }
-        if let Some(b) = config.get_bool(paths, "create_indexes")? {
-            c.create_indexes = b;
-        }
-        if let Some(b) = config.get_bool(paths, "enable_dataset_name_normalization")? {
-            c.enable_dataset_name_normalization = b;
-        }
-        if let Some(w) = config.get_u64(&[&["load"]], "workers")? {
+        let mut c = PostgresConfig::read(config)?;
+        c.credentials = Credentials::from_resolved(resolved.child("credentials"))?;
+        if config.get(&[POSTGRES_SPEC.path], "pool_size").is_none()
+            && let Some(w) = config.get_u64(&[&["load"]], "workers")?
+        {
             c.pool_size = (w as usize).clamp(1, 20);
         }
-        if let Some(p) = config.get_u64(paths, "pool_size")? {
-            c.pool_size = (p as usize).max(1);
-        }
+        c.pool_size = c.pool_size.max(1);
         Ok(c)
     }
 }

@@ -9,114 +9,48 @@
 //! `Debug`, `Display`, logs or errors.
 
 use stevedore_core::Result;
-use stevedore_core::config::{Config, KeySpec, SectionSpec, ValueKind};
+use stevedore_core::config::Config;
 use stevedore_core::schema::ReplaceStrategy;
 use stevedore_pgwire::Flavor;
 
 pub use stevedore_pgwire::credentials::{Credentials, REDSHIFT_CREDENTIALS_SPEC as CREDENTIALS_SPEC, SslMode};
 
-/// `[destination.redshift]` keys.
-pub static REDSHIFT_SPEC: SectionSpec = SectionSpec {
-    path: &["destination", "redshift"],
-    alt_paths: &[],
-    keys: &[
-        KeySpec::new(
-            "staging_iam_role",
-            ValueKind::String,
-            "IAM role ARN Redshift's `COPY` reads the staging bucket with; without it, the staging bucket's AWS keys are forwarded",
-        ),
-        KeySpec::new("has_case_sensitive_identifiers", ValueKind::Bool, "the cluster has `enable_case_sensitive_identifier` on: no lower-casing")
-            .with_default("false"),
-        KeySpec::new("staging_dataset_name_layout", ValueKind::String, "staging dataset: a pattern with `%s` or a fixed name")
-            .with_default("`%s_staging`"),
-        KeySpec::new("replace_strategy", ValueKind::String, "or `insert-from-staging`, `staging-optimized`")
-            .with_default("`truncate-and-insert`"),
-        KeySpec::new("enable_dataset_name_normalization", ValueKind::Bool, "snake_case dataset names").with_default("true"),
-        KeySpec::new(
-            "truncate_tables_on_staging_destination_before_load",
-            ValueKind::Bool,
-            "remove the staged files of a load's tables before its first upload",
-        )
-        .with_default("true"),
-        KeySpec::new("pool_size", ValueKind::Integer, "connections for parallel jobs").with_default("4"),
-        KeySpec::new(
-            "stand_in_copy",
-            ValueKind::Bool,
-            "tests only: on a PostgreSQL stand-in, staged files are read back and loaded with `COPY ... FROM STDIN` instead of `COPY ... FROM 's3://...'`",
-        )
-        .with_default("false"),
-    ],
-    children: &[&CREDENTIALS_SPEC],
-};
-
-/// Resolved `[destination.redshift]` settings.
-#[derive(Debug, Clone)]
-pub struct RedshiftConfig {
-    /// Credentials.
-    pub credentials: Option<Credentials>,
-    /// `staging_iam_role`.
-    pub staging_iam_role: Option<String>,
-    /// `has_case_sensitive_identifiers`.
-    pub has_case_sensitive_identifiers: bool,
-    /// `staging_dataset_name_layout` (`%s_staging`).
-    pub staging_dataset_name_layout: String,
-    /// `replace_strategy` (`None`: truncate-and-insert).
-    pub replace_strategy: Option<ReplaceStrategy>,
-    /// `enable_dataset_name_normalization`.
-    pub enable_dataset_name_normalization: bool,
-    /// `truncate_tables_on_staging_destination_before_load`.
-    pub truncate_staged_files: bool,
-    /// Connections for parallel jobs.
-    pub pool_size: usize,
-    /// `stand_in_copy` (tests on PostgreSQL).
-    pub stand_in_copy: bool,
-}
-
-impl Default for RedshiftConfig {
-    fn default() -> Self {
-        RedshiftConfig {
-            credentials: None,
-            staging_iam_role: None,
-            has_case_sensitive_identifiers: false,
-            staging_dataset_name_layout: "%s_staging".into(),
-            replace_strategy: None,
-            enable_dataset_name_normalization: true,
-            truncate_staged_files: true,
-            pool_size: 4,
-            stand_in_copy: false,
-        }
+stevedore_core::config_section! {
+    /// `[destination.redshift]` keys.
+    pub static REDSHIFT_SPEC = ["destination", "redshift"], children [&CREDENTIALS_SPEC];
+    /// Resolved `[destination.redshift]` settings.
+    #[derive(Debug, Clone)]
+    pub struct RedshiftConfig {
+        #[filled]
+        /// Credentials (`None` until given).
+        pub credentials: Option<Credentials>,
+        /// IAM role ARN Redshift's `COPY` reads the staging bucket with; without it, the staging bucket's AWS keys are forwarded
+        pub staging_iam_role: Option<String> = None,
+        /// the cluster has `enable_case_sensitive_identifier` on: no lower-casing
+        pub has_case_sensitive_identifiers: bool = false => "false",
+        /// staging dataset: a pattern with `%s` or a fixed name
+        pub staging_dataset_name_layout: String = "%s_staging".into() => "`%s_staging`",
+        /// or `insert-from-staging`, `staging-optimized`
+        pub replace_strategy: Option<ReplaceStrategy> = None => "`truncate-and-insert`",
+        /// snake_case dataset names
+        pub enable_dataset_name_normalization: bool = true => "true",
+        /// remove the staged files of a load's tables before its first upload
+        pub truncate_tables_on_staging_destination_before_load: bool = true => "true",
+        /// connections for parallel jobs
+        pub pool_size: usize = 4 => "4",
+        /// tests only: on a PostgreSQL stand-in, staged files are read back and loaded with `COPY ... FROM STDIN` instead of `COPY ... FROM 's3://...'`
+        pub stand_in_copy: bool = false => "false",
     }
 }
 
 impl RedshiftConfig {
-    /// Reads `[destination.redshift]` from config.
+    /// Reads `[destination.redshift]` (and its credentials) from config.
     pub fn from_config(config: &Config) -> Result<Self> {
         let resolved = config.resolve(&REDSHIFT_SPEC)?;
-        let credentials = Credentials::from_resolved_as(resolved.child("credentials"), Flavor::Redshift)?;
-        let mut c = RedshiftConfig { credentials, ..Default::default() };
-        let paths: &[&[&str]] = &[&["destination", "redshift"]];
-        c.staging_iam_role = config.get_str(paths, "staging_iam_role")?.filter(|s| !s.trim().is_empty());
-        if let Some(b) = config.get_bool(paths, "has_case_sensitive_identifiers")? {
-            c.has_case_sensitive_identifiers = b;
-        }
-        if let Some(l) = config.get_str(paths, "staging_dataset_name_layout")? {
-            c.staging_dataset_name_layout = l;
-        }
-        if let Some(s) = config.get_str(paths, "replace_strategy")? {
-            c.replace_strategy = Some(s.parse()?);
-        }
-        if let Some(b) = config.get_bool(paths, "enable_dataset_name_normalization")? {
-            c.enable_dataset_name_normalization = b;
-        }
-        if let Some(b) = config.get_bool(paths, "truncate_tables_on_staging_destination_before_load")? {
-            c.truncate_staged_files = b;
-        }
-        if let Some(p) = config.get_u64(paths, "pool_size")? {
-            c.pool_size = (p as usize).max(1);
-        }
-        if let Some(b) = config.get_bool(paths, "stand_in_copy")? {
-            c.stand_in_copy = b;
-        }
+        let mut c = RedshiftConfig::read(config)?;
+        c.credentials = Credentials::from_resolved_as(resolved.child("credentials"), Flavor::Redshift)?;
+        c.staging_iam_role = c.staging_iam_role.filter(|s| !s.trim().is_empty());
+        c.pool_size = c.pool_size.max(1);
         Ok(c)
     }
 }

@@ -181,7 +181,7 @@ impl Destination for Redshift {
             vec![ReplaceStrategy::TruncateAndInsert, ReplaceStrategy::InsertFromStaging, ReplaceStrategy::StagingOptimized];
         c.max_parallel_load_jobs = Some(self.config.pool_size);
         c.state_as_table = true;
-        c.truncate_tables_on_staging_destination_before_load = self.config.truncate_staged_files;
+        c.truncate_tables_on_staging_destination_before_load = self.config.truncate_tables_on_staging_destination_before_load;
         c.insert_values_literals = stevedore_sql::Dialect::insert_values_literals(&self.dialect());
         c
     }

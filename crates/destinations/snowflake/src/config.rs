@@ -11,7 +11,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use stevedore_core::config::{Config, KeySpec, ResolvedSection, Secret, SectionSpec, ValueKind};
+use stevedore_core::config::{Config, KeySpec, KeyValue, ResolvedSection, Secret, SectionSpec, ValueKind};
 use stevedore_core::schema::ReplaceStrategy;
 use stevedore_core::{Error, Result};
 
@@ -52,38 +52,6 @@ pub static CREDENTIALS_SPEC: SectionSpec = SectionSpec {
         KeySpec::new("query", ValueKind::Any, "extra connection parameters (warehouse, role, authenticator...)"),
     ],
     children: &[],
-};
-
-/// `[destination.snowflake]` keys.
-pub static SNOWFLAKE_SPEC: SectionSpec = SectionSpec {
-    path: &["destination", "snowflake"],
-    alt_paths: &[],
-    keys: &[
-        KeySpec::new(
-            "stage_name",
-            ValueKind::String,
-            "a named stage for job files (internal) or staged files (external); default: the table's stage",
-        ),
-        KeySpec::new("keep_staged_files", ValueKind::Bool, "keep files PUT to an internal stage after COPY (false: REMOVE them)")
-            .with_default("true"),
-        KeySpec::new("csv_format", ValueKind::Any, "csv options: `delimiter`, `include_header`, `on_error_continue`, `encoding`"),
-        KeySpec::new("create_indexes", ValueKind::Bool, "render `UNIQUE` for unique columns").with_default("false"),
-        KeySpec::new("query_tag", ValueKind::String, "QUERY_TAG session parameter"),
-        KeySpec::new("use_timestamp_tz", ValueKind::Bool, "tz-aware timestamps as `TIMESTAMP_TZ` instead of `TIMESTAMP_LTZ`")
-            .with_default("false"),
-        KeySpec::new("http_timeout", ValueKind::Any, "seconds for one request (login, a statement, an upload)").with_default("120"),
-        KeySpec::new("staging_dataset_name_layout", ValueKind::String, "staging dataset: a pattern with `%s` or a fixed name")
-            .with_default("`%s_staging`"),
-        KeySpec::new("replace_strategy", ValueKind::String, "or `insert-from-staging`, `staging-optimized`")
-            .with_default("`truncate-and-insert`"),
-        KeySpec::new(
-            "truncate_tables_on_staging_destination_before_load",
-            ValueKind::Bool,
-            "remove the staged files of a load's tables before its first upload",
-        )
-        .with_default("true"),
-    ],
-    children: &[&CREDENTIALS_SPEC],
 };
 
 /// How a session authenticates.
@@ -330,48 +298,55 @@ impl Default for CsvFormat {
     }
 }
 
-/// Resolved `[destination.snowflake]` settings.
-#[derive(Debug, Clone)]
-pub struct SnowflakeConfig {
-    /// Credentials.
-    pub credentials: Credentials,
-    /// A named stage.
-    pub stage_name: Option<String>,
-    /// Keep PUT files after COPY.
-    pub keep_staged_files: bool,
-    /// CSV options.
-    pub csv_format: CsvFormat,
-    /// Render `UNIQUE`.
-    pub create_indexes: bool,
-    /// `QUERY_TAG`.
-    pub query_tag: Option<String>,
-    /// `TIMESTAMP_TZ` for tz-aware timestamps.
-    pub use_timestamp_tz: bool,
-    /// One request.
-    pub http_timeout: Duration,
-    /// `staging_dataset_name_layout`.
-    pub staging_dataset_name_layout: String,
-    /// `replace_strategy`.
-    pub replace_strategy: Option<ReplaceStrategy>,
-    /// `truncate_tables_on_staging_destination_before_load`.
-    pub truncate_staged_files: bool,
+/// Read from a table of options; unknown options are refused.
+impl KeyValue for CsvFormat {
+    const KIND: ValueKind = ValueKind::Any;
+    fn read(config: &Config, paths: &[&[&str]], key: &str) -> Result<Option<Self>> {
+        let Some(t) = config.get_table(paths, key)? else { return Ok(None) };
+        let mut f = CsvFormat::default();
+        for (k, v) in &t {
+            match (k.as_str(), v) {
+                ("delimiter", toml::Value::String(s)) => f.delimiter = s.clone(),
+                ("include_header", toml::Value::Boolean(b)) => f.include_header = *b,
+                ("on_error_continue", toml::Value::Boolean(b)) => f.on_error_continue = *b,
+                ("encoding", toml::Value::String(s)) => f.encoding = s.clone(),
+                ("quoting" | "lineterminator", _) => {}
+                (k, v) => return Err(Error::config(format!("[destination.snowflake.csv_format] {k} = {v} is not understood"))),
+            }
+        }
+        Ok(Some(f))
+    }
 }
 
-impl Default for SnowflakeConfig {
-    fn default() -> Self {
-        SnowflakeConfig {
-            credentials: Credentials::default(),
-            stage_name: None,
-            keep_staged_files: true,
-            csv_format: CsvFormat::default(),
-            create_indexes: false,
-            query_tag: None,
-            use_timestamp_tz: false,
-            http_timeout: Duration::from_secs(120),
-            staging_dataset_name_layout: "%s_staging".into(),
-            replace_strategy: None,
-            truncate_staged_files: true,
-        }
+stevedore_core::config_section! {
+    /// `[destination.snowflake]` keys.
+    pub static SNOWFLAKE_SPEC = ["destination", "snowflake"], children [&CREDENTIALS_SPEC];
+    /// Resolved `[destination.snowflake]` settings.
+    #[derive(Debug, Clone)]
+    pub struct SnowflakeConfig {
+        #[filled]
+        /// Credentials.
+        pub credentials: Credentials,
+        /// a named stage for job files (internal) or staged files (external); default: the table's stage
+        pub stage_name: Option<String> = None,
+        /// keep files PUT to an internal stage after COPY (false: REMOVE them)
+        pub keep_staged_files: bool = true => "true",
+        /// csv options: `delimiter`, `include_header`, `on_error_continue`, `encoding`
+        pub csv_format: CsvFormat = CsvFormat::default(),
+        /// render `UNIQUE` for unique columns
+        pub create_indexes: bool = false => "false",
+        /// QUERY_TAG session parameter
+        pub query_tag: Option<String> = None,
+        /// tz-aware timestamps as `TIMESTAMP_TZ` instead of `TIMESTAMP_LTZ`
+        pub use_timestamp_tz: bool = false => "false",
+        /// seconds for one request (login, a statement, an upload)
+        pub http_timeout: Duration = Duration::from_secs(120) => "120",
+        /// staging dataset: a pattern with `%s` or a fixed name
+        pub staging_dataset_name_layout: String = "%s_staging".into() => "`%s_staging`",
+        /// or `insert-from-staging`, `staging-optimized`
+        pub replace_strategy: Option<ReplaceStrategy> = None => "`truncate-and-insert`",
+        /// remove the staged files of a load's tables before its first upload
+        pub truncate_tables_on_staging_destination_before_load: bool = true => "true",
     }
 }
 
@@ -379,50 +354,9 @@ impl SnowflakeConfig {
     /// Reads `[destination.snowflake]` and its credentials.
     pub fn from_config(config: &Config) -> Result<Self> {
         let resolved = config.resolve(&SNOWFLAKE_SPEC)?;
-        let mut c = SnowflakeConfig { credentials: Credentials::from_resolved(resolved.child("credentials"))?, ..Default::default() };
-        let paths: &[&[&str]] = &[&["destination", "snowflake"]];
-        if let Some(s) = config.get_str(paths, "stage_name")? {
-            c.stage_name = Some(s).filter(|s| !s.trim().is_empty());
-        }
-        if let Some(b) = config.get_bool(paths, "keep_staged_files")? {
-            c.keep_staged_files = b;
-        }
-        if let Some(t) = config.get_table(paths, "csv_format")? {
-            for (k, v) in &t {
-                match (k.as_str(), v) {
-                    ("delimiter", toml::Value::String(s)) => c.csv_format.delimiter = s.clone(),
-                    ("include_header", toml::Value::Boolean(b)) => c.csv_format.include_header = *b,
-                    ("on_error_continue", toml::Value::Boolean(b)) => c.csv_format.on_error_continue = *b,
-                    ("encoding", toml::Value::String(s)) => c.csv_format.encoding = s.clone(),
-                    ("quoting" | "lineterminator", _) => {}
-                    (k, v) => return Err(Error::config(format!("[destination.snowflake.csv_format] {k} = {v} is not understood"))),
-                }
-            }
-        }
-        if let Some(b) = config.get_bool(paths, "create_indexes")? {
-            c.create_indexes = b;
-        }
-        if let Some(s) = config.get_str(paths, "query_tag")? {
-            c.query_tag = Some(s);
-        }
-        if let Some(b) = config.get_bool(paths, "use_timestamp_tz")? {
-            c.use_timestamp_tz = b;
-        }
-        if let Some(v) = config.get_f64(paths, "http_timeout")? {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(Error::config(format!("[destination.snowflake] http_timeout = {v} is not a positive number of seconds")));
-            }
-            c.http_timeout = Duration::from_secs_f64(v);
-        }
-        if let Some(l) = config.get_str(paths, "staging_dataset_name_layout")? {
-            c.staging_dataset_name_layout = l;
-        }
-        if let Some(s) = config.get_str(paths, "replace_strategy")? {
-            c.replace_strategy = Some(s.parse()?);
-        }
-        if let Some(b) = config.get_bool(paths, "truncate_tables_on_staging_destination_before_load")? {
-            c.truncate_staged_files = b;
-        }
+        let mut c = SnowflakeConfig::read(config)?;
+        c.credentials = Credentials::from_resolved(resolved.child("credentials"))?;
+        c.stage_name = c.stage_name.filter(|s| !s.trim().is_empty());
         Ok(c)
     }
 }

@@ -161,7 +161,7 @@ impl Destination for Snowflake {
         // second buffer): rotation at 64 MiB bounds that, as the drivers' multipart threshold does
         c.recommended_file_size = Some(RECOMMENDED_FILE_SIZE);
         c.state_as_table = true;
-        c.truncate_tables_on_staging_destination_before_load = self.config.truncate_staged_files;
+        c.truncate_tables_on_staging_destination_before_load = self.config.truncate_tables_on_staging_destination_before_load;
         c
     }
 
