@@ -14,7 +14,6 @@
 use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
-use serde_json::json;
 use stevedore_core::destination::{Dataset, DestinationClient, FollowupJob, JobInfo, JobOutcome, PackageInfo};
 use stevedore_core::schema::{
     C_DLT_ID, C_DLT_LOAD_ID, C_DLT_PARENT_ID, Column, MergeStrategy, ReplaceStrategy, Schema, Table, VERSION_TABLE, WriteDisposition,
@@ -26,6 +25,14 @@ use crate::{Dialect, MergeContext, Names, TableChain, merge_sql, replace_sql, sy
 
 /// Format of followup SQL jobs (content: `{"statements": [...]}`).
 pub const SQL_JOB_FORMAT: &str = "sql";
+
+/// The payload of a [`SQL_JOB_FORMAT`] followup: statements run in one transaction, with the
+/// job's record.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SqlJob {
+    /// The statements, in order.
+    pub statements: Vec<String>,
+}
 /// Completed jobs, in the dataset.
 pub const JOBS_TABLE: &str = "_stevedore_jobs";
 /// The job id recorded by a package's first migration.
@@ -362,10 +369,7 @@ impl<B: SqlBackend> SqlClient<B> {
     }
 
     async fn run_sql(&self, package: &PackageInfo, job: &JobInfo) -> Result<()> {
-        let content = tokio::fs::read(&job.path).await.map_err(|e| Error::io("read job file", &job.path, e))?;
-        let doc: serde_json::Value = serde_json::from_slice(&content)
-            .map_err(|e| Error::new(ErrorKind::State, format!("corrupted sql job file: {e}")).with("job", job.job_id()))?;
-        let stmts: Vec<String> = doc["statements"].as_array().into_iter().flatten().filter_map(|s| s.as_str().map(String::from)).collect();
+        let SqlJob { statements: stmts } = job.payload().await?;
         let mut tx = self.backend.begin().await?;
         if self.job_done(&mut tx, &package.load_id, &job.job_id()).await? {
             return Ok(());
@@ -508,11 +512,7 @@ impl<B: SqlBackend> DestinationClient for SqlClient<B> {
                 }
                 _ => continue,
             };
-            out.push(FollowupJob {
-                table: root.clone(),
-                format: SQL_JOB_FORMAT.into(),
-                content: serde_json::to_vec(&json!({"statements": stmts}))?,
-            });
+            out.push(FollowupJob::with_payload(root.clone(), SQL_JOB_FORMAT, &SqlJob { statements: stmts })?);
         }
         Ok(out)
     }

@@ -463,23 +463,16 @@ impl DestinationClient for SqliteClient {
 
     async fn create_followup_jobs(&self, package: &PackageInfo, _completed: &[JobInfo]) -> Result<Vec<FollowupJob>> {
         let schema = &package.schema;
-        Ok(package
+        package
             .tables
             .iter()
             .filter(|(t, wd)| *wd == WriteDisposition::Merge && staged(package, t) && schema.table(t).is_some_and(|t| !t.is_nested()))
-            .map(|(t, _)| FollowupJob {
-                table: t.clone(),
-                format: MERGE_JOB.into(),
-                content: package
-                    .plan(t)
-                    .ok()
-                    .and_then(|p| p.merge_strategy)
-                    .unwrap_or(MergeStrategy::DeleteInsert)
-                    .as_str()
-                    .as_bytes()
-                    .to_vec(),
+            .map(|(t, _)| {
+                // the payload (the strategy) is typed: written as JSON, read back by JobInfo::payload
+                let strategy = package.plan(t).ok().and_then(|p| p.merge_strategy).unwrap_or(MergeStrategy::DeleteInsert);
+                FollowupJob::with_payload(t.clone(), MERGE_JOB, &strategy)
             })
-            .collect())
+            .collect()
     }
 
     async fn complete_load(&self, package: &PackageInfo) -> Result<()> {

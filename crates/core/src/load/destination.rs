@@ -272,6 +272,10 @@ impl PackageInfo {
 }
 
 /// A followup job produced by the destination (merge SQL, replace cleanup...).
+///
+/// Its payload is a type of the destination's own, written into the package as JSON by
+/// [`FollowupJob::with_payload`] and read back, typed, by [`JobInfo::payload`] when the job
+/// runs (also after a crash: the file is what makes the followup resumable).
 #[derive(Debug, Clone)]
 pub struct FollowupJob {
     /// Table it concerns.
@@ -280,6 +284,33 @@ pub struct FollowupJob {
     pub format: String,
     /// File content.
     pub content: Vec<u8>,
+}
+
+impl FollowupJob {
+    /// A followup of `table` whose file holds `payload` as JSON.
+    pub fn with_payload<P: serde::Serialize>(table: impl Into<String>, format: impl Into<String>, payload: &P) -> Result<Self> {
+        let format = format.into();
+        let content = serde_json::to_vec(payload)
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot write the payload of a `{format}` followup: {e}")))?;
+        Ok(FollowupJob { table: table.into(), format, content })
+    }
+}
+
+impl JobInfo {
+    /// The typed payload of this followup job, read from its file (written by
+    /// [`FollowupJob::with_payload`]). A file that does not hold one is a state error naming
+    /// the job and the file.
+    pub async fn payload<P: serde::de::DeserializeOwned>(&self) -> Result<P> {
+        let bytes = tokio::fs::read(&self.path).await.map_err(|e| Error::io("read followup job file", &self.path, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::new(ErrorKind::State, format!("the `{}` followup job file does not hold its payload: {e}", self.format))
+                .with("job", self.job_id())
+                .with("file", self.path.display().to_string())
+                .with_hint(
+                    "the package's files were changed or cut short: drop the package (`stevedore drop-pending-packages`) and load again",
+                )
+        })
+    }
 }
 
 /// Result of a job.
@@ -348,6 +379,36 @@ pub trait DestinationClient: Send + Sync {
 mod tests {
     use super::*;
     use crate::schema::Table;
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Cleanup {
+        table: String,
+        keep: Vec<String>,
+    }
+
+    /// A followup's payload goes into its file as JSON and comes back typed; a file that does
+    /// not hold it is a state error naming the job, the file and what to do.
+    #[tokio::test]
+    async fn followup_payloads_are_typed_both_ways() {
+        let payload = Cleanup { table: "events".into(), keep: vec!["events/1.a.jsonl".into()] };
+        let f = FollowupJob::with_payload("events", "replace_cleanup", &payload).unwrap();
+        assert_eq!((f.table.as_str(), f.format.as_str()), ("events", "replace_cleanup"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.0123456789.0.replace_cleanup");
+        std::fs::write(&path, &f.content).unwrap();
+        let job = JobInfo::parse(path.clone()).unwrap();
+        assert!(job.is_followup());
+        assert_eq!(job.payload::<Cleanup>().await.unwrap(), payload);
+
+        std::fs::write(&path, &f.content[..f.content.len() / 2]).unwrap();
+        let e = job.payload::<Cleanup>().await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::State);
+        let msg = format!("{e} {:?}", e.hint());
+        assert!(msg.contains("replace_cleanup") && msg.contains("events.0123456789.0.replace_cleanup") && msg.contains("drop"), "{msg}");
+        // another payload type is refused the same way
+        std::fs::write(&path, b"{\"statements\": []}").unwrap();
+        assert_eq!(job.payload::<Cleanup>().await.unwrap_err().kind(), ErrorKind::State);
+    }
 
     /// Plans follow the root's disposition, hint and format; the dataset comes from the
     /// destination's staging-dataset dispositions, and system tables always load directly.

@@ -33,6 +33,28 @@ pub const CLEANUP_FORMAT: &str = "replace_cleanup";
 /// and load).
 pub const TABLE_COMMIT_FORMAT: &str = "table_commit";
 
+/// The payload of a [`CLEANUP_FORMAT`] followup: a replaced table's files to keep (this
+/// load's); every other file of the table is removed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReplaceCleanup {
+    /// The table.
+    pub table: String,
+    /// Its schema (the folder of its files with some layouts).
+    pub schema_name: String,
+    /// Paths of the files to keep, relative to the dataset folder.
+    pub keep: Vec<String>,
+}
+
+/// The payload of a [`TABLE_COMMIT_FORMAT`] followup: the job files committed to a table
+/// format (Delta) in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TableCommit {
+    /// The table.
+    pub table: String,
+    /// The package's job files of the table.
+    pub files: Vec<std::path::PathBuf>,
+}
+
 /// File id and extension the paths of a package are checked with before its first write: a
 /// file id has 10 characters, and `jsonl.gz` is the longest extension of a data file.
 const SAMPLE_FILE_ID: &str = "0000000000";
@@ -148,13 +170,9 @@ impl FilesystemClient {
         Ok(())
     }
 
-    async fn cleanup_replaced(&self, content: &[u8]) -> Result<()> {
-        let v: Value =
-            serde_json::from_slice(content).map_err(|e| Error::new(ErrorKind::State, format!("corrupted replace cleanup job: {e}")))?;
-        let table = v["table"].as_str().unwrap_or_default().to_string();
-        let schema = v["schema_name"].as_str().unwrap_or_default().to_string();
-        let keep: HashSet<String> =
-            v["keep"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
+    async fn cleanup_replaced(&self, job: ReplaceCleanup) -> Result<()> {
+        let ReplaceCleanup { table, schema_name: schema, keep } = job;
+        let keep: HashSet<String> = keep.into_iter().collect();
         let doomed: Vec<String> = self.table_files(&schema, &table).await?.into_iter().filter(|rel| !keep.contains(rel)).collect();
         let removed = self.bucket.delete_many(doomed, &self.dataset).await?;
         tracing::debug!(table = %table, removed, "replace: removed files of earlier loads");
@@ -279,12 +297,8 @@ impl FilesystemClient {
         })
     }
 
-    async fn commit_table(&self, package: &PackageInfo, content: &[u8]) -> Result<()> {
-        let v: Value =
-            serde_json::from_slice(content).map_err(|e| Error::new(ErrorKind::State, format!("corrupted table commit job: {e}")))?;
-        let table = v["table"].as_str().unwrap_or_default().to_string();
-        let files: Vec<std::path::PathBuf> =
-            v["files"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(std::path::PathBuf::from)).collect()).unwrap_or_default();
+    async fn commit_table(&self, package: &PackageInfo, job: TableCommit) -> Result<()> {
+        let TableCommit { table, files } = job;
         let Some(writer) = self.table_writer(package, &table)? else {
             return Err(Error::new(ErrorKind::State, format!("table `{table}` has no table format")));
         };
@@ -371,8 +385,7 @@ impl DestinationClient for FilesystemClient {
 
     async fn run_job(&self, package: &PackageInfo, job: &JobInfo) -> Result<JobOutcome> {
         if job.format == CLEANUP_FORMAT {
-            let content = tokio::fs::read(&job.path).await.map_err(|e| Error::io("read job file", &job.path, e))?;
-            self.cleanup_replaced(&content).await?;
+            self.cleanup_replaced(job.payload().await?).await?;
             return Ok(JobOutcome::default());
         }
         if job.table == STATE_TABLE {
@@ -380,8 +393,7 @@ impl DestinationClient for FilesystemClient {
             return Ok(JobOutcome::default());
         }
         if job.format == TABLE_COMMIT_FORMAT {
-            let content = tokio::fs::read(&job.path).await.map_err(|e| Error::io("read job file", &job.path, e))?;
-            self.commit_table(package, &content).await?;
+            self.commit_table(package, job.payload().await?).await?;
             return Ok(JobOutcome::default());
         }
         if !job.is_data() {
@@ -445,10 +457,8 @@ impl DestinationClient for FilesystemClient {
             if self.table_writer(package, table)?.is_none() {
                 continue;
             }
-            let files: Vec<String> =
-                completed.iter().filter(|j| j.table == table && j.is_data()).map(|j| j.path.display().to_string()).collect();
-            let content = json!({"table": table, "files": files});
-            out.push(FollowupJob { table: table.to_string(), format: TABLE_COMMIT_FORMAT.into(), content: serde_json::to_vec(&content)? });
+            let files = completed.iter().filter(|j| j.table == table && j.is_data()).map(|j| j.path.clone()).collect();
+            out.push(FollowupJob::with_payload(table, TABLE_COMMIT_FORMAT, &TableCommit { table: table.to_string(), files })?);
         }
         for table in &package.replace_tables {
             if self.table_writer(package, table)?.is_some() {
@@ -464,8 +474,8 @@ impl DestinationClient for FilesystemClient {
                     None => Ok(self.rel(&self.job_path(package, j)?)),
                 })
                 .collect::<Result<_>>()?;
-            let content = json!({"table": table, "schema_name": package.schema.name, "keep": keep});
-            out.push(FollowupJob { table: table.clone(), format: CLEANUP_FORMAT.into(), content: serde_json::to_vec(&content)? });
+            let cleanup = ReplaceCleanup { table: table.clone(), schema_name: package.schema.name.clone(), keep };
+            out.push(FollowupJob::with_payload(table.clone(), CLEANUP_FORMAT, &cleanup)?);
         }
         Ok(out)
     }

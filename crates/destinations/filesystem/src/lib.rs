@@ -43,7 +43,7 @@ use stevedore_core::table_format::TableFormatWriter;
 use stevedore_core::writers::FileFormat;
 use stevedore_core::{Error, Result};
 
-pub use client::{CLEANUP_FORMAT, FilesystemClient, TABLE_COMMIT_FORMAT};
+pub use client::{CLEANUP_FORMAT, FilesystemClient, ReplaceCleanup, TABLE_COMMIT_FORMAT, TableCommit};
 pub use config::{CREDENTIALS_SPEC, CurrentDatetime, DEFAULT_BUCKET_URL, FILESYSTEM_SPEC, FilesystemConfig, SHARED_CREDENTIALS_SPEC};
 pub use layout::{DEFAULT_LAYOUT, ExtraPlaceholder, Layout};
 pub use stevedore_object_store::{Bucket, BucketUrl, Credentials, StoreOptions, object_store};
