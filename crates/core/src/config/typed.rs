@@ -15,25 +15,25 @@ pub trait KeyValue: Sized {
     fn read(config: &Config, paths: &[&[&str]], key: &str) -> crate::Result<Option<Self>>;
 }
 
-impl KeyValue for String {
-    const KIND: ValueKind = ValueKind::String;
-    fn read(config: &Config, paths: &[&[&str]], key: &str) -> crate::Result<Option<Self>> {
-        Ok(config.get_str(paths, key)?)
-    }
+/// `KeyValue` for types read by one getter of [`Config`].
+macro_rules! key_value_by_getter {
+    ($($ty:ty: $kind:ident, $getter:ident);+ $(;)?) => {$(
+        impl KeyValue for $ty {
+            const KIND: ValueKind = ValueKind::$kind;
+            fn read(config: &Config, paths: &[&[&str]], key: &str) -> crate::Result<Option<Self>> {
+                Ok(config.$getter(paths, key)?)
+            }
+        }
+    )+};
 }
 
-impl KeyValue for bool {
-    const KIND: ValueKind = ValueKind::Bool;
-    fn read(config: &Config, paths: &[&[&str]], key: &str) -> crate::Result<Option<Self>> {
-        Ok(config.get_bool(paths, key)?)
-    }
-}
-
-impl KeyValue for u64 {
-    const KIND: ValueKind = ValueKind::Integer;
-    fn read(config: &Config, paths: &[&[&str]], key: &str) -> crate::Result<Option<Self>> {
-        Ok(config.get_u64(paths, key)?)
-    }
+key_value_by_getter! {
+    String: String, get_str;
+    bool: Bool, get_bool;
+    u64: Integer, get_u64;
+    i64: Integer, get_i64;
+    f64: Float, get_f64;
+    toml::Table: Table, get_table;
 }
 
 impl KeyValue for usize {
@@ -43,32 +43,11 @@ impl KeyValue for usize {
     }
 }
 
-impl KeyValue for i64 {
-    const KIND: ValueKind = ValueKind::Integer;
-    fn read(config: &Config, paths: &[&[&str]], key: &str) -> crate::Result<Option<Self>> {
-        Ok(config.get_i64(paths, key)?)
-    }
-}
-
-impl KeyValue for f64 {
-    const KIND: ValueKind = ValueKind::Float;
-    fn read(config: &Config, paths: &[&[&str]], key: &str) -> crate::Result<Option<Self>> {
-        Ok(config.get_f64(paths, key)?)
-    }
-}
-
 impl KeyValue for Secret<String> {
     const KIND: ValueKind = ValueKind::String;
     const SECRET: bool = true;
     fn read(config: &Config, paths: &[&[&str]], key: &str) -> crate::Result<Option<Self>> {
         Ok(config.get_secret_str(paths, key)?)
-    }
-}
-
-impl KeyValue for toml::Table {
-    const KIND: ValueKind = ValueKind::Table;
-    fn read(config: &Config, paths: &[&[&str]], key: &str) -> crate::Result<Option<Self>> {
-        Ok(config.get_table(paths, key)?)
     }
 }
 
