@@ -61,6 +61,11 @@ pub struct Capabilities {
     /// destinations: merge and replace); empty: no staging dataset. The plan of each table
     /// says where its rows go ([`TablePlan::dataset`]).
     pub staging_dataset_dispositions: Vec<WriteDisposition>,
+    /// Whether parquet job files are compressed (snappy, dlt's default). A destination that
+    /// only reads its job files back on this machine (PostgreSQL's COPY) sets it to false:
+    /// compressing a file that never leaves the disk, then decompressing it, is CPU spent
+    /// for nothing. Files written for a staging storage are compressed regardless.
+    pub compress_parquet_job_files: bool,
 }
 
 impl Capabilities {
@@ -81,6 +86,7 @@ impl Capabilities {
             truncate_tables_on_staging_destination_before_load: true,
             insert_values_literals: SqlLiterals::Postgres,
             staging_dataset_dispositions: Vec::new(),
+            compress_parquet_job_files: true,
         }
     }
 }

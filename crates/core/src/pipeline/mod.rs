@@ -360,6 +360,9 @@ impl Pipeline {
         cfg.file_max_items = self.file_max_items;
         cfg.file_max_bytes = self.file_max_bytes.or(caps.recommended_file_size);
         cfg.sql_literals = caps.insert_values_literals;
+        if !caps.compress_parquet_job_files && self.staging.is_none() {
+            cfg.parquet_compression = parquet::basic::Compression::UNCOMPRESSED;
+        }
         cfg
     }
 

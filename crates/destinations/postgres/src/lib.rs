@@ -171,6 +171,8 @@ impl Destination for Postgres {
             vec![ReplaceStrategy::TruncateAndInsert, ReplaceStrategy::InsertFromStaging, ReplaceStrategy::StagingOptimized];
         c.max_parallel_load_jobs = Some(self.config.pool_size);
         c.state_as_table = true;
+        // job files are read back on this machine by COPY: snappy would be spent twice for nothing
+        c.compress_parquet_job_files = false;
         c.insert_values_literals = stevedore_sql::Dialect::insert_values_literals(&stevedore_sql::PostgresDialect::default());
         c
     }

@@ -578,3 +578,41 @@ async fn all_types_in_every_file_format() {
     }
     ctx.cleanup().await;
 }
+
+/// Parquet job files stay on this machine and are read back by COPY: they are written
+/// without snappy, and load the same rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parquet_job_files_are_written_uncompressed() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let Some(ctx) = setup("sd_uncompressed").await else { return };
+    let p = ctx.pipeline("p_uncompressed");
+    p.run(Resource::from_values("items", items(&[1, 2, 3], "x"))).await.unwrap();
+    assert_eq!(ctx.count("items").await, 3);
+    assert_eq!(ctx.count("items__tags").await, 6);
+    let mut files = Vec::new();
+    let mut stack = vec![ctx.pipelines_dir()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "parquet") {
+                files.push(path);
+            }
+        }
+    }
+    let tables: std::collections::BTreeSet<String> =
+        files.iter().map(|f| f.file_name().unwrap().to_string_lossy().split('.').next().unwrap().to_string()).collect();
+    assert!(tables.contains("items") && tables.contains("items__tags"), "{files:?}");
+    for f in &files {
+        let reader = SerializedFileReader::new(std::fs::File::open(f).unwrap()).unwrap();
+        let meta = reader.metadata();
+        assert!(meta.num_row_groups() > 0, "{}", f.display());
+        for rg in meta.row_groups() {
+            for c in rg.columns() {
+                assert_eq!(c.compression(), parquet::basic::Compression::UNCOMPRESSED, "{} {}", f.display(), c.column_path());
+            }
+        }
+    }
+    ctx.cleanup().await;
+}
