@@ -209,7 +209,7 @@ impl FilesystemClient {
             .with("table", table.to_string())
             .with_hint(match format {
                 TableFormat::Delta => {
-                    "build stevedore with feature `delta` (the CLI has it), or register a writer with Filesystem::builder().table_format(..)"
+                    "build stevedore with feature `delta` (the CLI has it by default), or register a writer with Filesystem::builder().table_format(..)"
                 }
                 _ => "only the `delta` table format is implemented; remove the table_format hint to write plain files",
             })),
