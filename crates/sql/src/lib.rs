@@ -21,6 +21,7 @@ pub mod client;
 pub mod ddl;
 pub mod dialect;
 pub mod jobs;
+pub mod jwt;
 pub mod system;
 
 pub use dialect::{Dialect, PostgresDialect};

@@ -214,10 +214,6 @@ fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
         .map_err(|_| Error::new(ErrorKind::Auth, "the BigQuery private_key is not a PEM key (base64 between BEGIN/END lines)"))
 }
 
-fn b64url(data: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
-}
-
 impl ServiceAccount {
     fn new(email: &str, key: &Secret<String>, token_uri: &str) -> Result<Self> {
         let der = pem_to_der(key.expose())?;
@@ -230,7 +226,6 @@ impl ServiceAccount {
 
     /// The signed assertion for the token endpoint.
     fn assertion(&self, now: i64) -> Result<String> {
-        let header = b64url(br#"{"alg":"RS256","typ":"JWT"}"#);
         let claims = json!({
             "iss": self.email,
             "scope": "https://www.googleapis.com/auth/bigquery https://www.googleapis.com/auth/devstorage.read_only",
@@ -238,13 +233,7 @@ impl ServiceAccount {
             "iat": now,
             "exp": now + 3600,
         });
-        let signing = format!("{header}.{}", b64url(claims.to_string().as_bytes()));
-        let rng = ring::rand::SystemRandom::new();
-        let mut sig = vec![0u8; self.key.public().modulus_len()];
-        self.key
-            .sign(&ring::signature::RSA_PKCS1_SHA256, &rng, signing.as_bytes(), &mut sig)
-            .map_err(|_| Error::internal("RS256 signing of the service-account assertion failed"))?;
-        Ok(format!("{signing}.{}", b64url(&sig)))
+        stevedore_sql::jwt::rs256(&self.key, &claims, "the service-account assertion")
     }
 }
 

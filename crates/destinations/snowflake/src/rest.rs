@@ -155,10 +155,6 @@ fn decrypt_key(label: Option<&str>, der: Vec<u8>, passphrase: Option<&Secret<Str
     }
 }
 
-fn b64url(data: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
-}
-
 /// DER length bytes.
 fn der_len(n: usize) -> Vec<u8> {
     if n < 0x80 {
@@ -224,19 +220,14 @@ impl KeyPair {
     /// The login JWT for `ACCOUNT.USER`, valid one hour from `now` (Unix seconds).
     pub fn jwt(&self, account: &str, user: &str, now: i64) -> Result<String> {
         let qualified = format!("{}.{}", account.to_ascii_uppercase(), user.to_ascii_uppercase());
-        let header = b64url(br#"{"alg":"RS256","typ":"JWT"}"#);
         let claims = json!({
             "iss": format!("{qualified}.{}", self.fingerprint),
             "sub": qualified,
             "iat": now,
             "exp": now + 3600,
         });
-        let signing = format!("{header}.{}", b64url(claims.to_string().as_bytes()));
-        let mut sig = vec![0u8; self.key.public().modulus_len()];
-        self.key
-            .sign(&ring::signature::RSA_PKCS1_SHA256, &ring::rand::SystemRandom::new(), signing.as_bytes(), &mut sig)
-            .map_err(|_| Error::new(ErrorKind::Auth, "cannot sign the Snowflake login JWT with the private_key"))?;
-        Ok(format!("{signing}.{}", b64url(&sig)))
+        stevedore_sql::jwt::rs256(&self.key, &claims, "the Snowflake login JWT")
+            .map_err(|_| Error::new(ErrorKind::Auth, "cannot sign the Snowflake login JWT with the private_key"))
     }
 }
 
