@@ -9,6 +9,7 @@
 //! * [`client`]: [`client::SqlClient`], the destination client every SQL destination shares
 //!   (migration, jobs, followups, load markers, state), on a [`client::SqlBackend`] the
 //!   destination crate supplies (connections, transactions, how a file gets into a table);
+//! * [`jwt`]: the RS256 tokens Snowflake's key-pair login and BigQuery's service accounts sign;
 //! * [`system`]: dlt's system tables (`_dlt_loads`, `_dlt_version`, `_dlt_pipeline_state`) and
 //!   the statements around them.
 //!
