@@ -189,10 +189,7 @@ fn pipelines_dir(arg: Option<PathBuf>, config: &Config) -> stevedore::Result<Pat
     if let Some(p) = arg {
         return Ok(p);
     }
-    if let Some(p) = stevedore::pipeline::PipelineConfig::read(config)?.pipelines_dir {
-        return Ok(PathBuf::from(p));
-    }
-    stevedore::pipeline::default_pipelines_dir()
+    stevedore::pipeline::PipelineConfig::read(config)?.pipelines_dir_or_default()
 }
 
 async fn run(cli: Cli) -> stevedore::Result<()> {

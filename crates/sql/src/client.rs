@@ -608,3 +608,17 @@ impl<B: SqlBackend> DestinationClient for SqlClient<B> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `sql` followup written before payloads were typed (`json!({"statements": [...]})`)
+    /// still reads, so a package left pending by an earlier version resumes.
+    #[test]
+    fn sql_jobs_of_earlier_versions_still_read() {
+        let earlier = serde_json::to_vec(&serde_json::json!({"statements": ["DELETE FROM a", "INSERT INTO a SELECT 1"]})).unwrap();
+        let job: SqlJob = serde_json::from_slice(&earlier).unwrap();
+        assert_eq!(job.statements, vec!["DELETE FROM a".to_string(), "INSERT INTO a SELECT 1".to_string()]);
+    }
+}

@@ -72,14 +72,6 @@ impl KeyValue for toml::Value {
     }
 }
 
-/// Any value with where it was found (for messages naming the file or variable).
-impl KeyValue for ConfigValue {
-    const KIND: ValueKind = ValueKind::Any;
-    fn read(config: &Config, paths: &[&[&str]], key: &str) -> crate::Result<Option<Self>> {
-        Ok(config.get(paths, key))
-    }
-}
-
 /// An optional key: absent stays `None`.
 impl<T: KeyValue> KeyValue for Option<T> {
     const KIND: ValueKind = T::KIND;

@@ -76,10 +76,7 @@ impl PipelineBuilder {
         let pipeline_cfg = PipelineConfig::read(&config)?;
         let pipelines_dir = match self.pipelines_dir {
             Some(p) => p,
-            None => match pipeline_cfg.pipelines_dir {
-                Some(p) => PathBuf::from(p),
-                None => default_pipelines_dir()?,
-            },
+            None => pipeline_cfg.pipelines_dir_or_default()?,
         };
         let dataset_name = match self.dataset_name {
             Some(d) => d,

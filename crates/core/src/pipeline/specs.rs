@@ -30,13 +30,13 @@ crate::config_section! {
         /// parallel load jobs
         pub workers: usize = LoaderOptions::default().workers => "20",
         /// a job that fails for good aborts its package (no load marker)
-        pub raise_on_failed_jobs: bool = true => "true",
+        pub raise_on_failed_jobs: bool = LoaderOptions::default().raise_on_failed_jobs => "true",
         /// attempts per job and run for transient errors (exponential backoff from 200 ms)
-        pub raise_on_max_retries: u64 = 5 => "5",
+        pub raise_on_max_retries: u64 = LoaderOptions::default().max_attempts.into() => "5",
         /// delete job files of loaded packages
-        pub delete_completed_jobs: bool = false => "false",
+        pub delete_completed_jobs: bool = LoaderOptions::default().delete_completed_jobs => "false",
         /// empty the staging tables of a load after it completed (SQL destinations)
-        pub truncate_staging_dataset: bool = false => "false",
+        pub truncate_staging_dataset: bool = LoaderOptions::default().truncate_staging_dataset => "false",
     }
 }
 
@@ -79,6 +79,16 @@ crate::config_section! {
         pub pipelines_dir: Option<String> = None => "`~/.stevedore/pipelines`",
         /// dataset name (`--dataset`)
         pub dataset_name: Option<String> = None => "`<pipeline>_dataset`",
+    }
+}
+
+impl PipelineConfig {
+    /// `pipelines_dir`, else the default (`~/.stevedore/pipelines`).
+    pub fn pipelines_dir_or_default(&self) -> Result<PathBuf> {
+        match &self.pipelines_dir {
+            Some(p) => Ok(PathBuf::from(p)),
+            None => default_pipelines_dir(),
+        }
     }
 }
 

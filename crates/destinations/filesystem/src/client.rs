@@ -523,3 +523,20 @@ impl DestinationClient for FilesystemClient {
         Ok(Some(stevedore_core::state::decompress_state(state)?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Followups written before payloads were typed (the `json!` documents below are what the
+    /// earlier writer produced) still read, so packages left pending by it resume.
+    #[test]
+    fn followups_of_earlier_versions_still_read() {
+        let earlier = json!({"table": "events", "schema_name": "s", "keep": ["events/1.a.jsonl"]});
+        let cleanup: ReplaceCleanup = serde_json::from_slice(&serde_json::to_vec(&earlier).unwrap()).unwrap();
+        assert_eq!((cleanup.table.as_str(), cleanup.schema_name.as_str(), cleanup.keep.len()), ("events", "s", 1));
+        let earlier = json!({"table": "events", "files": ["/p/load/new/1/new_jobs/events.a.0.parquet"]});
+        let commit: TableCommit = serde_json::from_slice(&serde_json::to_vec(&earlier).unwrap()).unwrap();
+        assert_eq!(commit.files, vec![std::path::PathBuf::from("/p/load/new/1/new_jobs/events.a.0.parquet")]);
+    }
+}
