@@ -110,6 +110,18 @@ async fn kill_9_during_copy_then_same_command_is_exact() {
     let tables: Vec<&String> = expected.keys().collect();
     assert_eq!(count_rows(&url, &dataset, &tables).await, expected, "exact rows per table");
     assert_eq!(query(&url, &format!("SELECT count(*) FROM \"{dataset}\"._dlt_loads")).await, vec!["1"]);
+    // the unique constraints deferred after the data jobs were built by the rerun
+    let unique = query(
+        &url,
+        &format!(
+            "SELECT table_name FROM information_schema.table_constraints WHERE table_schema = '{dataset}' AND constraint_type = 'UNIQUE' AND constraint_name = table_name || '__dlt_id_key' AND table_name NOT LIKE '\\_dlt%' ORDER BY 1"
+        ),
+    )
+    .await;
+    let mut want: Vec<String> = tables.iter().map(|t| t.to_string()).collect();
+    want.sort();
+    assert_eq!(unique, want, "a UNIQUE constraint on _dlt_id in every table");
+    assert_eq!(query(&url, &format!("SELECT count(*) FROM \"{dataset}\"._stevedore_pending_indexes")).await, vec!["0"]);
     query(&url, &format!("DROP SCHEMA \"{dataset}\" CASCADE")).await;
 }
 

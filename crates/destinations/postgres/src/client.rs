@@ -253,4 +253,20 @@ impl SqlBackend for PostgresBackend {
     fn fault_statement(&self) -> Option<&'static str> {
         Some("SELECT pg_terminate_backend(pg_backend_pid())")
     }
+
+    fn deferred_unique_columns(&self, table: &Table) -> Vec<String> {
+        table.columns.values().filter(|c| self.dialect.column_hints(c).contains(&"UNIQUE")).map(|c| c.name.clone()).collect()
+    }
+
+    fn build_deferred_unique_sql(&self, qualified: &str, pending: &str, table: &str, columns: &[String]) -> Vec<String> {
+        // `ADD UNIQUE (c)` names the constraint `<table>_<c>_key`, as an inline `UNIQUE` does.
+        // The row lock makes a second load of the same table (another pipeline) wait, then
+        // find nothing left to build.
+        let literal = table.replace('\'', "''");
+        let adds: String =
+            columns.iter().map(|c| format!("ALTER TABLE {qualified} ADD UNIQUE ({});\n", self.dialect.quote_identifier(c))).collect();
+        vec![format!(
+            "DO $stevedore$ BEGIN\nPERFORM 1 FROM {pending} WHERE table_name = '{literal}' FOR UPDATE;\nIF FOUND THEN\n{adds}DELETE FROM {pending} WHERE table_name = '{literal}';\nEND IF;\nEND $stevedore$"
+        )]
+    }
 }

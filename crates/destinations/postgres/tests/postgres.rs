@@ -616,3 +616,54 @@ async fn parquet_job_files_are_written_uncompressed() {
     }
     ctx.cleanup().await;
 }
+
+/// New append tables are created without their `UNIQUE` constraints, which are built once
+/// the data jobs finished and before the load marker; a constraint left pending (by a load
+/// that stopped in between) is built by the next load of the dataset; duplicates stop that
+/// load with the table named, and the same load succeeds once they are gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unique_constraints_of_new_tables_are_built_after_the_data() {
+    let Some(ctx) = setup("sd_defer").await else { return };
+    let ds = ctx.dataset.clone();
+    let unique = |table: &str| {
+        format!(
+            "SELECT constraint_name FROM information_schema.table_constraints WHERE table_schema = '{ds}' AND table_name = '{table}' AND constraint_type = 'UNIQUE'"
+        )
+    };
+    let p = ctx.pipeline("p_defer");
+    p.run(Resource::from_values("items", items(&[1, 2, 3], "x"))).await.unwrap();
+    // the names an inline UNIQUE gets, as dlt creates them
+    assert_eq!(ctx.col(&unique("items")).await, vec!["items__dlt_id_key"]);
+    assert_eq!(ctx.col(&unique("items__tags")).await, vec!["items__tags__dlt_id_key"]);
+    assert_eq!(ctx.count("_stevedore_pending_indexes").await, 0);
+
+    // a constraint left pending is built by the next load, and duplicates stop it
+    ctx.rows(&format!(
+        "ALTER TABLE \"{ds}\".items DROP CONSTRAINT items__dlt_id_key; \
+         INSERT INTO \"{ds}\"._stevedore_pending_indexes VALUES ('items', '_dlt_id'); \
+         INSERT INTO \"{ds}\".items (id, name, _dlt_load_id, _dlt_id) SELECT id, name, _dlt_load_id, _dlt_id FROM \"{ds}\".items WHERE id = 1"
+    ))
+    .await;
+    let err = p.run(Resource::from_values("other", vec![json!({"id": 1})])).await.unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("items") && msg.contains("_dlt_id"), "{msg}");
+    assert_eq!(ctx.count("_dlt_loads").await, 1, "no load marker for the stopped load");
+    assert_eq!(ctx.col(&unique("items")).await, Vec::<String>::new());
+    ctx.rows(&format!("DELETE FROM \"{ds}\".items WHERE ctid = (SELECT max(ctid) FROM \"{ds}\".items WHERE id = 1)")).await;
+    let loaded = p.load_pending().await.unwrap();
+    assert_eq!(loaded.len(), 1);
+    assert_eq!(ctx.col(&unique("items")).await, vec!["items__dlt_id_key"]);
+    assert_eq!(ctx.col(&unique("other")).await, vec!["other__dlt_id_key"]);
+    assert_eq!(ctx.count("_stevedore_pending_indexes").await, 0);
+    assert_eq!((ctx.count("items").await, ctx.count("other").await, ctx.count("_dlt_loads").await), (3, 1, 2));
+    if let Some(out) = ctx.psql(&unique("other")) {
+        assert_eq!(out, vec!["other__dlt_id_key"]);
+    }
+
+    // create_indexes = false: no constraint and nothing pending
+    let p = ctx.pipeline_with("p_defer_off", ctx.builder().create_indexes(false).build().unwrap(), Config::empty());
+    p.run(Resource::from_values("plain", vec![json!({"id": 1})])).await.unwrap();
+    assert_eq!(ctx.col(&unique("plain")).await, Vec::<String>::new());
+    assert_eq!(ctx.count("_stevedore_pending_indexes").await, 0);
+    ctx.cleanup().await;
+}
