@@ -159,9 +159,15 @@ struct Row {
 }
 
 /// `cargo` arguments of the binaries the bench runs.
+/// The packages are named: without `-p`, features unify over the whole workspace and the
+/// test crates bring Delta back in.
 pub const BUILD_ARGS: &[&str] = &[
     "build",
     "--release",
+    "-p",
+    "stevedore-cli",
+    "-p",
+    "stevedore-core",
     "--bin",
     "stevedore",
     "--example",
