@@ -158,6 +158,9 @@ struct Row {
     rows: u64,
 }
 
+/// The floor the performance issue measures stevedore's CPU seconds against.
+const SONIC_FLOOR: &str = "floor: sonic-rs parse (value)";
+
 /// `cargo` arguments of the binaries the bench runs.
 /// The packages are named: without `-p`, features unify over the whole workspace and the
 /// test crates bring Delta back in.
@@ -201,12 +204,14 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         let f = file.display().to_string();
         let runs = if n >= 1_000_000 { o.runs } else { o.runs.max(3) };
         // floors
-        for mode in ["value", "ignored"] {
+        for (mode, scenario) in
+            [("value", "floor: serde_json parse (value)"), ("ignored", "floor: serde_json parse (ignored)"), ("sonic", SONIC_FLOOR)]
+        {
             let mut v = Vec::new();
             for _ in 0..runs {
                 v.push(measure(&format!("{} {f} {mode}", floor.display()), &[])?.0);
             }
-            results.push(Row { scenario: format!("floor: serde_json parse ({mode})"), n, s: med(&v), rows: 0 });
+            results.push(Row { scenario: scenario.into(), n, s: med(&v), rows: 0 });
         }
         // stevedore
         let mut rows_by_format: BTreeMap<&str, u64> = BTreeMap::new();
@@ -495,6 +500,18 @@ fn render(rows: &[Row], notes: &[String]) -> String {
                 "| {} | {:.2} | {:.2} | {:.0} | {:.0} | {} | {} | {} |\n",
                 r.scenario, r.s.wall, r.s.cpu, r.s.rss_mb, rps, rows_s, vs_dlt, vs_floor
             ));
+        }
+        if let Some(sonic) = of(SONIC_FLOOR).filter(|f| f.s.cpu > 0.0) {
+            s.push('\n');
+            for r in rows.iter().filter(|r| r.n == n && r.scenario.starts_with("stevedore ") && r.scenario != "stevedore postgres") {
+                s.push_str(&format!(
+                    "- {}: {:.2} CPU s, {:.1}x the CPU of the sonic-rs parse floor ({:.2} s)\n",
+                    r.scenario,
+                    r.s.cpu,
+                    r.s.cpu / sonic.s.cpu,
+                    sonic.s.cpu
+                ));
+            }
         }
     }
     if !notes.is_empty() {

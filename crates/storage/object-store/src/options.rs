@@ -6,6 +6,9 @@
 //! Each value remembers where it came from (a file and line, an environment variable), so error
 //! messages can name the setting without showing it.
 
+// the store builders that use these helpers are behind the `aws` and `azure` features
+#![cfg_attr(not(any(feature = "aws", feature = "azure")), allow(dead_code))]
+
 use std::collections::BTreeMap;
 
 use stevedore_core::config::{ResolvedSection, ResolvedValue, Secret};
