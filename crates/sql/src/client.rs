@@ -160,6 +160,11 @@ pub trait SqlBackend: Send + Sync + 'static {
     fn deferred_unique_columns(&self, _table: &Table) -> Vec<String> {
         Vec::new()
     }
+    /// Whether this backend may have deferred unique constraints to build when a load
+    /// completes (then [`PENDING_INDEXES_TABLE`] is read there); false by default.
+    fn defers_unique_constraints(&self) -> bool {
+        false
+    }
     /// The statements that build the pending unique constraints `columns` of `table` and
     /// remove their rows from `pending` (both qualified), run in one transaction.
     fn build_deferred_unique_sql(&self, _qualified: &str, _pending: &str, _table: &str, _columns: &[String]) -> Vec<String> {
@@ -432,6 +437,9 @@ impl<B: SqlBackend> SqlClient<B> {
     /// Builds the pending unique constraints of the tables `schema` knows, one transaction per
     /// table, the tables in parallel (each on its own connection).
     async fn build_pending_unique(&self, schema: &Schema) -> Result<()> {
+        if !self.backend.defers_unique_constraints() {
+            return Ok(());
+        }
         let names = self.names();
         let pending = names.final_table(PENDING_INDEXES_TABLE);
         let builds = self.pending_unique(schema).await?.into_iter().map(|(table, columns)| {

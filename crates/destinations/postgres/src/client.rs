@@ -254,6 +254,11 @@ impl SqlBackend for PostgresBackend {
         Some("SELECT pg_terminate_backend(pg_backend_pid())")
     }
 
+    fn defers_unique_constraints(&self) -> bool {
+        // even with `create_indexes = false` now: an earlier load may have left some pending
+        true
+    }
+
     fn deferred_unique_columns(&self, table: &Table) -> Vec<String> {
         table.columns.values().filter(|c| self.dialect.column_hints(c).contains(&"UNIQUE")).map(|c| c.name.clone()).collect()
     }
