@@ -164,7 +164,7 @@ const SONIC_FLOOR: &str = "floor: sonic-rs parse (value)";
 /// `cargo` arguments of the binaries the bench runs.
 /// The packages are named: without `-p`, features unify over the whole workspace and the
 /// test crates bring Delta back in.
-pub const BUILD_ARGS: &[&str] = &[
+const BUILD_ARGS: &[&str] = &[
     "build",
     "--release",
     "-p",

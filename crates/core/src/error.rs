@@ -102,9 +102,13 @@ impl Error {
         self.retryable = retryable;
         self
     }
-    /// Adds a context pair (`file`, `line`, `table`, `column`, `job`, `destination`...).
+    /// Adds a context pair (`file`, `line`, `table`, `column`, `job`, `destination`...); a
+    /// pair the error already holds (a layer below named the same table) is not repeated.
     pub fn with(mut self, key: &'static str, value: impl Into<String>) -> Self {
-        self.context.push((key, value.into()));
+        let value = value.into();
+        if !self.context.iter().any(|(k, v)| *k == key && *v == value) {
+            self.context.push((key, value));
+        }
         self
     }
     /// Adds a hint: what the user can do about it.

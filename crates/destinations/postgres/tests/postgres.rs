@@ -660,6 +660,17 @@ async fn unique_constraints_of_new_tables_are_built_after_the_data() {
         assert_eq!(out, vec!["other__dlt_id_key"]);
     }
 
+    // two pipelines appending to one new table at once: each constraint is built once
+    let rows = |tag: &str| (0..2000).map(|i| json!({"id": i, "tag": tag, "l": [i, i + 1]})).collect::<Vec<_>>();
+    let (pa, pb) = (ctx.pipeline("p_defer_a"), ctx.pipeline("p_defer_b"));
+    let (a, b) = tokio::join!(pa.run(Resource::from_values("both", rows("a"))), pb.run(Resource::from_values("both", rows("b"))));
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(ctx.col(&unique("both")).await, vec!["both__dlt_id_key"]);
+    assert_eq!(ctx.col(&unique("both__l")).await, vec!["both__l__dlt_id_key"]);
+    assert_eq!((ctx.count("both").await, ctx.count("both__l").await), (4000, 8000));
+    assert_eq!(ctx.count("_stevedore_pending_indexes").await, 0);
+
     // create_indexes = false: no constraint and nothing pending
     let p = ctx.pipeline_with("p_defer_off", ctx.builder().create_indexes(false).build().unwrap(), Config::empty());
     p.run(Resource::from_values("plain", vec![json!({"id": 1})])).await.unwrap();
