@@ -302,9 +302,10 @@ fn build_pipeline(name: &str, dest: &DestArgs, format: Option<FileFormat>, bar: 
 }
 
 async fn load(args: LoadArgs) -> stevedore::Result<()> {
-    if matches!(args.table_format, Some(TableFormatArg::Delta)) && !cfg!(feature = "delta") {
-        return Err(stevedore::Error::config("--table-format delta: this stevedore was built without the `delta` feature")
-            .with_hint("build the CLI with its default features, or add `--features delta`"));
+    if matches!(args.table_format, Some(TableFormatArg::Delta)) && !stevedore::DELTA {
+        return Err(stevedore::Error::config("--table-format delta: this stevedore was built without the `delta` feature").with_hint(
+            "build the CLI with `--features delta` (`cargo install stevedore-cli --features delta`); nothing was read or written",
+        ));
     }
     let bar = ProgressBar::new_spinner();
     bar.set_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("template"));

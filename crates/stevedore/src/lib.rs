@@ -47,6 +47,9 @@ pub mod delta {
     pub use stevedore_delta::*;
 }
 
+/// Whether this build writes Delta tables (feature `delta`).
+pub const DELTA: bool = cfg!(feature = "delta");
+
 /// The filesystem destination from layered config, with the table formats of this build
 /// registered (Delta with feature `delta`).
 #[cfg(feature = "filesystem")]
