@@ -1,7 +1,8 @@
 """dlt side of `cargo xtask bench`: load a JSON-lines file with dlt 1.31 the way a dlt user
 does (a generator of dicts, append), into the filesystem destination.
 
-usage: python bench_dlt.py FILE FORMAT WORKDIR
+usage: python bench_dlt.py FILE FORMAT WORKDIR [TABLE]
+TABLE: the table (resource) name, default events
 FORMAT: parquet | jsonl (jsonl is gzip unless DATA_WRITER__DISABLE_COMPRESSION=true)
         | postgres (dlt's postgres destination with its default insert_values files; credentials
           from DESTINATION__POSTGRES__CREDENTIALS, dataset from BENCH_DATASET)
@@ -15,6 +16,7 @@ import dlt
 
 def main():
     path, fmt, work = sys.argv[1], sys.argv[2], sys.argv[3]
+    table = sys.argv[4] if len(sys.argv) > 4 else "events"
 
     def rows():
         with open(path, encoding="utf-8") as f:
@@ -34,7 +36,7 @@ def main():
             dataset_name=os.environ.get("BENCH_DATASET", "bench_dlt"),
             pipelines_dir=os.path.join(work, "p"),
         )
-        info = p.run(dlt.resource(rows, name="events"))
+        info = p.run(dlt.resource(rows, name=table))
         print(info)
         return
     p = dlt.pipeline(
@@ -43,7 +45,7 @@ def main():
         dataset_name="bench_data",
         pipelines_dir=os.path.join(work, "p"),
     )
-    info = p.run(dlt.resource(rows, name="events"), loader_file_format=fmt)
+    info = p.run(dlt.resource(rows, name=table), loader_file_format=fmt)
     print(info)
 
 

@@ -1,8 +1,9 @@
 //! `cargo xtask bench`: stevedore against dlt and against the raw floors, on the same input,
 //! on this machine, in one run. Medians of repeated runs; ratios, not absolute claims.
 //!
-//! Input: `../shared/bench/gen_events.py` (deterministic), cached under
-//! `$STEVEDORE_CACHE/bench`. Each command runs under `/usr/bin/time` for wall, CPU and peak
+//! Inputs, both deterministic and cached under `$STEVEDORE_CACHE/bench`: GitHub-like events
+//! (`../shared/bench/gen_events.py`) and, as a second shape with wider rows, deeper nesting
+//! and many short lists, web-shop orders (`scripts/gen_orders.py`). Each command runs under `/usr/bin/time` for wall, CPU and peak
 //! RSS. The report goes to stdout and to `docs/benchmarks.md`.
 
 use std::collections::BTreeMap;
@@ -15,11 +16,33 @@ use crate::services;
 use crate::venv::{self, DLT, READERS};
 use crate::{Error, Result, bail};
 
-const USAGE: &str =
-    "usage: cargo xtask bench [--sizes 100000,1000000] [--runs N] [--dlt-runs N] [--skip-dlt] [--skip-postgres] [--with-10m] [--no-write]";
+const USAGE: &str = "usage: cargo xtask bench [--sizes 100000,1000000] [--shapes events,orders] [--runs N] [--dlt-runs N] [--skip-dlt] [--skip-postgres] [--with-10m] [--no-write]";
+
+/// An input shape: its name (also the table loaded), generator and what a record holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shape {
+    name: &'static str,
+    /// The generator, relative to the workspace root.
+    script: &'static str,
+    about: &'static str,
+}
+
+const SHAPES: &[Shape] = &[
+    Shape {
+        name: "events",
+        script: "../shared/bench/gen_events.py",
+        about: "GitHub-like events, nested objects and lists: 1 record ≈ 3.2 rows over 4 tables, ≈ 875 bytes",
+    },
+    Shape {
+        name: "orders",
+        script: "scripts/gen_orders.py",
+        about: "web-shop orders: wider rows (57 columns in `orders`), lists in list items, many short lists: 1 record ≈ 15.8 rows over 6 tables, ≈ 2.2 KB",
+    },
+];
 
 struct Opts {
     sizes: Vec<usize>,
+    shapes: Vec<Shape>,
     runs: usize,
     dlt_runs: usize,
     skip_dlt: bool,
@@ -53,10 +76,11 @@ fn med(samples: &[Sample]) -> Sample {
     }
 }
 
-/// The shell line of one `stevedore load` of `file` into a local folder under `dir`.
-fn stevedore_load(stevedore: &Path, file: &str, fmt: &str, dir: &Path) -> String {
+/// The shell line of one `stevedore load` of `file` into table `table` of a local folder
+/// under `dir`.
+fn stevedore_load(stevedore: &Path, file: &str, table: &str, fmt: &str, dir: &Path) -> String {
     format!(
-        "{} load {file} --table events --format {fmt} --bucket-url {d}/data --pipelines-dir {d}/p --pipeline bench",
+        "{} load {file} --table {table} --format {fmt} --bucket-url {d}/data --pipelines-dir {d}/p --pipeline bench",
         stevedore.display(),
         d = dir.display()
     )
@@ -68,8 +92,8 @@ fn gzip_env(nogz: bool) -> Vec<(&'static str, String)> {
 }
 
 /// Measures one `stevedore load` into `dir` (removed afterwards).
-fn run_stevedore(stevedore: &Path, file: &str, fmt: &str, nogz: bool, dir: &Path) -> Result<(Sample, String)> {
-    let r = measure(&stevedore_load(stevedore, file, fmt, dir), &gzip_env(nogz));
+fn run_stevedore(stevedore: &Path, file: &str, table: &str, fmt: &str, nogz: bool, dir: &Path) -> Result<(Sample, String)> {
+    let r = measure(&stevedore_load(stevedore, file, table, fmt, dir), &gzip_env(nogz));
     let _ = fs::remove_dir_all(dir);
     r
 }
@@ -97,8 +121,16 @@ fn measure(shell: &str, env: &[(&str, String)]) -> Result<(Sample, String)> {
 }
 
 fn parse_opts(args: &[String]) -> Result<Opts> {
-    let mut o =
-        Opts { sizes: vec![100_000, 1_000_000], runs: 5, dlt_runs: 1, skip_dlt: false, skip_pg: false, with_10m: false, write: true };
+    let mut o = Opts {
+        sizes: vec![100_000, 1_000_000],
+        shapes: SHAPES.to_vec(),
+        runs: 5,
+        dlt_runs: 1,
+        skip_dlt: false,
+        skip_pg: false,
+        with_10m: false,
+        write: true,
+    };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -106,6 +138,15 @@ fn parse_opts(args: &[String]) -> Result<Opts> {
                 let v = it.next().ok_or_else(|| Error(USAGE.into()))?;
                 o.sizes =
                     v.split(',').map(|s| s.replace('_', "").parse().map_err(|_| Error(format!("bad size {s}")))).collect::<Result<_>>()?;
+            }
+            "--shapes" => {
+                let v = it.next().ok_or_else(|| Error(USAGE.into()))?;
+                o.shapes = v
+                    .split(',')
+                    .map(|name| {
+                        SHAPES.iter().copied().find(|s| s.name == name).ok_or_else(|| Error(format!("unknown shape {name}\n{USAGE}")))
+                    })
+                    .collect::<Result<_>>()?;
             }
             "--runs" => o.runs = it.next().and_then(|v| v.parse().ok()).ok_or_else(|| Error(USAGE.into()))?,
             "--dlt-runs" => o.dlt_runs = it.next().and_then(|v| v.parse().ok()).ok_or_else(|| Error(USAGE.into()))?,
@@ -123,13 +164,13 @@ fn parse_opts(args: &[String]) -> Result<Opts> {
     Ok(o)
 }
 
-fn input(root: &Path, n: usize) -> Result<PathBuf> {
+fn input(root: &Path, shape: Shape, n: usize) -> Result<PathBuf> {
     let dir = cache_dir()?.join("bench");
     fs::create_dir_all(&dir).map_err(|e| Error(format!("{}: {e}", dir.display())))?;
-    let p = dir.join(format!("events_{n}.jsonl"));
+    let p = dir.join(format!("{}_{n}.jsonl", shape.name));
     if !p.exists() {
-        let gen_script = root.join("..").join("shared").join("bench").join("gen_events.py");
-        println!("bench: generating {n} events into {}", p.display());
+        let gen_script = root.join(shape.script);
+        println!("bench: generating {n} {} into {}", shape.name, p.display());
         let tmp = p.with_extension("tmp");
         let st = Command::new("python3").arg(&gen_script).arg(n.to_string()).arg(&tmp).status();
         match st {
@@ -153,6 +194,7 @@ fn rows_from_summary(out: &str) -> Option<u64> {
 
 struct Row {
     scenario: String,
+    shape: &'static str,
     n: usize,
     s: Sample,
     rows: u64,
@@ -199,9 +241,10 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     let mut notes: Vec<String> = Vec::new();
     let mut pg_env: Option<std::result::Result<(String, String, services::Session), String>> = None;
 
-    for &n in &o.sizes {
-        let file = input(&root, n)?;
+    for (&n, shape) in o.sizes.iter().flat_map(|n| o.shapes.iter().map(move |s| (n, *s))) {
+        let file = input(&root, shape, n)?;
         let f = file.display().to_string();
+        let (t, events) = (shape.name, shape.name == "events");
         let runs = if n >= 1_000_000 { o.runs } else { o.runs.max(3) };
         // floors
         for (mode, scenario) in
@@ -211,7 +254,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             for _ in 0..runs {
                 v.push(measure(&format!("{} {f} {mode}", floor.display()), &[])?.0);
             }
-            results.push(Row { scenario: scenario.into(), n, s: med(&v), rows: 0 });
+            results.push(Row { scenario: scenario.into(), shape: t, n, s: med(&v), rows: 0 });
         }
         // stevedore
         let mut rows_by_format: BTreeMap<&str, u64> = BTreeMap::new();
@@ -221,39 +264,42 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             let mut v = Vec::new();
             let mut rows = 0;
             for i in 0..runs {
-                let (s, out) = run_stevedore(&stevedore, &f, fmt, nogz, &work.join(format!("{fmt}-{nogz}-{n}-{i}")))?;
+                let (s, out) = run_stevedore(&stevedore, &f, t, fmt, nogz, &work.join(format!("{t}-{fmt}-{nogz}-{n}-{i}")))?;
                 rows = rows_from_summary(&out).unwrap_or(0);
                 v.push(s);
             }
             rows_by_format.insert(fmt, rows);
-            results.push(Row { scenario: name.into(), n, s: med(&v), rows });
+            results.push(Row { scenario: name.into(), shape: t, n, s: med(&v), rows });
         }
-        // dlt
+        // dlt (uncompressed jsonl only on the first shape: the dlt runs are most of the bench)
         if !o.skip_dlt {
             let script = root.join("scripts").join("bench_dlt.py");
             for (name, fmt, nogz) in [("dlt parquet", "parquet", false), ("dlt jsonl.gz", "jsonl", false), ("dlt jsonl", "jsonl", true)] {
+                if nogz && !events {
+                    continue;
+                }
                 let mut v = Vec::new();
                 // The machine's speed drifts over minutes, and a dlt run takes minutes: each dlt
                 // run is paired with stevedore runs right before and after it.
                 let mut pairs = Vec::new();
                 for i in 0..o.dlt_runs.max(1) {
-                    let sdir = work.join(format!("pair-{fmt}-{nogz}-{n}-{i}"));
-                    let (before, _) = run_stevedore(&stevedore, &f, fmt, nogz, &sdir)?;
-                    let dir = work.join(format!("dlt-{fmt}-{nogz}-{n}-{i}"));
-                    let cmd = format!("{} {} {f} {fmt} {}", python.display(), script.display(), dir.display());
+                    let sdir = work.join(format!("pair-{t}-{fmt}-{nogz}-{n}-{i}"));
+                    let (before, _) = run_stevedore(&stevedore, &f, t, fmt, nogz, &sdir)?;
+                    let dir = work.join(format!("dlt-{t}-{fmt}-{nogz}-{n}-{i}"));
+                    let cmd = format!("{} {} {f} {fmt} {} {t}", python.display(), script.display(), dir.display());
                     let d = measure(&cmd, &gzip_env(nogz))?.0;
                     let _ = fs::remove_dir_all(&dir);
-                    let (after, _) = run_stevedore(&stevedore, &f, fmt, nogz, &sdir)?;
+                    let (after, _) = run_stevedore(&stevedore, &f, t, fmt, nogz, &sdir)?;
                     pairs.push((before.wall, d.wall, after.wall));
                     v.push(d);
                 }
                 let rows = rows_by_format.get(fmt).copied().unwrap_or(0);
-                results.push(Row { scenario: name.into(), n, s: med(&v), rows });
+                results.push(Row { scenario: name.into(), shape: t, n, s: med(&v), rows });
                 let mut sorted: Vec<f64> = pairs.iter().map(|(b, d, a)| d / ((b + a) / 2.0)).collect();
                 sorted.sort_by(|a, b| a.total_cmp(b));
                 let shown: Vec<String> = pairs.iter().map(|(b, d, a)| format!("{b:.2} s / {d:.1} s / {a:.2} s")).collect();
                 notes.push(format!(
-                    "{n} records, {}: dlt vs stevedore run right before and after it (interleaved): median {:.1}x (stevedore before / dlt / stevedore after: {})",
+                    "{n} {t}, {}: dlt vs stevedore run right before and after it (interleaved): median {:.1}x (stevedore before / dlt / stevedore after: {})",
                     name.trim_start_matches("dlt "),
                     sorted[sorted.len() / 2],
                     shown.join("; ")
@@ -261,7 +307,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             }
         }
         // PostgreSQL: stevedore end to end, dlt end to end, and `psql \copy` of the same rows
-        if !o.skip_pg {
+        if !o.skip_pg && events {
             let pg = pg_env.get_or_insert_with(start_postgres);
             match pg {
                 Ok((url, psql, _)) => {
@@ -272,13 +318,13 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             }
         }
         // 1 core vs 2 cores, paired
-        if n >= 1_000_000 && has_taskset() {
+        if n >= 1_000_000 && events && has_taskset() {
             let mut ratios = Vec::new();
             let mut one = Vec::new();
             let mut two = Vec::new();
             for i in 0..runs {
                 let dir = work.join(format!("cores-{i}"));
-                let base = stevedore_load(&stevedore, &f, "parquet", &dir);
+                let base = stevedore_load(&stevedore, &f, t, "parquet", &dir);
                 let (s1, _) = measure(&format!("taskset -c 0 {base}"), &[])?;
                 let _ = fs::remove_dir_all(&dir);
                 let (s2, _) = measure(&format!("taskset -c 0,1 {base}"), &[])?;
@@ -287,8 +333,8 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
                 one.push(s1);
                 two.push(s2);
             }
-            results.push(Row { scenario: "stevedore parquet, 1 core".into(), n, s: med(&one), rows: rows_by_format["parquet"] });
-            results.push(Row { scenario: "stevedore parquet, 2 cores".into(), n, s: med(&two), rows: rows_by_format["parquet"] });
+            results.push(Row { scenario: "stevedore parquet, 1 core".into(), shape: t, n, s: med(&one), rows: rows_by_format["parquet"] });
+            results.push(Row { scenario: "stevedore parquet, 2 cores".into(), shape: t, n, s: med(&two), rows: rows_by_format["parquet"] });
             notes.push(format!(
                 "{n} records: 1 core → 2 cores speedup, median of {runs} paired runs: {:.2}x (runs: {})",
                 median(ratios.clone()),
@@ -330,7 +376,8 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     println!("\n{report}");
     if o.write {
         let p = root.join("docs").join("benchmarks.md");
-        fs::write(&p, &report).map_err(|e| Error(format!("{}: {e}", p.display())))?;
+        let old = fs::read_to_string(&p).unwrap_or_default();
+        fs::write(&p, with_kept_history(&report, &old)).map_err(|e| Error(format!("{}: {e}", p.display())))?;
         println!("bench: wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
@@ -420,13 +467,13 @@ fn bench_postgres(
                 psql(psql_bin, url, &format!("TRUNCATE {}", trunc.join(", ")))?;
                 fv.push(measure(&format!("{psql_bin} -X -q -v ON_ERROR_STOP=1 -d '{url}' -f {}", script_path.display()), &[])?.0);
             }
-            results.push(Row { scenario: "floor: psql \\copy csv (all tables)".into(), n, s: med(&fv), rows });
+            results.push(Row { scenario: "floor: psql \\copy csv (all tables)".into(), shape: "events", n, s: med(&fv), rows });
             let _ = fs::remove_dir_all(&csv_dir);
             psql(psql_bin, url, &format!("DROP SCHEMA IF EXISTS {floor_schema} CASCADE"))?;
         }
         psql(psql_bin, url, &format!("DROP SCHEMA IF EXISTS {ds} CASCADE; DROP SCHEMA IF EXISTS {ds}_staging CASCADE"))?;
     }
-    results.push(Row { scenario: "stevedore postgres".into(), n, s: med(&v), rows });
+    results.push(Row { scenario: "stevedore postgres".into(), shape: "events", n, s: med(&v), rows });
     if !o.skip_dlt {
         let mut dv = Vec::new();
         for i in 0..o.dlt_runs.max(1) {
@@ -438,7 +485,7 @@ fn bench_postgres(
             let _ = fs::remove_dir_all(&dir);
             psql(psql_bin, url, &format!("DROP SCHEMA IF EXISTS {ds} CASCADE; DROP SCHEMA IF EXISTS {ds}_staging CASCADE"))?;
         }
-        results.push(Row { scenario: "dlt postgres".into(), n, s: med(&dv), rows });
+        results.push(Row { scenario: "dlt postgres".into(), shape: "events", n, s: med(&dv), rows });
     }
     notes.push(format!("{n} records into PostgreSQL: {} tables, {rows} rows", tables.len()));
     Ok(())
@@ -457,6 +504,16 @@ fn machine() -> String {
     format!("{cores} cores, {cpu}")
 }
 
+/// The line of `docs/benchmarks.md` after which the page is written by hand (figures measured
+/// by hand, earlier runs): the bench replaces only what is above it.
+const HISTORY_MARKER: &str = "<!-- Below: measured by hand and earlier runs; `cargo xtask bench` keeps this part. -->";
+
+/// The new report followed by the hand-written part of the old page (from its marker on).
+fn with_kept_history(report: &str, old: &str) -> String {
+    let kept = old.find(HISTORY_MARKER).map_or(HISTORY_MARKER, |i| &old[i..]);
+    format!("{}\n{}{}", report.trim_end(), kept, if kept.ends_with('\n') { "" } else { "\n" })
+}
+
 fn render(rows: &[Row], notes: &[String]) -> String {
     let date = Command::new("date")
         .arg("-u")
@@ -465,25 +522,27 @@ fn render(rows: &[Row], notes: &[String]) -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
     let mut s = format!(
-        "# Benchmarks\n\nGenerated by `cargo xtask bench` on {date}, {}. Input: `gen_events.py N` (GitHub-like events, \
-         nested objects and lists: 1 record ≈ 3.2 rows over 4 tables). Medians of repeated runs (the machine is shared \
-         and noisy). `rows/s` counts rows of all tables. CPU = user + system seconds. Binaries: `cargo {}`.\n",
+        "# Benchmarks\n\nGenerated by `cargo xtask bench` on {date}, {}. Medians of repeated runs (the machine is shared \
+         and noisy). `rows/s` counts rows of all tables. CPU = user + system seconds. Binaries: `cargo {}`. Inputs:\n\n",
         machine(),
         BUILD_ARGS.join(" ")
     );
-    let sizes: Vec<usize> = {
-        let mut v: Vec<usize> = rows.iter().map(|r| r.n).collect();
+    for shape in SHAPES.iter().filter(|sh| rows.iter().any(|r| r.shape == sh.name)) {
+        s.push_str(&format!("- `{}` (`{} N`): {}\n", shape.name, shape.script, shape.about));
+    }
+    let sections: Vec<(usize, &str)> = {
+        let mut v: Vec<(usize, &str)> = rows.iter().map(|r| (r.n, r.shape)).collect();
         v.dedup();
         v
     };
-    for n in sizes {
-        let of = |name: &str| rows.iter().find(|r| r.n == n && r.scenario == name);
+    for (n, shape) in sections {
+        let of = |name: &str| rows.iter().find(|r| r.n == n && r.shape == shape && r.scenario == name);
         s.push_str(&format!(
-            "\n## {n} records\n\n| scenario | wall s | CPU s | peak RSS MB | records/s | rows/s | vs dlt (records/s) | vs parse floor (wall) |\n|---|---|---|---|---|---|---|---|\n"
+            "\n## {n} {shape}\n\n| scenario | wall s | CPU s | peak RSS MB | records/s | rows/s | vs dlt (records/s) | vs parse floor (wall) |\n|---|---|---|---|---|---|---|---|\n"
         ));
         let floor = of("floor: serde_json parse (value)").map(|r| r.s.wall);
         let pg_floor = of("floor: psql \\copy csv (all tables)").map(|r| r.s.wall);
-        for r in rows.iter().filter(|r| r.n == n) {
+        for r in rows.iter().filter(|r| r.n == n && r.shape == shape) {
             let rps = n as f64 / r.s.wall;
             let rows_s = if r.rows > 0 { format!("{:.0}", r.rows as f64 / r.s.wall) } else { "–".into() };
             let dlt_name = r.scenario.replace("stevedore ", "dlt ");
@@ -503,7 +562,10 @@ fn render(rows: &[Row], notes: &[String]) -> String {
         }
         if let Some(sonic) = of(SONIC_FLOOR).filter(|f| f.s.cpu > 0.0) {
             s.push('\n');
-            for r in rows.iter().filter(|r| r.n == n && r.scenario.starts_with("stevedore ") && r.scenario != "stevedore postgres") {
+            for r in rows
+                .iter()
+                .filter(|r| r.n == n && r.shape == shape && r.scenario.starts_with("stevedore ") && r.scenario != "stevedore postgres")
+            {
                 s.push_str(&format!(
                     "- {}: {:.2} CPU s, {:.1}x the CPU of the sonic-rs parse floor ({:.2} s)\n",
                     r.scenario,
@@ -526,6 +588,17 @@ fn render(rows: &[Row], notes: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hand_written_part_survives_a_new_report() {
+        let old = format!("# Benchmarks\n\n## 100000 events\nold table\n\n{HISTORY_MARKER}\n\n## By hand\nkept\n");
+        let new = with_kept_history("# Benchmarks\n\n## 100000 events\nnew table\n", &old);
+        assert!(new.contains("new table") && !new.contains("old table"), "{new}");
+        assert!(new.ends_with(&format!("{HISTORY_MARKER}\n\n## By hand\nkept\n")), "{new}");
+        // a page without the marker gets one, and nothing of the old page
+        let fresh = with_kept_history("# Benchmarks\n", "# Benchmarks\nall generated\n");
+        assert_eq!(fresh, format!("# Benchmarks\n{HISTORY_MARKER}\n"));
+    }
 
     #[test]
     fn medians() {
