@@ -511,7 +511,7 @@ const HISTORY_MARKER: &str = "<!-- Below: measured by hand and earlier runs; `ca
 /// The new report followed by the hand-written part of the old page (from its marker on).
 fn with_kept_history(report: &str, old: &str) -> String {
     let kept = old.find(HISTORY_MARKER).map_or(HISTORY_MARKER, |i| &old[i..]);
-    format!("{}\n{}{}", report.trim_end(), kept, if kept.ends_with('\n') { "" } else { "\n" })
+    format!("{}\n\n{}{}", report.trim_end(), kept, if kept.ends_with('\n') { "" } else { "\n" })
 }
 
 fn render(rows: &[Row], notes: &[String]) -> String {
@@ -597,7 +597,7 @@ mod tests {
         assert!(new.ends_with(&format!("{HISTORY_MARKER}\n\n## By hand\nkept\n")), "{new}");
         // a page without the marker gets one, and nothing of the old page
         let fresh = with_kept_history("# Benchmarks\n", "# Benchmarks\nall generated\n");
-        assert_eq!(fresh, format!("# Benchmarks\n{HISTORY_MARKER}\n"));
+        assert_eq!(fresh, format!("# Benchmarks\n\n{HISTORY_MARKER}\n"));
     }
 
     #[test]
