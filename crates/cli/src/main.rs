@@ -304,7 +304,7 @@ fn build_pipeline(name: &str, dest: &DestArgs, format: Option<FileFormat>, bar: 
 async fn load(args: LoadArgs) -> stevedore::Result<()> {
     if matches!(args.table_format, Some(TableFormatArg::Delta)) && !stevedore::DELTA {
         return Err(stevedore::Error::config("--table-format delta: this stevedore was built without the `delta` feature").with_hint(
-            "build the CLI with `--features delta` (`cargo install stevedore-cli --features delta`); nothing was read or written",
+            "rebuild the CLI with `--features delta` (from a checkout: `cargo install --path crates/cli --features delta`); nothing was read or written",
         ));
     }
     let bar = ProgressBar::new_spinner();
