@@ -2,9 +2,10 @@
 """Generate the dlt compatibility fixtures in tests/data/compat/.
 
 Runs the real dlt (1.31, from PyPI) on the output of the shared event generator
-(`python3 ../shared/bench/gen_events.py N events.jsonl`) with a filesystem destination
-and parquet files, then writes what dlt produced to
-`tests/data/compat/events_<N>.expected.json`:
+(`python3 ../shared/bench/gen_events.py N events.jsonl`), or with `--shape orders` of the
+orders generator (`python3 scripts/gen_orders.py N orders.jsonl`: wide rows, lists in list
+items), with a filesystem destination and parquet files, then writes what dlt produced to
+`tests/data/compat/<shape>_<N>.expected.json`:
 
 - dlt's schema: every data table and dlt system table, in dlt's order, with its parent,
   write disposition, resource and its ordered columns (name, data_type, nullable and
@@ -20,6 +21,7 @@ makes):
 
     ~/.cache/stevedore/venv/bin/python scripts/dlt_compat_expected.py            # 6000 and 200
     ~/.cache/stevedore/venv/bin/python scripts/dlt_compat_expected.py 1000       # another size
+    ~/.cache/stevedore/venv/bin/python scripts/dlt_compat_expected.py --shape orders   # 2000 orders
 """
 import argparse
 import gzip
@@ -34,14 +36,16 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_GENERATOR = REPO.parent / "shared" / "bench" / "gen_events.py"
+# input shapes: the generator (and the command the fixture records), its seed, default counts
+SHAPES = {
+    "events": (REPO.parent / "shared" / "bench" / "gen_events.py", "../shared/bench/gen_events.py", 42, [6000, 200]),
+    "orders": (REPO / "scripts" / "gen_orders.py", "scripts/gen_orders.py", 7, [2000]),
+}
 DEFAULT_OUT_DIR = REPO / "tests" / "data" / "compat"
-DEFAULT_ROWS = [6000, 200]
 EXPECTED_DLT = "1.31."
 
 PIPELINE_NAME = "compat"
 DATASET_NAME = "compat_data"
-RESOURCE_NAME = "events"
 LOADER_FILE_FORMAT = "parquet"
 
 # Column keys that are documentation, not behaviour.
@@ -102,18 +106,19 @@ def column_entry(col):
     return entry
 
 
-def run_case(rows, generator, out_path, workdir):
+def run_case(shape, rows, generator, out_path, workdir):
     import dlt
     import pyarrow as pa
     import pyarrow.json as pajson
     import pyarrow.parquet as pq
 
-    case_dir = workdir / ("events_%d" % rows)
+    _, command, seed, _ = SHAPES[shape]
+    case_dir = workdir / ("%s_%d" % (shape, rows))
     case_dir.mkdir()
-    events_file = case_dir / "events.jsonl"
+    events_file = case_dir / ("%s.jsonl" % shape)
     subprocess.run([sys.executable, str(generator), str(rows), str(events_file)], check=True)
 
-    @dlt.resource(name=RESOURCE_NAME, write_disposition="append")
+    @dlt.resource(name=shape, write_disposition="append")
     def events():
         with open(events_file, encoding="utf-8") as f:
             for line in f:
@@ -173,16 +178,16 @@ def run_case(rows, generator, out_path, workdir):
         "dlt_version": dlt.__version__,
         "pyarrow_version": pa.__version__,
         "input": {
-            "command": "python3 ../shared/bench/gen_events.py %d events.jsonl" % rows,
+            "command": "python3 %s %d %s.jsonl" % (command, rows, shape),
             "rows": rows,
-            "seed": 42,
+            "seed": seed,
             "sha256": sha256_file(events_file),
         },
         "pipeline": {
             "pipeline_name": PIPELINE_NAME,
             "dataset_name": DATASET_NAME,
             "destination": "filesystem",
-            "resource": RESOURCE_NAME,
+            "resource": shape,
             "write_disposition": "append",
             "loader_file_format": LOADER_FILE_FORMAT,
         },
@@ -201,9 +206,11 @@ def run_case(rows, generator, out_path, workdir):
 
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("rows", nargs="*", type=int, help="record counts to generate (default: 6000 200)")
-    ap.add_argument("--generator", type=Path, default=DEFAULT_GENERATOR, help="path to gen_events.py")
-    ap.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="where events_<N>.expected.json go")
+    ap.add_argument("rows", nargs="*", type=int, help="record counts to generate (default: 6000 200 events, 2000 orders)")
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="events",
+                    help="input shape: events (gen_events.py) or orders (scripts/gen_orders.py); also the resource name")
+    ap.add_argument("--generator", type=Path, help="path to the shape's generator (default: the one named above)")
+    ap.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="where <shape>_<N>.expected.json go")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir with dlt's output and print it")
     ap.add_argument("--any-dlt-version", action="store_true", help="do not insist on dlt %sx" % EXPECTED_DLT)
     args = ap.parse_args(argv[1:])
@@ -216,7 +223,8 @@ def main(argv):
     if not dlt.__version__.startswith(EXPECTED_DLT) and not args.any_dlt_version:
         die("dlt %s found, the fixtures are made with dlt %sx (--any-dlt-version to override)"
             % (dlt.__version__, EXPECTED_DLT))
-    generator = args.generator.resolve()
+    default_generator, _, _, default_rows = SHAPES[args.shape]
+    generator = (args.generator or default_generator).resolve()
     if not generator.is_file():
         die("generator not found: %s (pass --generator)" % generator)
     out_dir = args.out_dir.resolve()
@@ -224,8 +232,8 @@ def main(argv):
     workdir = Path(tempfile.mkdtemp(prefix="dlt-compat-"))
     try:
         isolate_from_user_config(workdir)
-        for rows in args.rows or DEFAULT_ROWS:
-            run_case(rows, generator, out_dir / ("events_%d.expected.json" % rows), workdir)
+        for rows in args.rows or default_rows:
+            run_case(args.shape, rows, generator, out_dir / ("%s_%d.expected.json" % (args.shape, rows)), workdir)
     finally:
         if args.keep:
             print("kept dlt's output in %s" % workdir)

@@ -1,9 +1,10 @@
 //! dlt compatibility: the same input loaded by stevedore gives the tables, columns, data types,
 //! hints, row counts and parquet Arrow types that dlt 1.31 produced (committed fixtures in
-//! `tests/data/compat/`, made by `scripts/dlt_compat_expected.py`).
+//! `tests/data/compat/`, made by `scripts/dlt_compat_expected.py`), on two input shapes:
+//! GitHub-like events and web-shop orders (wide rows, lists in list items).
 
 use serde_json::{Map, Value, json};
-use stevedore_testkit::{CliProject, assert_success, gen_events, list_files, python, read_json, run_python, test_data};
+use stevedore_testkit::{CliProject, assert_success, gen_events, gen_orders, list_files, python, read_json, run_python, test_data};
 
 const BIN: &str = env!("CARGO_BIN_EXE_stevedore");
 
@@ -44,8 +45,31 @@ for t in sys.argv[3:]:
 print(json.dumps(out))
 "#;
 
-fn check_compat(rows: usize) {
-    let expected = read_json(&test_data(&format!("compat/events_{rows}.expected.json")));
+/// An input shape of the fixtures: its name (also the resource) and generator.
+#[derive(Clone, Copy)]
+enum Shape {
+    Events,
+    Orders,
+}
+
+impl Shape {
+    fn name(self) -> &'static str {
+        match self {
+            Shape::Events => "events",
+            Shape::Orders => "orders",
+        }
+    }
+
+    fn generate(self, rows: usize, out: &std::path::Path) {
+        match self {
+            Shape::Events => gen_events(rows, out),
+            Shape::Orders => gen_orders(rows, out),
+        }
+    }
+}
+
+fn check_compat(shape: Shape, rows: usize) {
+    let expected = read_json(&test_data(&format!("compat/{}_{rows}.expected.json", shape.name())));
     assert_eq!(expected["input"]["rows"], json!(rows));
     let pipeline = expected["pipeline"]["pipeline_name"].as_str().unwrap().to_string();
     let dataset = expected["pipeline"]["dataset_name"].as_str().unwrap().to_string();
@@ -53,9 +77,10 @@ fn check_compat(rows: usize) {
     assert_eq!(expected["pipeline"]["loader_file_format"], json!("parquet"));
 
     let proj = CliProject::new(BIN);
-    let input = proj.path().join("events.jsonl");
-    gen_events(rows, &input);
-    let out = proj.load("events.jsonl", &resource, &pipeline, &dataset, &["--format", "parquet"], &[]);
+    let file = format!("{}.jsonl", shape.name());
+    let input = proj.path().join(&file);
+    shape.generate(rows, &input);
+    let out = proj.load(&file, &resource, &pipeline, &dataset, &["--format", "parquet"], &[]);
     assert_success(&out, "stevedore load");
 
     // the schema as `stevedore schema` prints it (dlt's YAML), and as stored on disk
@@ -131,7 +156,8 @@ fn check_compat(rows: usize) {
         let got = run_python(&py, PY_COMPAT, &args);
         assert_eq!(
             got["sha256"], expected["input"]["sha256"],
-            "the generated input differs from the one dlt loaded: ../shared/bench/gen_events.py changed; regenerate the fixtures"
+            "the generated input differs from the one dlt loaded ({}): its generator changed; regenerate the fixtures",
+            expected["input"]["command"]
         );
         for et in data {
             let name = et["name"].as_str().unwrap();
@@ -152,10 +178,15 @@ fn check_compat(rows: usize) {
 
 #[test]
 fn compat_events_6000_matches_dlt() {
-    check_compat(6000);
+    check_compat(Shape::Events, 6000);
 }
 
 #[test]
 fn compat_events_200_matches_dlt() {
-    check_compat(200);
+    check_compat(Shape::Events, 200);
+}
+
+#[test]
+fn compat_orders_2000_matches_dlt() {
+    check_compat(Shape::Orders, 2000);
 }

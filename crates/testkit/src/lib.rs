@@ -94,6 +94,15 @@ pub fn gen_events(n: usize, out: &Path) {
     assert!(st.success(), "gen_events.py failed");
 }
 
+/// Writes `n` web-shop orders (`scripts/gen_orders.py`: wide rows, lists in list items) as
+/// JSON lines to `out`.
+pub fn gen_orders(n: usize, out: &Path) {
+    let script = workspace_root().join("scripts").join("gen_orders.py");
+    let py = std::env::var_os("STEVEDORE_PYTHON").unwrap_or_else(|| "python3".into());
+    let st = Command::new(py).arg(&script).arg(n.to_string()).arg(out).status().expect("run gen_orders.py");
+    assert!(st.success(), "gen_orders.py failed");
+}
+
 /// A committed test data file (`tests/data/...`).
 pub fn test_data(rel: &str) -> PathBuf {
     workspace_root().join("tests").join("data").join(rel)
