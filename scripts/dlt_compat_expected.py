@@ -36,10 +36,10 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-# input shapes: the generator (and the command the fixture records), its seed, default counts
+# input shapes: the generator, its default seed (recorded in the fixture), default counts
 SHAPES = {
-    "events": (REPO.parent / "shared" / "bench" / "gen_events.py", "../shared/bench/gen_events.py", 42, [6000, 200]),
-    "orders": (REPO / "scripts" / "gen_orders.py", "scripts/gen_orders.py", 7, [2000]),
+    "events": (REPO.parent / "shared" / "bench" / "gen_events.py", 42, [6000, 200]),
+    "orders": (REPO / "scripts" / "gen_orders.py", 7, [2000]),
 }
 DEFAULT_OUT_DIR = REPO / "tests" / "data" / "compat"
 EXPECTED_DLT = "1.31."
@@ -112,15 +112,17 @@ def run_case(shape, rows, generator, out_path, workdir):
     import pyarrow.json as pajson
     import pyarrow.parquet as pq
 
-    _, command, seed, _ = SHAPES[shape]
+    default_generator, seed, _ = SHAPES[shape]
+    # the command as run from the repository root, with the shape's own generator
+    command = os.path.relpath(default_generator, REPO)
     case_dir = workdir / ("%s_%d" % (shape, rows))
     case_dir.mkdir()
-    events_file = case_dir / ("%s.jsonl" % shape)
-    subprocess.run([sys.executable, str(generator), str(rows), str(events_file)], check=True)
+    input_file = case_dir / ("%s.jsonl" % shape)
+    subprocess.run([sys.executable, str(generator), str(rows), str(input_file)], check=True)
 
     @dlt.resource(name=shape, write_disposition="append")
-    def events():
-        with open(events_file, encoding="utf-8") as f:
+    def records():
+        with open(input_file, encoding="utf-8") as f:
             for line in f:
                 if line.strip():
                     yield json.loads(line)
@@ -132,7 +134,7 @@ def run_case(shape, rows, generator, out_path, workdir):
         dataset_name=DATASET_NAME,
         pipelines_dir=str(case_dir / "pipelines"),
     )
-    info = pipeline.run(events(), loader_file_format=LOADER_FILE_FORMAT)
+    info = pipeline.run(records(), loader_file_format=LOADER_FILE_FORMAT)
     info.raise_on_failed_jobs()
 
     schema = pipeline.default_schema
@@ -181,7 +183,7 @@ def run_case(shape, rows, generator, out_path, workdir):
             "command": "python3 %s %d %s.jsonl" % (command, rows, shape),
             "rows": rows,
             "seed": seed,
-            "sha256": sha256_file(events_file),
+            "sha256": sha256_file(input_file),
         },
         "pipeline": {
             "pipeline_name": PIPELINE_NAME,
@@ -223,7 +225,7 @@ def main(argv):
     if not dlt.__version__.startswith(EXPECTED_DLT) and not args.any_dlt_version:
         die("dlt %s found, the fixtures are made with dlt %sx (--any-dlt-version to override)"
             % (dlt.__version__, EXPECTED_DLT))
-    default_generator, _, _, default_rows = SHAPES[args.shape]
+    default_generator, _, default_rows = SHAPES[args.shape]
     generator = (args.generator or default_generator).resolve()
     if not generator.is_file():
         die("generator not found: %s (pass --generator)" % generator)

@@ -25,6 +25,10 @@ struct Shape {
     /// The generator, relative to the workspace root.
     script: &'static str,
     about: &'static str,
+    /// Whether the whole bench runs on it; otherwise only the floors, stevedore's formats and
+    /// dlt's parquet and jsonl.gz (the dlt runs are most of the bench): no uncompressed jsonl
+    /// for dlt, no PostgreSQL, no 1-core run.
+    full: bool,
 }
 
 const SHAPES: &[Shape] = &[
@@ -32,11 +36,13 @@ const SHAPES: &[Shape] = &[
         name: "events",
         script: "../shared/bench/gen_events.py",
         about: "GitHub-like events, nested objects and lists: 1 record ≈ 3.2 rows over 4 tables, ≈ 875 bytes",
+        full: true,
     },
     Shape {
         name: "orders",
         script: "scripts/gen_orders.py",
         about: "web-shop orders: wider rows (57 columns in `orders`), lists in list items, many short lists: 1 record ≈ 15.8 rows over 6 tables, ≈ 2.2 KB",
+        full: false,
     },
 ];
 
@@ -244,7 +250,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     for (&n, shape) in o.sizes.iter().flat_map(|n| o.shapes.iter().map(move |s| (n, *s))) {
         let file = input(&root, shape, n)?;
         let f = file.display().to_string();
-        let (t, events) = (shape.name, shape.name == "events");
+        let t = shape.name;
         let runs = if n >= 1_000_000 { o.runs } else { o.runs.max(3) };
         // floors
         for (mode, scenario) in
@@ -271,11 +277,11 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             rows_by_format.insert(fmt, rows);
             results.push(Row { scenario: name.into(), shape: t, n, s: med(&v), rows });
         }
-        // dlt (uncompressed jsonl only on the first shape: the dlt runs are most of the bench)
+        // dlt
         if !o.skip_dlt {
             let script = root.join("scripts").join("bench_dlt.py");
             for (name, fmt, nogz) in [("dlt parquet", "parquet", false), ("dlt jsonl.gz", "jsonl", false), ("dlt jsonl", "jsonl", true)] {
-                if nogz && !events {
+                if nogz && !shape.full {
                     continue;
                 }
                 let mut v = Vec::new();
@@ -307,18 +313,18 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             }
         }
         // PostgreSQL: stevedore end to end, dlt end to end, and `psql \copy` of the same rows
-        if !o.skip_pg && events {
+        if !o.skip_pg && shape.full {
             let pg = pg_env.get_or_insert_with(start_postgres);
             match pg {
                 Ok((url, psql, _)) => {
                     let (url, psql) = (url.clone(), psql.clone());
-                    bench_postgres(&mut results, &mut notes, n, &f, &stevedore, &python, &root, &work, &url, &psql, runs, &o)?;
+                    bench_postgres(&mut results, &mut notes, shape, n, &f, &stevedore, &python, &root, &work, &url, &psql, runs, &o)?;
                 }
                 Err(e) => notes.push(format!("PostgreSQL scenarios skipped: {e}")),
             }
         }
         // 1 core vs 2 cores, paired
-        if n >= 1_000_000 && events && has_taskset() {
+        if n >= 1_000_000 && shape.full && has_taskset() {
             let mut ratios = Vec::new();
             let mut one = Vec::new();
             let mut two = Vec::new();
@@ -336,7 +342,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             results.push(Row { scenario: "stevedore parquet, 1 core".into(), shape: t, n, s: med(&one), rows: rows_by_format["parquet"] });
             results.push(Row { scenario: "stevedore parquet, 2 cores".into(), shape: t, n, s: med(&two), rows: rows_by_format["parquet"] });
             notes.push(format!(
-                "{n} records: 1 core → 2 cores speedup, median of {runs} paired runs: {:.2}x (runs: {})",
+                "{n} {t}: 1 core → 2 cores speedup, median of {runs} paired runs: {:.2}x (runs: {})",
                 median(ratios.clone()),
                 ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", ")
             ));
@@ -408,6 +414,7 @@ fn psql(psql: &str, url: &str, sql: &str) -> Result<String> {
 fn bench_postgres(
     results: &mut Vec<Row>,
     notes: &mut Vec<String>,
+    shape: Shape,
     n: usize,
     f: &str,
     stevedore: &Path,
@@ -419,6 +426,7 @@ fn bench_postgres(
     runs: usize,
     o: &Opts,
 ) -> Result<()> {
+    let t = shape.name;
     let mut v = Vec::new();
     let mut rows = 0;
     let floor_schema = format!("bench_floor_{n}");
@@ -428,7 +436,7 @@ fn bench_postgres(
         psql(psql_bin, url, &format!("DROP SCHEMA IF EXISTS {ds} CASCADE; DROP SCHEMA IF EXISTS {ds}_staging CASCADE"))?;
         let dir = work.join(format!("pg-{n}-{i}"));
         let cmd = format!(
-            "{} load {f} --table events --destination postgres --dataset {ds} --pipelines-dir {d}/p --pipeline benchpg",
+            "{} load {f} --table {t} --destination postgres --dataset {ds} --pipelines-dir {d}/p --pipeline benchpg",
             stevedore.display(),
             d = dir.display()
         );
@@ -467,27 +475,27 @@ fn bench_postgres(
                 psql(psql_bin, url, &format!("TRUNCATE {}", trunc.join(", ")))?;
                 fv.push(measure(&format!("{psql_bin} -X -q -v ON_ERROR_STOP=1 -d '{url}' -f {}", script_path.display()), &[])?.0);
             }
-            results.push(Row { scenario: "floor: psql \\copy csv (all tables)".into(), shape: "events", n, s: med(&fv), rows });
+            results.push(Row { scenario: "floor: psql \\copy csv (all tables)".into(), shape: t, n, s: med(&fv), rows });
             let _ = fs::remove_dir_all(&csv_dir);
             psql(psql_bin, url, &format!("DROP SCHEMA IF EXISTS {floor_schema} CASCADE"))?;
         }
         psql(psql_bin, url, &format!("DROP SCHEMA IF EXISTS {ds} CASCADE; DROP SCHEMA IF EXISTS {ds}_staging CASCADE"))?;
     }
-    results.push(Row { scenario: "stevedore postgres".into(), shape: "events", n, s: med(&v), rows });
+    results.push(Row { scenario: "stevedore postgres".into(), shape: t, n, s: med(&v), rows });
     if !o.skip_dlt {
         let mut dv = Vec::new();
         for i in 0..o.dlt_runs.max(1) {
             let ds = format!("bench_dlt_{n}_{i}");
             let dir = work.join(format!("dltpg-{n}-{i}"));
             let script = root.join("scripts").join("bench_dlt.py");
-            let cmd = format!("{} {} {f} postgres {}", python.display(), script.display(), dir.display());
+            let cmd = format!("{} {} {f} postgres {} {t}", python.display(), script.display(), dir.display());
             dv.push(measure(&cmd, &[("DESTINATION__POSTGRES__CREDENTIALS", url.to_string()), ("BENCH_DATASET", ds.clone())])?.0);
             let _ = fs::remove_dir_all(&dir);
             psql(psql_bin, url, &format!("DROP SCHEMA IF EXISTS {ds} CASCADE; DROP SCHEMA IF EXISTS {ds}_staging CASCADE"))?;
         }
-        results.push(Row { scenario: "dlt postgres".into(), shape: "events", n, s: med(&dv), rows });
+        results.push(Row { scenario: "dlt postgres".into(), shape: t, n, s: med(&dv), rows });
     }
-    notes.push(format!("{n} records into PostgreSQL: {} tables, {rows} rows", tables.len()));
+    notes.push(format!("{n} {t} into PostgreSQL: {} tables, {rows} rows", tables.len()));
     Ok(())
 }
 

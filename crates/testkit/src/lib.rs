@@ -89,18 +89,21 @@ pub fn shared_dir() -> PathBuf {
 pub fn gen_events(n: usize, out: &Path) {
     let script = shared_dir().join("bench").join("gen_events.py");
     assert!(script.exists(), "{} is missing: the test data generator lives in ../shared/bench", script.display());
-    let py = std::env::var_os("STEVEDORE_PYTHON").unwrap_or_else(|| "python3".into());
-    let st = Command::new(py).arg(&script).arg(n.to_string()).arg(out).status().expect("run gen_events.py");
-    assert!(st.success(), "gen_events.py failed");
+    run_generator(&script, n, out);
 }
 
 /// Writes `n` web-shop orders (`scripts/gen_orders.py`: wide rows, lists in list items) as
 /// JSON lines to `out`.
 pub fn gen_orders(n: usize, out: &Path) {
-    let script = workspace_root().join("scripts").join("gen_orders.py");
+    run_generator(&workspace_root().join("scripts").join("gen_orders.py"), n, out);
+}
+
+/// Runs a record generator (`SCRIPT N OUT`) with the test Python, or `python3`.
+fn run_generator(script: &Path, n: usize, out: &Path) {
     let py = std::env::var_os("STEVEDORE_PYTHON").unwrap_or_else(|| "python3".into());
-    let st = Command::new(py).arg(&script).arg(n.to_string()).arg(out).status().expect("run gen_orders.py");
-    assert!(st.success(), "gen_orders.py failed");
+    let name = script.file_name().unwrap_or_default().to_string_lossy();
+    let st = Command::new(py).arg(script).arg(n.to_string()).arg(out).status().unwrap_or_else(|e| panic!("run {name}: {e}"));
+    assert!(st.success(), "{name} failed");
 }
 
 /// A committed test data file (`tests/data/...`).
